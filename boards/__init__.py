@@ -1,0 +1,1 @@
+"""Board top levels, host link and bitstream builds."""

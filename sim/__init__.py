@@ -1,0 +1,1 @@
+"""Golden model, assembler, simulation engines and the vtpu command."""

@@ -1,0 +1,188 @@
+"""Encoding tables of the Sentron ISA: the only module shared by the golden model and the HDL.
+
+It holds numbers, never behaviour: opcode values, field positions and widths,
+fault codes and coordinate dimension names.  What an opcode *does* is written in
+``docs/isa.md`` and implemented twice, independently: by the golden model in
+``sim/`` and by the hardware in ``hdl/``.
+"""
+
+import enum
+
+__all__ = [
+    "DIM_NAMES", "DIM_SHORT", "NDIMS", "DEFAULT_DIM_BITS",
+    "SIW_BITS", "Field", "D_FIELDS", "S_FIELDS", "C_FIELDS",
+    "D_SLOT", "S_SLOT", "C_SLOT", "DOp", "SOp", "COp", "Fault",
+    "PC_BITS", "CANONICAL_NAN", "D_SPARE", "D_OPERANDS", "S_OPERANDS", "C_OPERANDS",
+]
+
+#: Dimension names in order (dimension index 0..8), long and short (phext) form.
+DIM_NAMES = ("library", "shelf", "series", "collection", "volume",
+             "book", "chapter", "section", "scroll")
+DIM_SHORT = ("lb", "sf", "sr", "cn", "vm", "bk", "ch", "sn", "sc")
+NDIMS = 9
+#: Bits per coordinate dimension unless a configuration says otherwise.
+DEFAULT_DIM_BITS = 11
+
+#: Width of one SIW (three-lane instruction word).
+SIW_BITS = 64
+#: Width of a branch target: program memory holds at most 2**PC_BITS SIWs.
+PC_BITS = 10
+#: The one NaN that any float operation produces.
+CANONICAL_NAN = 0x7FC0_0000
+
+
+class Field:
+    """A bit field ``[lsb, lsb+width)`` of a lane slot."""
+
+    def __init__(self, lsb, width):
+        self.lsb = lsb
+        self.width = width
+
+    @property
+    def mask(self):
+        return (1 << self.width) - 1
+
+    def get(self, word):
+        return (word >> self.lsb) & self.mask
+
+    def put(self, value):
+        if not 0 <= value <= self.mask:
+            raise ValueError(f"{value} does not fit in a {self.width}-bit field")
+        return value << self.lsb
+
+    def __repr__(self):
+        return f"Field(lsb={self.lsb}, width={self.width})"
+
+
+#: Slot positions inside the 64-bit SIW: (lsb, width).
+D_SLOT = Field(0, 26)
+S_SLOT = Field(26, 10)
+C_SLOT = Field(36, 28)
+
+#: D-slot fields, relative to the D slot.
+D_FIELDS = {
+    "op":    Field(0, 5),
+    "rd":    Field(5, 5),
+    "rs1":   Field(10, 5),
+    "rs2":   Field(15, 5),
+    "imm16": Field(10, 16),   # LI / LIH only; overlaps rs1, rs2 and the spare bits
+}
+#: Bits of the D slot that no non-immediate D operation uses (must be zero).
+D_SPARE = Field(20, 6)
+
+#: S-slot fields, relative to the S slot.
+S_FIELDS = {
+    "op":  Field(0, 2),
+    "reg": Field(2, 5),       # rd of GATHER, rs of SCATTER; zero for ERASE
+    "ck":  Field(7, 3),
+}
+
+#: C-slot fields, relative to the C slot.
+C_FIELDS = {
+    "op":     Field(0, 4),
+    "ck":     Field(4, 3),
+    "dim":    Field(7, 4),
+    "imm11":  Field(11, 11),  # CSET: unsigned value
+    "imm12":  Field(11, 12),  # CADD: two's-complement signed delta
+    "cj":     Field(11, 3),   # CMOV source, LOOP limit register
+    "reg":    Field(11, 5),   # CGET / KEY destination, CPUT source
+    "dim2":   Field(14, 4),   # LOOP limit dimension
+    "target": Field(18, 10),  # LOOP / JUMP absolute SIW address
+}
+
+
+class DOp(enum.IntEnum):
+    """D-lane (dense ALU) opcodes."""
+    NOP = 0
+    ADD = 1
+    SUB = 2
+    MUL = 3
+    MAC = 4
+    MIN = 5
+    MAX = 6
+    IADD = 7
+    ISUB = 8
+    AND = 9
+    OR = 10
+    XOR = 11
+    SHL = 12
+    SHR = 13
+    SRA = 14
+    MOV = 15
+    LI = 16
+    LIH = 17
+    ITOF = 18
+    FTOI = 19
+    # 20..31 are undefined: an SIW holding one is illegal.
+
+
+class SOp(enum.IntEnum):
+    """S-lane (sparse memory) opcodes; all four values are defined."""
+    NOP = 0
+    GATHER = 1
+    SCATTER = 2
+    ERASE = 3
+
+
+class COp(enum.IntEnum):
+    """C-lane (coordinates and control) opcodes."""
+    NOP = 0
+    CSET = 1
+    CADD = 2
+    CMOV = 3
+    CCLR = 4
+    CGET = 5
+    CPUT = 6
+    KEY = 7
+    LOOP = 8
+    JUMP = 9
+    HALT = 10
+    # 11..15 are undefined: an SIW holding one is illegal.
+
+
+class Fault(enum.IntEnum):
+    """Fault codes held in the status register (0 = no fault).
+
+    When one SIW meets several faults, the lowest nonzero code wins:
+    PC_RANGE, then ILLEGAL_SIW, then COORD_RANGE, then MEM_FULL.
+    """
+    NONE = 0
+    PC_RANGE = 1
+    ILLEGAL_SIW = 2
+    COORD_RANGE = 3
+    MEM_FULL = 4
+
+
+#: Which fields each operation uses, in assembly operand order.  Every bit of a
+#: slot outside the fields its operation uses must be zero, otherwise the SIW is
+#: illegal; so an encoding is unique and disassembly round-trips exactly.
+D_OPERANDS = {
+    DOp.NOP: (),
+    **{op: ("rd", "rs1", "rs2") for op in (
+        DOp.ADD, DOp.SUB, DOp.MUL, DOp.MAC, DOp.MIN, DOp.MAX, DOp.IADD, DOp.ISUB,
+        DOp.AND, DOp.OR, DOp.XOR, DOp.SHL, DOp.SHR, DOp.SRA)},
+    DOp.MOV: ("rd", "rs1"),
+    DOp.ITOF: ("rd", "rs1"),
+    DOp.FTOI: ("rd", "rs1"),
+    DOp.LI: ("rd", "imm16"),
+    DOp.LIH: ("rd", "imm16"),
+}
+S_OPERANDS = {
+    SOp.NOP: (),
+    SOp.GATHER: ("reg", "ck"),     # GATHER rd, [ck]
+    SOp.SCATTER: ("ck", "reg"),    # SCATTER [ck], rs
+    SOp.ERASE: ("ck",),            # ERASE [ck]
+}
+C_OPERANDS = {
+    COp.NOP: (),
+    COp.CSET: ("ck", "dim", "imm11"),            # CSET ck.dim, imm
+    COp.CADD: ("ck", "dim", "imm12"),            # CADD ck.dim, simm
+    COp.CMOV: ("ck", "cj"),                      # CMOV ck, cj
+    COp.CCLR: ("ck",),                           # CCLR ck
+    COp.CGET: ("reg", "ck", "dim"),              # CGET rd, ck.dim
+    COp.CPUT: ("ck", "dim", "reg"),              # CPUT ck.dim, rs
+    COp.KEY: ("reg", "ck"),                      # KEY rd, ck
+    COp.LOOP: ("ck", "dim", "cj", "dim2", "target"),  # LOOP ck.dim < cj.dim2, label
+    COp.JUMP: ("target",),                       # JUMP label
+    COp.HALT: (),
+}
