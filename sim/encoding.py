@@ -12,7 +12,7 @@ __all__ = [
     "DIM_NAMES", "DIM_SHORT", "NDIMS", "DEFAULT_DIM_BITS",
     "SIW_BITS", "Field", "D_FIELDS", "S_FIELDS", "C_FIELDS",
     "D_SLOT", "S_SLOT", "C_SLOT", "DOp", "SOp", "COp", "Fault",
-    "PC_BITS", "CANONICAL_NAN", "D_SPARE", "D_OPERANDS", "S_OPERANDS", "C_OPERANDS",
+    "PC_BITS", "CANONICAL_NAN", "D_SPARE", "CoreConfig", "D_OPERANDS", "S_OPERANDS", "C_OPERANDS",
 ]
 
 #: Dimension names in order (dimension index 0..8), long and short (phext) form.
@@ -186,3 +186,51 @@ C_OPERANDS = {
     COp.JUMP: ("target",),                       # JUMP label
     COp.HALT: (),
 }
+
+
+class CoreConfig:
+    """Parameters of one Sentron core, shared by the golden model and the HDL.
+
+    ``dim_bits`` bits per dimension, ``2**set_bits`` sets of ``ways`` ways in the
+    coordinate memory, ``prog_depth`` SIWs of program memory (at most 2**PC_BITS),
+    ``float_latency`` the latency F of float operations (docs/isa.md section 7).
+    """
+
+    def __init__(self, dim_bits=DEFAULT_DIM_BITS, set_bits=8, ways=4, prog_depth=1 << PC_BITS,
+                 float_latency=4):
+        if not 1 <= dim_bits <= 16:
+            raise ValueError(f"dim_bits must be 1..16, not {dim_bits}")
+        if not 0 <= set_bits <= NDIMS * dim_bits:
+            raise ValueError(f"set_bits must be 0..{NDIMS * dim_bits}, not {set_bits}")
+        if ways < 1:
+            raise ValueError(f"ways must be at least 1, not {ways}")
+        if not 1 <= prog_depth <= 1 << PC_BITS:
+            raise ValueError(f"prog_depth must be 1..{1 << PC_BITS}, not {prog_depth}")
+        if float_latency < 1:
+            raise ValueError(f"float_latency must be at least 1, not {float_latency}")
+        self.dim_bits = dim_bits
+        self.set_bits = set_bits
+        self.ways = ways
+        self.prog_depth = prog_depth
+        self.float_latency = float_latency
+
+    @property
+    def key_bits(self):
+        return NDIMS * self.dim_bits
+
+    @property
+    def sets(self):
+        return 1 << self.set_bits
+
+    def as_dict(self):
+        return dict(dim_bits=self.dim_bits, set_bits=self.set_bits, ways=self.ways,
+                    prog_depth=self.prog_depth, float_latency=self.float_latency)
+
+    def __eq__(self, other):
+        return isinstance(other, CoreConfig) and self.as_dict() == other.as_dict()
+
+    def __hash__(self):
+        return hash(tuple(self.as_dict().items()))
+
+    def __repr__(self):
+        return "CoreConfig(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
