@@ -62,8 +62,9 @@ def make_engine(name, config):
         for module in ("sim.golden_engine", "sim.rtl_engine", "sim.fast_engine", "sim.host"):
             try:
                 importlib.import_module(module)
-            except ImportError:
-                pass
+            except ModuleNotFoundError as error:
+                if error.name != module:   # a real import error inside the engine
+                    raise
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}; known: {', '.join(sorted(ENGINES))}")
     return ENGINES[name](config)
