@@ -241,7 +241,10 @@ def _split(text, sep, column):
         end = text.find(sep, start)
         piece = text[start:] if end < 0 else text[start:end]
         lead = len(piece) - len(piece.lstrip())
-        pieces.append((piece.strip(), column + start + lead if piece.strip() else column + start))
+        if piece.strip():
+            pieces.append((piece.strip(), column + start + lead))
+        else:   # an empty piece is shown at the separator before it (or after, if first)
+            pieces.append(("", column + (start - 1 if start else end)))
         if end < 0:
             return pieces
         start = end + 1
@@ -363,6 +366,11 @@ def _read_line(text):
         pos = m.end()
     rest = code[pos:]
     if ":" in rest:
+        before = rest[:rest.index(":")]
+        if before.strip() and len(before.split()) == 1:
+            col = pos + len(before) - len(before.lstrip()) + 1
+            raise _LineError(col, f"'{before.strip()}' is not a label name: a label is a letter or "
+                             f"'_' followed by letters, digits or '_'")
         col = pos + rest.index(":") + 1
         raise _LineError(col, "':' must follow a label name at the start of a line")
     if not rest.strip():
