@@ -32,6 +32,7 @@ from .encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLO
                        S_FIELDS, S_OPERANDS, S_SLOT, COp, CoreConfig, DOp, SOp)
 
 __all__ = ["Program", "CONFIGS", "SMALL_MEMORY", "generate", "programs", "configs",
+           "golden_trace", "observed_features",
            "encode_slot", "encode_siw", "FLOAT_OPS", "ILLEGAL_KINDS", "ENDINGS"]
 
 #: The memory configuration that fills up quickly: 4 sets of 2 ways (8 entries).
@@ -199,6 +200,12 @@ class _Builder:
         self.illegal = set()
         self.maxc = (1 << config.dim_bits) - 1
         self.F = config.float_latency
+        # A small memory fills after a few SCATTERs: erase more there, so that
+        # programs also get past their memory traffic, not only into MEM_FULL.
+        if config.ways * config.sets <= 16:
+            self.s_ops = (SOp.SCATTER, SOp.GATHER, SOp.ERASE, SOp.ERASE)
+        else:
+            self.s_ops = (SOp.SCATTER, SOp.SCATTER, SOp.GATHER, SOp.ERASE)
         count = ch.integer(3, 10)
         pool = list(range(32))
         self.regs = []
@@ -258,7 +265,7 @@ class _Builder:
 
     def s_slot(self, avoid=()):
         ch = self.ch
-        op = ch.choice((SOp.GATHER, SOp.SCATTER, SOp.SCATTER, SOp.ERASE))
+        op = ch.choice(self.s_ops)
         ck = ch.integer(0, 7)
         if op == SOp.ERASE:
             return _Slot("S", op, ck=ck)
@@ -286,7 +293,7 @@ class _Builder:
             return _Slot("C", op, reg=self.reg(avoid), ck=ch.integer(0, 7))
         # CPUT of an arbitrary register nearly always faults (see cput() for the
         # useful kind), so it is rare here.
-        if ch.chance(85):
+        if ch.chance(95):
             return _Slot("C", COp.CGET, reg=self.reg(avoid), ck=ch.integer(0, 7), dim=dim)
         return _Slot("C", op, ck=ck, dim=dim, reg=self.reg(avoid))
 
@@ -374,7 +381,7 @@ class _Builder:
         """``LI r, v`` then, 1..F+1 SIWs later, ``CPUT ck.dim, r``: in range or not."""
         ch = self.ch
         r = self.reg()
-        value = ch.integer(0, min(self.maxc, 40)) if ch.chance(90) else ch.integer(0, 0xFFFF)
+        value = ch.integer(0, min(self.maxc, 40)) if ch.chance(95) else ch.integer(0, 0xFFFF)
         self.emit_slots(_Slot("D", DOp.LI, rd=r, imm16=value))
         for _ in range(ch.integer(0, self.F)):
             if not self.room(2):
@@ -443,7 +450,12 @@ class _Builder:
                                         target=target)
         extra = self.mixed(lanes=(50, 40, 0))
         for _ in range(skip):
-            self.emit_illegal() if ch.chance(50) else self.emit_slots(*self.mixed())
+            # A JUMP always skips, so its shadow may hold illegal words; a forward
+            # LOOP may fall through, so its shadow is ordinary code.
+            if slot(0).op == COp.JUMP and ch.chance(50):
+                self.emit_illegal()
+            else:
+                self.emit_slots(*self.mixed())
         self.words[at] = _siw(slot(len(self.words)), *extra)
 
     def memory_block(self):
@@ -453,7 +465,7 @@ class _Builder:
             if not self.room():
                 return
             ck = ch.choice(_FREE_CREGS)
-            op = ch.choice((SOp.SCATTER, SOp.SCATTER, SOp.GATHER, SOp.ERASE))
+            op = ch.choice(self.s_ops)
             s = (_Slot("S", op, ck=ck) if op == SOp.ERASE
                  else _Slot("S", op, ck=ck, reg=self.reg()))
             ck2, dim = ch.choice(_FREE_CREGS), ch.integer(0, 3)
@@ -467,9 +479,9 @@ class _Builder:
 
     def block(self, depth):
         ch = self.ch
-        kinds = ["straight", "hazard", "memory", "jump"]
-        if depth < 2:
-            kinds.append("loop")
+        kinds = ["loop", "hazard", "straight", "memory", "jump", "loop", "hazard", "straight"]
+        if depth >= 2:
+            kinds = [k for k in kinds if k != "loop"]
         kind = ch.choice(kinds)
         if kind == "straight":
             self.straight() if ch.chance(70) else self.cput()
@@ -651,3 +663,116 @@ def programs(config=None, max_size=40):
         return _build(ch, cfg, ch.integer(1, max_size))
 
     return strategy()
+
+
+# ---------------------------------------------------------------- what a program did
+
+def golden_trace(program, machine=None):
+    """Run ``program`` on the golden model; return its list of ``Retire`` records.
+
+    A fresh :class:`sim.machine.Machine` unless one is given.  Raises
+    ``RuntimeError`` if the run is still going at ``program.max_cycles``: the
+    generator promised it would not be.
+    """
+    from .machine import Machine
+    m = machine if machine is not None else Machine(program.config)
+    m.load_program(program.words)
+    m.write_memory(program.memory)
+    m.start()
+    records = []
+    while m.running:
+        if m.next_retire_cycle() >= program.max_cycles:
+            raise RuntimeError(f"program (seed {program.seed}) still running at its bound of "
+                               f"{program.max_cycles} cycles")
+        records.append(m.retire())
+    return records
+
+
+def observed_features(program, records):
+    """The features a run actually exercised, from its golden ``Retire`` records.
+
+    Names: ``three_lanes``, ``loop`` (a backward LOOP taken), ``nested_loop``,
+    ``loop_exit`` (a LOOP falling through), ``jump``, ``forward_loop``, ``stall``,
+    ``float_distance_k`` for k in 1..F+1 (an SIW reading or writing a register
+    written by a float operation k SIWs before it), ``mac_rd``/``lih_rd`` (MAC or
+    LIH reading an ``rd`` still in flight), ``float_waw``, ``gather_hit``,
+    ``erase_reuse`` (a SCATTER into a way an ERASE freed), ``halt``, and one
+    ``fault_<NAME>`` per fault, with ``coord_range_<OP>`` and ``illegal_rule_<n>``.
+    """
+    from .decode import FLOAT_DOPS
+    from .disasm import DisasmError, decode_siw
+    from .encoding import Fault
+    F = program.config.float_latency
+    sets = program.config.sets
+    seen = set()
+    last_write = {}              # reg -> (index, is_float, retire cycle)
+    taken_loops = {}             # pc -> target
+    freed = set()                # (set, way) slots an ERASE emptied
+    slots = {}                   # set -> [key or None] * ways
+    for key, _ in program.memory:
+        ways = slots.setdefault(key & (sets - 1), [None] * program.config.ways)
+        ways[ways.index(None)] = key
+    prev = None
+    for i, rec in enumerate(records):
+        if prev is not None and rec.cycle > prev.cycle + 1 + prev.penalty:
+            seen.add("stall")
+        prev = rec
+        if rec.fault != Fault.NONE:
+            seen.add("fault_" + rec.fault.name)
+            if rec.fault == Fault.COORD_RANGE:
+                seen.add("coord_range_" + rec.decoded.c_op.name)
+            if rec.fault == Fault.ILLEGAL_SIW:
+                try:
+                    decode_siw(rec.word)
+                except DisasmError as e:
+                    seen.add(f"illegal_rule_{e.rule}")
+            continue
+        dec = rec.decoded
+        if rec.ops == 3:
+            seen.add("three_lanes")
+        if dec.c_op == COp.HALT:
+            seen.add("halt")
+        if dec.c_op == COp.LOOP:
+            if not rec.branch_taken:
+                seen.add("loop_exit")
+            elif dec.c_target <= rec.pc:
+                seen.add("loop")
+                taken_loops[rec.pc] = dec.c_target
+                for pc, target in taken_loops.items():
+                    if pc != rec.pc and target <= rec.pc < pc or dec.c_target <= pc < rec.pc:
+                        seen.add("nested_loop")
+            else:
+                seen.add("forward_loop")
+        if dec.c_op == COp.JUMP:
+            seen.add("jump")
+        touched = [(r, "read") for r in dec.reads()] + [(r, "write") for r, _ in dec.writes()]
+        for r, how in touched:
+            if r in last_write:
+                j, was_float, _ = last_write[r]
+                k = i - j
+                if was_float and k <= F + 1:
+                    seen.add(f"float_distance_{k}")
+                    if k <= F and how == "write":
+                        seen.add("float_waw")
+                    if k < F and how == "read" and dec.d_op in (DOp.MAC, DOp.LIH) and r == dec.rd:
+                        seen.add("mac_rd" if dec.d_op == DOp.MAC else "lih_rd")
+        for r, is_float in dec.writes():
+            last_write[r] = (i, is_float, rec.cycle)
+        if rec.mem_op is not None:
+            op, key, _ = rec.mem_op
+            s = key & (sets - 1)
+            ways = slots.setdefault(s, [None] * program.config.ways)
+            if op == SOp.GATHER and key in ways:
+                seen.add("gather_hit")
+            elif op == SOp.SCATTER and key not in ways:
+                w = ways.index(None)
+                ways[w] = key
+                if (s, w) in freed:
+                    seen.add("erase_reuse")
+            elif op == SOp.ERASE and key in ways:
+                w = ways.index(key)
+                ways[w] = None
+                freed.add((s, w))
+    if records and records[-1].fault == Fault.NONE and not records[-1].ended:
+        seen.add("unfinished")
+    return seen
