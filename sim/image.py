@@ -414,6 +414,9 @@ def decode_image(data, path=None):
     if not scrolls:
         raise ImageError(path, "empty image: no trailer (file truncated, or not a memory image)",
                          offset=len(data))
+    if not any(t.startswith((b"seq=", FORMAT_NAME.encode() + b" ")) for _, _, t in scrolls):
+        raise ImageError(path, "not a memory image: no scroll is an entry or a trailer",
+                         offset=scrolls[0][1])
     params = trailer_error = None
     trailer = None
     if not scrolls[-1][2].startswith(b"seq="):
