@@ -5,11 +5,12 @@ floats, Morton keys from the bit-interleaving rule), never read back from the mo
 """
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from golden_siw import C, COp, D, DOp, S, SOp, f32, siw
 from sim.coord import morton_key
 from sim.decode import decode
-from sim.encoding import CoreConfig, Fault
+from sim.encoding import C_SLOT, D_SLOT, S_SLOT, CoreConfig, Fault
 from sim.engine import make_engine
 from sim.machine import Machine
 from sim.memory import MemoryFullError
@@ -394,3 +395,51 @@ def test_golden_engine_registered():
     assert e.state() == st
     with pytest.raises(MemoryFullError):
         e.write_memory([(k * 256, k) for k in range(1, 6)])
+
+
+# ------------------------------------------------------------------ random programs
+
+_slot_words = st.builds(
+    lambda d, s, c: D_SLOT.put(d) | S_SLOT.put(s) | C_SLOT.put(c),
+    st.one_of(st.builds(lambda op, rd, a, b: op | rd << 5 | a << 10 | b << 15,
+                        st.integers(0, 19), st.integers(0, 7), st.integers(0, 7), st.integers(0, 7)),
+              st.integers(0, 2 ** 26 - 1)),
+    st.builds(lambda op, r, ck: op | r << 2 | ck << 7, st.integers(0, 3), st.integers(0, 7),
+              st.integers(0, 3)),
+    st.one_of(st.builds(lambda op, ck, dim, rest: op | ck << 4 | dim << 7 | rest << 11,
+                        st.sampled_from([0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), st.integers(0, 3),
+                        st.sampled_from([0, 8]), st.integers(0, 2 ** 17 - 1)),
+              st.integers(0, 2 ** 28 - 1)))
+programs = st.lists(st.one_of(_slot_words, st.integers(0, 2 ** 64 - 1)), min_size=1, max_size=8)
+
+
+def _small():
+    return CoreConfig(dim_bits=3, set_bits=1, ways=2, float_latency=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(programs, st.lists(st.integers(0, 2 ** 32 - 1), min_size=8, max_size=8))
+def test_random_programs_keep_invariants_and_step_equals_run(words, init):
+    m = Machine(_small())
+    m.regs[:8] = init
+    m.load_program(words)
+    m.start()
+    recs = []
+    while m.running and len(recs) < 200:
+        recs.append(m.retire())
+    full = m.state()
+    assert all(0 <= r < 2 ** 32 for r in full.regs)
+    assert all(0 <= d <= 7 for c in full.cregs for d in c)
+    assert [r.cycle for r in recs] == sorted(set(r.cycle for r in recs))     # strictly rising
+    assert full.siws == sum(1 for r in recs if r.fault == Fault.NONE)
+    assert full.ops == sum(r.ops for r in recs if r.fault == Fault.NONE)
+    if full.fault != Fault.NONE:
+        assert recs[-1].fault == full.fault and full.fault_pc == full.pc == recs[-1].pc
+    # the same SIWs one step at a time reach the same architectural state
+    s = Machine(_small())
+    s.regs[:8] = init
+    s.load_program(words)
+    for _ in recs:
+        st_ = s.step()
+    for name in ("regs", "cregs", "pc", "fault", "fault_pc", "siws", "ops", "memory"):
+        assert getattr(st_, name) == getattr(full, name), name
