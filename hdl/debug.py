@@ -57,7 +57,9 @@ class DebugSignature(wiring.Signature):
     ``resp_error``: Out(DebugError).  Why it was refused; NONE if it was done.
     ``resp_data``, ``resp_coord``, ``resp_hit``: Out.  Results, valid with ``resp_valid``.
     ``running``: Out(1).  The core is executing SIWs (RUN or STEP in progress).
-    ``fault``: Out(4), ``fault_pc``: Out(PC_BITS), ``pc``: Out(PC_BITS), ``prog_len``: Out(PC_BITS + 1).
+    ``fault``: Out(4), ``fault_pc``: Out(PC_BITS + 1), ``pc``: Out(PC_BITS + 1) (an SIW at
+        the last address leaves pc = 1024, which faults PC_RANGE rather than wrapping),
+        ``prog_len``: Out(PC_BITS + 1).
     ``cycles``, ``siws``, ``ops``: Out(COUNTER_BITS).
     """
 
@@ -76,8 +78,8 @@ class DebugSignature(wiring.Signature):
             "resp_hit": Out(1),
             "running": Out(1),
             "fault": Out(4),
-            "fault_pc": Out(PC_BITS),
-            "pc": Out(PC_BITS),
+            "fault_pc": Out(PC_BITS + 1),
+            "pc": Out(PC_BITS + 1),
             "prog_len": Out(PC_BITS + 1),
             "cycles": Out(COUNTER_BITS),
             "siws": Out(COUNTER_BITS),

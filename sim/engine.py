@@ -22,7 +22,7 @@ class Engine:
     ``run(max_cycles=None) -> ArchState``
         Run from ``pc`` until HALT or a fault; if ``max_cycles`` is given and the
         run has not ended when the cycle counter reaches it, stop there and return
-        (the state then has ``halted`` False only if the engine could not stop).
+        with ``halted`` False (the program did not finish).
     ``step() -> ArchState``
         Run exactly one SIW.
     ``state() -> ArchState``
