@@ -1,0 +1,417 @@
+"""The board's end of the host link: parse framed, checksummed requests and drive the debug port.
+
+A request is ``SYNC LEN SEQ CMD payload CRC16`` (docs/host-link.md).  The parser
+takes it in byte by byte, running the CRC as it goes, and executes nothing until
+the whole frame has arrived and its CRC, command and length have checked: a
+garbled, truncated, overlong or unknown frame gets an error reply and changes
+nothing.  Then it issues the request's one debug-port command (DUMP_NEXT: as many
+SLOT_READs as it takes to find a stored entry), and streams the reply
+``SYNC LEN SEQ CMD STATUS payload CRC16`` out, computing its CRC on the fly.
+
+Multi-byte fields are big-endian.  So the payload shift register, which takes
+each new byte in at its bottom, holds the payload as one big-endian integer whose
+fields sit at fixed bit positions for each command: field extraction is wiring.
+The reply goes out of the top of another shift register loaded left-aligned.
+
+Resynchronisation: between frames every byte but SYNC is ignored; inside a frame,
+an idle line for ``timeout`` clock cycles ends it (TIMEOUT reply), as does a UART
+framing error (FRAMING reply) or a LEN above the maximum (OVERLONG reply, sent at
+once).  Bytes that arrive while a request executes or its reply is sent are
+dropped: the host keeps one request outstanding.
+
+RUN and STEP are not idempotent, so a host that lost their reply cannot simply
+resend them; instead the link remembers the SEQ and command of the last request
+it executed successfully, and a RUN or STEP arriving with the same pair is
+answered OK without running again.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sim.encoding import NDIMS
+from sim.protocol import (COORD_BYTES, CRC_INIT, CRC_POLY, MAX_PAYLOAD, PROTOCOL_VERSION,
+                          REPLY_LEN, REQUEST_LEN, SYNC_REPLY, SYNC_REQUEST, Cmd, Status)
+
+from .debug import COUNTER_BITS, DebugCmd, DebugError, DebugSignature
+
+__all__ = ["HostLink", "crc16_next"]
+
+#: The debug-port command each link command issues (absent: served by the link itself).
+_DEBUG_CMD = {
+    Cmd.WRITE_PROG: DebugCmd.WRITE_PROG, Cmd.READ_PROG: DebugCmd.READ_PROG,
+    Cmd.SET_LEN: DebugCmd.SET_LEN, Cmd.READ_REG: DebugCmd.READ_REG,
+    Cmd.WRITE_REG: DebugCmd.WRITE_REG, Cmd.READ_CREG: DebugCmd.READ_CREG,
+    Cmd.WRITE_CREG: DebugCmd.WRITE_CREG, Cmd.WRITE_PC: DebugCmd.WRITE_PC,
+    Cmd.MEM_READ: DebugCmd.MEM_READ, Cmd.MEM_WRITE: DebugCmd.MEM_WRITE,
+    Cmd.MEM_ERASE: DebugCmd.MEM_ERASE, Cmd.SLOT_READ: DebugCmd.SLOT_READ,
+    Cmd.DUMP_NEXT: DebugCmd.SLOT_READ, Cmd.RUN: DebugCmd.RUN, Cmd.STEP: DebugCmd.STEP,
+    Cmd.HALT: DebugCmd.HALT,
+}
+
+_DEBUG_STATUS = {
+    DebugError.NONE: Status.OK, DebugError.BUSY: Status.BUSY,
+    DebugError.RANGE: Status.RANGE, DebugError.MEM_FULL: Status.MEM_FULL,
+}
+
+_REPLY_BITS = 8 * max(REPLY_LEN.values())
+_PAYLOAD_BITS = 8 * MAX_PAYLOAD
+_COORD_BITS = 8 * COORD_BYTES
+
+
+def _crc16_terms():
+    """For each bit of the next CRC, the CRC bits and byte bits it is the XOR of.
+
+    The CRC register is linear over GF(2), so one byte step is a fixed XOR network;
+    work it out once by pushing symbolic bits (sets of inputs) through the eight
+    steps of the bit-serial shift register.
+    """
+    reg = [frozenset({("crc", i)}) for i in range(16)]
+    for i in reversed(range(8)):
+        feedback = reg[15] ^ {("byte", i)}
+        reg = [frozenset()] + reg[:15]
+        reg = [bit ^ feedback if (CRC_POLY >> n) & 1 else bit for n, bit in enumerate(reg)]
+    return reg
+
+
+_CRC16_TERMS = _crc16_terms()
+
+
+def crc16_next(crc, byte):
+    """CRC-16/CCITT-FALSE of ``crc`` advanced by one byte (most significant bit first).
+
+    A byte per cycle: each output bit is the XOR of a handful of inputs.
+    """
+    sources = {"crc": crc, "byte": byte}
+    return Cat(*(Cat(*(sources[name][i] for name, i in sorted(terms))).xor()
+                 for terms in _CRC16_TERMS))
+
+
+def _wire_coord(value, dim_bits):
+    """Wire form (nine 16-bit dimensions, library in the top bits) -> (packed coord, too big)."""
+    fields = [value[16 * (NDIMS - 1 - d):16 * (NDIMS - d)] for d in range(NDIMS)]
+    coord = Cat(*(f[:dim_bits] for f in fields))
+    too_big = Cat(*(f[dim_bits:] for f in fields)).any() if dim_bits < 16 else Const(0)
+    return coord, too_big
+
+
+def _coord_wire(coord, dim_bits):
+    """Packed coordinate (dimension d at [d*B, (d+1)*B)) -> wire form, library on top."""
+    return Cat(*(Cat(coord[d * dim_bits:(d + 1) * dim_bits], Const(0, 16 - dim_bits))
+                 for d in reversed(range(NDIMS))))
+
+
+class HostLink(wiring.Component):
+    """Frame parser and executor between a byte stream and the Sentron debug port.
+
+    Parameters
+    ----------
+    config : sim.encoding.CoreConfig
+        The core behind the debug port; reported by CONFIG, and DUMP_NEXT scans
+        its ``sets * ways`` slots.
+    timeout : int
+        Clock cycles of idle line that end a frame early (TIMEOUT reply).  Should
+        be several byte times, so a host that writes a frame at once never meets it.
+
+    Attributes
+    ----------
+    rx : In(stream.Signature(8))
+        Received bytes; always taken (``ready`` is 1): bytes arriving while the
+        link is busy are dropped, not stalled in the UART.
+    rx_error : In(1)
+        The UART's framing-error pulse.
+    tx : Out(stream.Signature(8))
+        Reply bytes.
+    debug : Out(DebugSignature(dim_bits).flip())
+        Requester end of the core's debug port.
+    busy : Out(1)
+        A request is executing or its reply is going out.
+    """
+
+    def __init__(self, config, timeout):
+        if config.dim_bits > 16:
+            raise ValueError(f"the link carries dimensions of up to 16 bits, not {config.dim_bits}")
+        if config.ways > 255 or config.sets * config.ways > 0xFFFF:
+            raise ValueError(f"the link addresses at most 65535 slots in ways of up to 255; "
+                             f"{config!r} has {config.sets * config.ways}")
+        if not isinstance(timeout, int) or timeout < 1:
+            raise ValueError(f"timeout must be a positive number of clock cycles, not {timeout!r}")
+        self.config = config
+        self.timeout = timeout
+        super().__init__({
+            "rx": In(stream.Signature(8)),
+            "rx_error": In(1),
+            "tx": Out(stream.Signature(8)),
+            "debug": Out(DebugSignature(config.dim_bits).flip()),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        B = cfg.dim_bits
+        dbg = self.debug
+        slots = cfg.sets * cfg.ways
+
+        rx_byte = self.rx.payload
+        rx_strobe = Signal()
+        m.d.comb += [self.rx.ready.eq(1), rx_strobe.eq(self.rx.valid)]
+
+        # -- request registers
+        length = Signal(range(MAX_PAYLOAD + 1))
+        count = Signal(range(MAX_PAYLOAD + 1))
+        seq = Signal(8)
+        cmd = Signal(8)
+        payload = Signal(_PAYLOAD_BITS)
+        timer = Signal(range(self.timeout + 1))
+        crc = Signal(16, init=CRC_INIT)
+        status = Signal(8)
+
+        # -- last successfully executed request, to recognise a resent RUN or STEP
+        last_seq = Signal(8)
+        last_cmd = Signal(8)
+        last_valid = Signal()
+
+        # -- reply registers
+        reply = Signal(_REPLY_BITS)
+        reply_len = Signal(range(max(REPLY_LEN.values()) + 1))
+        tx_index = Signal(range(max(REPLY_LEN.values()) + 8))
+        slot = Signal(16)
+
+        # -- one CRC step shared by receiving and sending (never both at once)
+        crc_byte = Signal(8)
+        crc_after = Signal(16)
+        m.d.comb += crc_after.eq(crc16_next(crc, crc_byte))
+
+        # -- decode of the command byte: known, length, debug command, request fields
+        known = Signal()
+        want_len = Signal(range(MAX_PAYLOAD + 1))
+        ok_len = Signal(range(max(REPLY_LEN.values()) + 1))
+        dcmd = Signal(DebugCmd)
+        uses_debug = Signal()
+        with m.Switch(cmd):
+            for c in Cmd:
+                with m.Case(c.value):
+                    m.d.comb += [known.eq(1), want_len.eq(REQUEST_LEN[c]), ok_len.eq(REPLY_LEN[c])]
+                    if c in _DEBUG_CMD:
+                        m.d.comb += [dcmd.eq(_DEBUG_CMD[c]), uses_debug.eq(1)]
+
+        # Payload fields (the payload is a big-endian integer, right-aligned).
+        coord_low, coord_low_big = _wire_coord(payload[:_COORD_BITS], B)          # MEM_READ/ERASE, WRITE_CREG
+        coord_high, coord_high_big = _wire_coord(payload[32:32 + _COORD_BITS], B)  # MEM_WRITE
+        req_addr = Signal(16)
+        req_coord = Signal(NDIMS * B)
+        coord_too_big = Signal()
+        with m.Switch(cmd):
+            with m.Case(Cmd.WRITE_PROG):
+                m.d.comb += req_addr.eq(payload[64:80])
+            with m.Case(Cmd.WRITE_REG):
+                m.d.comb += req_addr.eq(payload[32:40])
+            with m.Case(Cmd.WRITE_CREG):
+                m.d.comb += [req_addr.eq(payload[_COORD_BITS:_COORD_BITS + 8]),
+                             req_coord.eq(coord_low), coord_too_big.eq(coord_low_big)]
+            with m.Case(Cmd.MEM_READ, Cmd.MEM_ERASE):
+                m.d.comb += [req_coord.eq(coord_low), coord_too_big.eq(coord_low_big)]
+            with m.Case(Cmd.MEM_WRITE):
+                m.d.comb += [req_coord.eq(coord_high), coord_too_big.eq(coord_high_big)]
+            with m.Case(Cmd.DUMP_NEXT):
+                m.d.comb += req_addr.eq(slot)
+            with m.Default():
+                m.d.comb += req_addr.eq(payload[:16])
+        m.d.comb += [dbg.req_cmd.eq(dcmd), dbg.req_addr.eq(req_addr),
+                     dbg.req_data.eq(payload[:64]), dbg.req_coord.eq(req_coord)]
+
+        resent = last_valid & (last_seq == seq) & (last_cmd == cmd) & \
+            ((cmd == Cmd.RUN) | (cmd == Cmd.STEP))
+
+        # -- reply payloads, each a big-endian integer placed at the top of `reply`
+        def left(value, nbytes):
+            assert len(value) <= 8 * nbytes
+            return Cat(Const(0, _REPLY_BITS - 8 * nbytes), value, Const(0, 8 * nbytes - len(value)))
+
+        # DUMP_NEXT when no stored entry is left: found 0, slot = the number of slots.
+        dump_none = left(Cat(Const(0, 32 + _COORD_BITS), Const(slots, 16), Const(0, 8)),
+                         REPLY_LEN[Cmd.DUMP_NEXT])
+
+        resp_coord_wire = _coord_wire(dbg.resp_coord, B)
+        config_reply = Cat(Const(cfg.float_latency, 8), Const(cfg.prog_depth, 16),
+                           Const(cfg.ways, 8), Const(cfg.set_bits, 8), Const(B, 8),
+                           Const(PROTOCOL_VERSION, 8))
+        status_reply = Cat(dbg.ops, dbg.siws, dbg.cycles, dbg.prog_len, Const(0, 16 - len(dbg.prog_len)), dbg.pc, Const(0, 16 - len(dbg.pc)),
+                           dbg.fault_pc, Const(0, 16 - len(dbg.fault_pc)),
+                           dbg.fault, Const(0, 4), dbg.running, Const(0, 7))
+        assert len(status_reply) == 8 * REPLY_LEN[Cmd.STATUS]
+        assert COUNTER_BITS == 48
+
+        def capture_reply(m):
+            """On resp_valid: put the command's reply payload at the top of `reply`."""
+            with m.Switch(cmd):
+                with m.Case(Cmd.READ_PROG):
+                    m.d.sync += reply.eq(left(dbg.resp_data, 8))
+                with m.Case(Cmd.READ_REG):
+                    m.d.sync += reply.eq(left(dbg.resp_data[:32], 4))
+                with m.Case(Cmd.READ_CREG):
+                    m.d.sync += reply.eq(left(resp_coord_wire, COORD_BYTES))
+                with m.Case(Cmd.MEM_READ):
+                    m.d.sync += reply.eq(left(Cat(dbg.resp_data[:32], dbg.resp_hit), 5))
+                with m.Case(Cmd.SLOT_READ):
+                    m.d.sync += reply.eq(left(Cat(dbg.resp_data[:32], resp_coord_wire,
+                                                  dbg.resp_hit), 23))
+                with m.Case(Cmd.DUMP_NEXT):
+                    m.d.sync += reply.eq(left(Cat(dbg.resp_data[:32], resp_coord_wire,
+                                                  slot, Const(1, 8)), 25))
+
+        # -- the frame machine
+        tx_byte = Signal(8)
+        m.d.comb += self.tx.payload.eq(tx_byte)
+
+        def reject(m, code):
+            m.d.sync += [status.eq(code), reply_len.eq(0)]
+            m.next = "SEND"
+
+        with m.FSM() as fsm:
+            with m.State("HUNT"):
+                m.d.sync += [crc.eq(CRC_INIT), payload.eq(0), count.eq(0), timer.eq(0),
+                             seq.eq(0), cmd.eq(0), tx_index.eq(0)]
+                with m.If(rx_strobe & (rx_byte == SYNC_REQUEST)):
+                    m.next = "LEN"
+
+            def receiving(name, on_byte):
+                """A state that waits for one byte, with the idle timeout and framing check."""
+                with m.State(name):
+                    m.d.comb += crc_byte.eq(rx_byte)
+                    with m.If(rx_strobe):
+                        m.d.sync += [crc.eq(crc_after), timer.eq(0)]
+                        on_byte()
+                    with m.Elif(self.rx_error):
+                        reject(m, Status.FRAMING)
+                    with m.Elif(timer == self.timeout):
+                        reject(m, Status.TIMEOUT)
+                    with m.Else():
+                        m.d.sync += timer.eq(timer + 1)
+
+            def on_len():
+                m.d.sync += length.eq(rx_byte)
+                with m.If(rx_byte > MAX_PAYLOAD):
+                    reject(m, Status.OVERLONG)
+                with m.Else():
+                    m.next = "SEQ"
+            receiving("LEN", on_len)
+
+            def on_seq():
+                m.d.sync += seq.eq(rx_byte)
+                m.next = "CMD"
+            receiving("SEQ", on_seq)
+
+            def on_cmd():
+                m.d.sync += cmd.eq(rx_byte)
+                with m.If(length == 0):
+                    m.next = "CRC_HI"
+                with m.Else():
+                    m.next = "PAYLOAD"
+            receiving("CMD", on_cmd)
+
+            def on_payload():
+                m.d.sync += [payload.eq(Cat(rx_byte, payload[:-8])), count.eq(count + 1)]
+                with m.If(count + 1 == length):
+                    m.next = "CRC_HI"
+            receiving("PAYLOAD", on_payload)
+
+            def on_crc_hi():
+                m.next = "CRC_LO"
+            receiving("CRC_HI", on_crc_hi)
+
+            def on_crc_lo():
+                m.next = "CHECK"
+            receiving("CRC_LO", on_crc_lo)
+
+            with m.State("CHECK"):
+                with m.If(crc != 0):
+                    reject(m, Status.CRC_ERROR)
+                with m.Elif(~known):
+                    reject(m, Status.UNKNOWN_CMD)
+                with m.Elif(length != want_len):
+                    reject(m, Status.BAD_LENGTH)
+                with m.Elif(coord_too_big):
+                    reject(m, Status.RANGE)
+                with m.Elif(resent):
+                    reject(m, Status.OK)
+                with m.Elif(uses_debug):
+                    m.d.sync += [dbg.req_valid.eq(1), slot.eq(payload[:16])]
+                    with m.If((cmd == Cmd.DUMP_NEXT) & (payload[:16] >= slots)):
+                        m.d.sync += [dbg.req_valid.eq(0), status.eq(Status.OK),
+                                     reply_len.eq(ok_len), reply.eq(dump_none)]
+                        m.next = "SEND"
+                    with m.Else():
+                        m.next = "EXECUTE"
+                with m.Else():
+                    # CONFIG and STATUS are served by the link itself.
+                    m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len)]
+                    with m.If(cmd == Cmd.CONFIG):
+                        m.d.sync += reply.eq(left(config_reply, REPLY_LEN[Cmd.CONFIG]))
+                    with m.Else():
+                        m.d.sync += reply.eq(left(status_reply, REPLY_LEN[Cmd.STATUS]))
+                    m.next = "SEND"
+
+            with m.State("EXECUTE"):
+                with m.If(dbg.resp_valid):
+                    m.d.sync += dbg.req_valid.eq(0)
+                    with m.Switch(dbg.resp_error):
+                        for err, code in _DEBUG_STATUS.items():
+                            with m.Case(err):
+                                m.d.sync += status.eq(code)
+                    with m.If(dbg.resp_error != DebugError.NONE):
+                        m.d.sync += reply_len.eq(0)
+                        m.next = "SEND"
+                    with m.Elif((cmd == Cmd.DUMP_NEXT) & ~dbg.resp_hit):
+                        # Not stored: try the next slot, or report that none is left.
+                        with m.If(slot == slots - 1):
+                            m.d.sync += [reply_len.eq(ok_len), reply.eq(dump_none)]
+                            m.next = "SEND"
+                        with m.Else():
+                            m.d.sync += slot.eq(slot + 1)
+                            m.next = "NEXT_SLOT"
+                    with m.Else():
+                        m.d.sync += [reply_len.eq(ok_len), last_seq.eq(seq), last_cmd.eq(cmd),
+                                     last_valid.eq(1)]
+                        capture_reply(m)
+                        m.next = "SEND"
+
+            with m.State("NEXT_SLOT"):
+                m.d.sync += dbg.req_valid.eq(1)
+                m.next = "EXECUTE"
+
+            with m.State("SEND"):
+                # tx_index: 0 SYNC, 1 LEN, 2 SEQ, 3 CMD, 4 STATUS, 5.. payload, then CRC.
+                crc_hi_at = reply_len + 5
+                with m.If(tx_index == 0):
+                    m.d.comb += tx_byte.eq(SYNC_REPLY)
+                with m.Elif(tx_index == 1):
+                    m.d.comb += tx_byte.eq(reply_len)
+                with m.Elif(tx_index == 2):
+                    m.d.comb += tx_byte.eq(seq)
+                with m.Elif(tx_index == 3):
+                    m.d.comb += tx_byte.eq(cmd)
+                with m.Elif(tx_index == 4):
+                    m.d.comb += tx_byte.eq(status)
+                with m.Elif(tx_index < crc_hi_at):
+                    m.d.comb += tx_byte.eq(reply[-8:])
+                with m.Elif(tx_index == crc_hi_at):
+                    m.d.comb += tx_byte.eq(crc[8:])
+                with m.Else():
+                    m.d.comb += tx_byte.eq(crc[:8])
+                m.d.comb += [self.tx.valid.eq(1), crc_byte.eq(tx_byte)]
+                with m.If(self.tx.ready):
+                    m.d.sync += tx_index.eq(tx_index + 1)
+                    with m.If(tx_index == 0):
+                        m.d.sync += crc.eq(CRC_INIT)
+                    with m.Elif(tx_index < crc_hi_at):
+                        m.d.sync += crc.eq(crc_after)
+                    with m.If((tx_index >= 5) & (tx_index < crc_hi_at)):
+                        m.d.sync += reply.eq(Cat(Const(0, 8), reply[:-8]))
+                    with m.If(tx_index == crc_hi_at + 1):
+                        m.next = "HUNT"
+
+            m.d.comb += self.busy.eq(fsm.ongoing("CHECK") | fsm.ongoing("EXECUTE") |
+                                     fsm.ongoing("NEXT_SLOT") | fsm.ongoing("SEND"))
+        return m
