@@ -669,3 +669,43 @@ def test_libphext_reads_entries_at_documented_coordinates():
         c = morton_coord(key, 11)
         where = coordinate.Coordinate.from_string(format_coord(to_phext(c)))
         assert p.fetch(text, where) == entry_line(seq, format_coord(c), seq).decode()
+
+
+# -- vtpu image dump / check (sim/image_cli.py) ----------------------------------------------
+
+def _vtpu(argv):
+    import sim.image_cli  # noqa: F401  (registers the subcommand)
+    from sim.cli import main
+    return main(argv)
+
+
+def test_cli_dump_and_check(tmp_path, capsys):
+    import json
+    path = tmp_path / "ex.phext"
+    path.write_bytes(EX_BYTES)
+    assert _vtpu(["image", "dump", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "# vtpu-image 1: dim_bits=4 set_bits=2 ways=2 entries=3"
+    assert out[1].split() == ["0", "0.0.0/0.0.0/0.0.7", "0x3F800000", "1"]
+    assert _vtpu(["image", "dump", "--json", str(path)]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert [(e["seq"], e["coord"], e["key"], e["value"]) for e in obj["entries"]] == [
+        (0, "0.0.0/0.0.0/0.0.7", 67240192, 0x3F800000), (1, "0.0.0/0.0.0/0.0.0", 0, 42),
+        (2, "1.0.0/0.0.0/0.0.2", 131073, 0xC0490FDB)]
+    assert _vtpu(["image", "check", str(path)]) == 0
+    assert capsys.readouterr().out == f"{path}: ok: 3 entries, fits dim_bits=4 set_bits=2 ways=2\n"
+    assert _vtpu(["image", "check", "--set-bits", "0", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"vtpu: error: {path}: entry 2 at 1.0.0/0.0.0/0.0.2") and "does not fit" in err
+
+
+def test_cli_reports_corrupt_and_missing_files(tmp_path, capsys):
+    path = tmp_path / "bad.phext"
+    path.write_bytes(EX_BYTES.replace(b"0x3F800000", b"0x3F800001"))
+    assert _vtpu(["image", "dump", str(path)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"vtpu: error: {path}: entry 1 at 0.0.0/0.0.0/0.0.7 (phext 1.1.1/1.1.1/1.1.8, byte 90): "
+        f"checksum mismatch")
+    assert _vtpu(["image", "dump", str(tmp_path / "absent.phext")]) == 2
+    assert capsys.readouterr().err == (f"vtpu: error: {tmp_path / 'absent.phext'}: cannot read: "
+                                       f"No such file or directory\n")
