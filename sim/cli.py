@@ -27,7 +27,7 @@ EXIT_FAULT = 1
 EXIT_USAGE = 2
 
 #: Modules that add subcommands by calling :func:`register_command` when imported.
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("sim.image_cli",)
 
 
 class CliError(Exception):
@@ -148,6 +148,31 @@ def _sim_configure(p):
                    help=f"stop if the program has not halted by cycle N (default {DEFAULT_MAX_CYCLES})")
     p.add_argument("--trace", action="store_true",
                    help="print every retired SIW: retire cycle, address, disassembly")
+    p.add_argument("--image", metavar="FILE",
+                   help="load this memory image (.phext) into the coordinate memory first")
+    p.add_argument("--save-image", metavar="OUT",
+                   help="write the final coordinate memory to OUT as an image (atomically)")
+
+
+def _load_image(engine, path, config):
+    from .image import ImageError, check_fits, read_image
+    try:
+        image = read_image(path)
+        check_fits(image, config)
+    except ImageError as e:
+        raise CliError(str(e)) from None
+    except OSError as e:
+        raise CliError(f"{path}: cannot read: {e.strerror or e}") from None
+    engine.write_memory(image.entries)
+
+
+def _save_image(state, path, config):
+    from .image import slot_entries, write_image
+    try:
+        write_image(path, slot_entries(state.memory), dim_bits=config.dim_bits,
+                    set_bits=config.set_bits, ways=config.ways)
+    except OSError as e:
+        raise CliError(f"{path}: cannot write: {e.strerror or e}") from None
 
 
 def traced_run(engine, max_cycles):
@@ -177,14 +202,18 @@ def traced_run(engine, max_cycles):
     return machine.state(), records
 
 
-def _trace_text(word):
-    from .disasm import disassemble
+def _trace_text(word, labels=None):
+    """An SIW's text for a trace line; branch targets by their source label if known."""
+    from .disasm import DisasmError, disassemble
     if word is None:
         return "(no SIW: fetch outside the program)"
+    names = {}
+    for name, address in (labels or {}).items():
+        names.setdefault(address, name)
     try:
-        return disassemble(word)
-    except ValueError:
-        return f"(illegal SIW 0x{word:016x})"
+        return disassemble(word, lambda a: names.get(a, str(a)))
+    except DisasmError as e:
+        return f"(illegal SIW 0x{word:016x}: {e.cause})"
 
 
 def _sim_run(args):
@@ -193,24 +222,29 @@ def _sim_run(args):
     config = CoreConfig()
     engine = _engine(args.engine, config)
     engine.load_program(loaded.words)
+    if args.image:
+        _load_image(engine, args.image, config)
     records = None
     if args.trace:
         state, records = traced_run(engine, args.max_cycles)
     else:
         state = engine.run(args.max_cycles)
+    labels = loaded.program.labels if loaded.program is not None else None
     if args.json:
         obj = {"file": loaded.filename, "engine": args.engine, **state_to_dict(state, config)}
         if records is not None:
-            obj["trace"] = [{"cycle": c, "pc": pc, "siw": _trace_text(w),
+            obj["trace"] = [{"cycle": c, "pc": pc, "siw": _trace_text(w, labels),
                              "fault": f.name if f else None} for c, pc, w, f in records]
         _print_json(obj)
     else:
         if records is not None:
             print(f"{'cycle':>8s}  addr  SIW")
             for c, pc, w, f in records:
-                print(format_retire(c, pc, _trace_text(w), f))
+                print(format_retire(c, pc, _trace_text(w, labels), f))
             print()
         sys.stdout.write(format_state(state, config))
+    if args.save_image:
+        _save_image(state, args.save_image, config)
     return exit_status(state)
 
 
@@ -284,4 +318,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    # Run the imported module, not this __main__ copy, so that commands which
+    # COMMAND_MODULES register (into sim.cli) are the ones main() sees.
+    from sim.cli import main as _main
+    _main()

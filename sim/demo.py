@@ -9,7 +9,7 @@ printed is read from the engine's final state, none is written into the text.
 from dataclasses import dataclass
 
 from .asm import assemble
-from .coord import format_coord, morton_coord
+from .coord import format_coord, morton_coord, morton_key
 from .disasm import disassemble
 from .encoding import CoreConfig, Fault
 from .report import float_text, int32
@@ -92,6 +92,31 @@ def _entries(state, config):
             for key, value in state.entries().items()]
 
 
+READBACK = """\
+# read back one entry that an earlier core stored
+    CLI c0, 3.0.0/0.0.0/0.0.3
+    GATHER r1, [c0]
+    HALT
+"""
+
+
+def _reload(make, state, config):
+    """Write the state's memory to an image file, read it back, load it into a new engine
+    with the READBACK program; return (engine, path, entries read)."""
+    import os
+    import tempfile
+    from .image import read_image, slot_entries, write_image
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "persistence.phext")
+        write_image(path, slot_entries(state.memory), dim_bits=config.dim_bits,
+                    set_bits=config.set_bits, ways=config.ways)
+        image = read_image(path)
+    engine = make()
+    engine.load_program(assemble(READBACK, "<demo readback>").words)
+    engine.write_memory(image.entries)
+    return engine, path, image.entries
+
+
 def run_demos(engine_name="golden", config=None, out=print, max_cycles=100_000):
     """Run the four demos on ``engine_name``, printing what each shows; return True if all
     ran to HALT with the results they exist to show."""
@@ -147,5 +172,12 @@ def run_demos(engine_name="golden", config=None, out=print, max_cycles=100_000):
                 out(f"     {coord:<20s} = {float_text(value)}")
             out(f"   [{cost}]")
             ok &= len(entries) == 4
+            # Memory outlives the process: save an image, load it into a fresh core, read back.
+            fresh, path, loaded = _reload(make, state, config)
+            fresh_state = fresh.run(max_cycles)
+            out(f"   saved as a memory image ({len(loaded)} entries), loaded into a fresh core:")
+            out(f"     GATHER {format_coord(fresh_state.cregs[0])} -> {float_text(fresh_state.regs[1])}"
+                f"   [{fresh_state.cycles} cycles]")
+            ok &= fresh_state.regs[1] == state.entries().get(morton_key(fresh_state.cregs[0]))
     return ok
 
