@@ -134,3 +134,14 @@ def test_memory_full():
     # All four in set 1 (library bit 0 is key bit 0; scroll bits are at 8 and above).
     assert {k & 0xFF for k in s.entries()} == {1}
     assert [slot[0] for slot in s.memory[1]] == [key(lb=1, sc=k) for k in range(4)]
+
+
+def test_readme_assembly_sample_assembles_and_runs():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    sample = readme.split("```asm\n", 1)[1].split("```", 1)[0]
+    from sim.asm import assemble
+    engine = make_engine("golden", CoreConfig())
+    engine.load_program(assemble(sample, "README.md").words)
+    s = engine.run(10_000)
+    assert_clean_halt(s)
+    assert s.cregs[0] == (1, 0, 0, 0, 0, 0, 0, 0, 4)    # the LOOP ran the scroll to its limit
