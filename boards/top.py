@@ -1,0 +1,92 @@
+"""The board-independent top level: Sentron core, host link, UART and status LEDs.
+
+Every board wraps this one component (clock, pins, PLL) and the simulated serial
+line (``sim/serial_sim.py``) drives exactly it, so what the tests exercise is what
+goes into the bitstream, minus only the platform wrapper.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hdl.host_link import HostLink
+from hdl.uart import UartRx, UartTx
+
+__all__ = ["BoardTop", "DEFAULT_TIMEOUT_BITS"]
+
+#: Idle-line timeout of the host link, in bit times, when the board does not say.
+DEFAULT_TIMEOUT_BITS = 64
+
+
+class BoardTop(wiring.Component):
+    """Sentron + host link + 8N1 UART, with LEDs for running, halted and fault.
+
+    Parameters
+    ----------
+    config : sim.encoding.CoreConfig
+        Size of the core.
+    divisor : int
+        Clock cycles per UART bit (``clk_hz // baud``).
+    timeout : int or None
+        Clock cycles of idle line that end a request frame; default
+        :data:`DEFAULT_TIMEOUT_BITS` bit times.
+    memory_init : iterable of (key, value)
+        Entries baked into the coordinate memory's initial contents.
+    core : wiring.Component or None
+        The core; default ``hdl.core.Sentron(config, memory_init)``.  Tests pass a
+        stand-in that has the same ``debug`` member.
+
+    Attributes
+    ----------
+    rx : In(1), init 1
+        UART receive pin (host to board).
+    tx : Out(1), init 1
+        UART transmit pin (board to host).
+    led_running, led_halted, led_fault : Out(1)
+        The core executes SIWs; it does not; its status holds a fault code.
+    led_link : Out(1)
+        The host link is executing a request or sending its reply.
+    """
+
+    def __init__(self, config, divisor, timeout=None, memory_init=(), core=None):
+        self.config = config
+        self.divisor = divisor
+        self.timeout = DEFAULT_TIMEOUT_BITS * divisor if timeout is None else timeout
+        if core is None:
+            from hdl.core import Sentron
+            core = Sentron(config, memory_init=tuple(memory_init))
+        elif memory_init:
+            raise ValueError("memory_init is for the default core; a given core brings its own")
+        self.core = core
+        self.uart_rx = UartRx(divisor)
+        self.uart_tx = UartTx(divisor)
+        self.link = HostLink(config, self.timeout)
+        super().__init__({
+            "rx": In(1, init=1),
+            "tx": Out(1, init=1),
+            "led_running": Out(1),
+            "led_halted": Out(1),
+            "led_fault": Out(1),
+            "led_link": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = self.core
+        m.submodules.uart_rx = self.uart_rx
+        m.submodules.uart_tx = self.uart_tx
+        m.submodules.link = self.link
+        wiring.connect(m, self.link.debug, self.core.debug)
+        wiring.connect(m, self.uart_rx.stream, self.link.rx)
+        wiring.connect(m, self.link.tx, self.uart_tx.stream)
+        debug = self.core.debug
+        m.d.comb += [
+            self.uart_rx.rx.eq(self.rx),
+            self.tx.eq(self.uart_tx.tx),
+            self.link.rx_error.eq(self.uart_rx.frame_error),
+            self.led_running.eq(debug.running),
+            self.led_halted.eq(~debug.running),
+            self.led_fault.eq(debug.fault != 0),
+            self.led_link.eq(self.link.busy),
+        ]
+        return m
