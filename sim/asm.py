@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .coord import CoordError, dim_index, parse_coord
-from .encoding import NDIMS, PC_BITS, SIW_BITS, COp, DOp
+from .encoding import PC_BITS, SIW_BITS, COp, DOp
 from .fp32 import CANONICAL_NAN, NEG_INF, POS_INF, round_scaled_int
 from .syntax import (LANE_FIELDS, LANE_SLOTS, LANES, MNEMONICS, OPERAND_HELP, PSEUDOS, SYNTAX,
                      USAGE, written_register)
@@ -506,5 +506,3 @@ def format_listing(program):
                            f"+ {disassemble(word)}")
     return "\n".join(out) + "\n"
 
-
-assert NDIMS == 9

@@ -7,7 +7,7 @@ no assembly text at all, so it is an error naming the word and the rule it break
 never a guess.
 """
 
-from .encoding import DIM_SHORT, NDIMS, PC_BITS, SIW_BITS, COp, DOp
+from .encoding import DIM_SHORT, NDIMS, PC_BITS, SIW_BITS, COp
 from .syntax import LANE_FIELDS, LANE_OPERANDS, LANE_OPS, LANE_SLOTS, LANES, SYNTAX, written_register
 
 __all__ = ["DisasmError", "decode_siw", "disassemble", "disassemble_program", "label_name",
@@ -186,4 +186,3 @@ def disassemble_program(words, filename=None, lines=None):
 
 
 assert (1 << PC_BITS) <= 10000, "label_name assumes at most four decimal digits"
-assert DOp.NOP == 0

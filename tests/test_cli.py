@@ -339,3 +339,12 @@ def test_sim_save_and_load_image(tmp_path, capsys):
     Path(image).write_bytes(data.replace(b"value=0x000004D2", b"value=0x000004D3"))
     status, out, err = run(capsys, "sim", load, "--image", image)
     assert status == 2 and out == "" and err.startswith(f"vtpu: error: {image}")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.vasm")))
+def test_examples_round_trip_through_vhex_and_disasm(tmp_path, capsys, name):
+    out_path = str(tmp_path / "p.vhex")
+    assert run(capsys, "asm", str(EXAMPLES / name), "-o", out_path)[0] == 0
+    status, text, _ = run(capsys, "disasm", out_path)
+    assert status == 0
+    assert assemble(text).words == assemble((EXAMPLES / name).read_text()).words
