@@ -350,20 +350,27 @@ def _check_writes(slots, cols):
         seen[reg] = op.name
 
 
-def _read_line(text):
-    """Parse one line: (labels [(name, col)], None | ('SIW', slots, targets) | ('PSEUDO', name, ops))."""
-    code = text.split("#", 1)[0]
-    for i, ch in enumerate(code):
-        if ch not in _ALLOWED:
-            raise _LineError(i + 1, f"unexpected character {ch!r}")
+def _read_labels(code):
+    """The labels at the start of a line: ([(name, col)], position after them).
+
+    Read apart from the rest, so that a line with an error still defines its
+    labels and one mistake does not cascade into "unknown label" errors.
+    """
     labels = []
     pos = 0
     while True:
         m = _LABEL_RE.match(code, pos)
         if not m:
-            break
+            return labels, pos
         labels.append((m.group(1), m.start(1) + 1))
         pos = m.end()
+
+
+def _read_code(code, pos):
+    """Parse a line's code after its labels: None | ('SIW', slots, targets) | ('PSEUDO', name, ops)."""
+    for i, ch in enumerate(code):
+        if ch not in _ALLOWED:
+            raise _LineError(i + 1, f"unexpected character {ch!r}")
     rest = code[pos:]
     if ":" in rest:
         before = rest[:rest.index(":")]
@@ -374,7 +381,7 @@ def _read_line(text):
         col = pos + rest.index(":") + 1
         raise _LineError(col, "':' must follow a label name at the start of a line")
     if not rest.strip():
-        return labels, None
+        return None
     pieces = _split(rest, "|", pos + 1)
     parsed = []
     for piece, col in pieces:
@@ -386,7 +393,7 @@ def _read_line(text):
         if len(parsed) > 1:
             raise _LineError(pseudos[0][1], f"pseudo-instruction {pseudos[0][0][1]} must be alone "
                              f"on its line")
-        return labels, pseudos[0][0]
+        return pseudos[0][0]
     slots, cols, targets = {}, {}, []
     for p, col in parsed:
         if p is None:
@@ -399,7 +406,7 @@ def _read_line(text):
         cols[lane] = write_col
         targets += [(lane, t) for t in tgts]
     _check_writes(slots, cols)
-    return labels, ("SIW", slots, targets)
+    return ("SIW", slots, targets)
 
 
 # ---------------------------------------------------------------------------- program
@@ -420,17 +427,19 @@ def assemble(text, filename="<input>"):
     address = 0
     too_long_reported = False
     for lineno, line in enumerate(text.splitlines(), 1):
-        try:
-            line_labels, item = _read_line(line)
-        except _LineError as e:
-            error(lineno, e.column, e.cause)
-            listing.append(ListingLine(lineno, line, address))
-            continue
+        code = line.split("#", 1)[0]
+        line_labels, pos = _read_labels(code)
         for name, col in line_labels:
             if name in labels:
                 error(lineno, col, f"duplicate label '{name}' (first defined on line {labels[name][1]})")
             else:
                 labels[name] = (address, lineno)
+        try:
+            item = _read_code(code, pos)
+        except _LineError as e:
+            error(lineno, e.column, e.cause)
+            listing.append(ListingLine(lineno, line, address))
+            continue
         siws = []
         if item is not None and item[0] == "SIW":
             siws = [(item[1], item[2])]

@@ -284,6 +284,11 @@ def test_all_errors_are_collected_in_order():
     assert isinstance(e, ValueError)
 
 
+def test_a_bad_line_still_defines_its_label():
+    e = err("top: FOO r1\n    JUMP top\n")
+    assert [str(x) for x in e.errors] == ["t.vasm:1:6: error: unknown mnemonic 'FOO'"]
+
+
 def test_program_length_limit():
     assert len(assemble("NOP\n" * 1024).words) == 1024
     e = err("NOP\n" * 1024 + "  HALT\n")
