@@ -5,7 +5,7 @@ model registers itself here, the RTL engines (Amaranth's simulator, the fast
 engine) and the host link to a board register theirs the same way.
 """
 
-__all__ = ["Engine", "ENGINES", "register_engine", "make_engine"]
+__all__ = ["Engine", "ENGINES", "register_engine", "make_engine", "engine_names"]
 
 
 class Engine:
@@ -54,17 +54,30 @@ def register_engine(name, factory):
     ENGINES[name] = factory
 
 
+#: Modules that register engines when imported.
+ENGINE_MODULES = ("sim.golden_engine", "sim.rtl_engine", "sim.fast_engine", "sim.host")
+
+
+def _import_engines():
+    import importlib
+    for module in ENGINE_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name != module:   # a real import error inside the engine
+                raise
+
+
+def engine_names():
+    """Names of every engine that can be built here."""
+    _import_engines()
+    return sorted(ENGINES)
+
+
 def make_engine(name, config):
     """Build the engine called ``name`` for a core configuration ``config``."""
     if name not in ENGINES:
-        # Engines that live in optional modules register themselves on import.
-        import importlib
-        for module in ("sim.golden_engine", "sim.rtl_engine", "sim.fast_engine", "sim.host"):
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as error:
-                if error.name != module:   # a real import error inside the engine
-                    raise
+        _import_engines()
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}; known: {', '.join(sorted(ENGINES))}")
     return ENGINES[name](config)
