@@ -175,7 +175,6 @@ class HostLink(wiring.Component):
         # -- reply registers
         reply = Signal(_REPLY_BITS)
         reply_len = Signal(range(max(REPLY_LEN.values()) + 1))
-        tx_index = Signal(range(max(REPLY_LEN.values()) + 8))
         slot = Signal(16)
 
         # -- one CRC step shared by receiving and sending (never both at once)
@@ -272,7 +271,7 @@ class HostLink(wiring.Component):
         with m.FSM() as fsm:
             with m.State("HUNT"):
                 m.d.sync += [crc.eq(CRC_INIT), payload.eq(0), count.eq(0), timer.eq(0),
-                             seq.eq(0), cmd.eq(0), tx_index.eq(0)]
+                             seq.eq(0), cmd.eq(0)]
                 with m.If(rx_strobe & (rx_byte == SYNC_REQUEST)):
                     m.next = "LEN"
 
@@ -322,28 +321,37 @@ class HostLink(wiring.Component):
             receiving("CRC_HI", on_crc_hi)
 
             def on_crc_lo():
-                m.next = "CHECK"
+                m.next = "DECIDE"
             receiving("CRC_LO", on_crc_lo)
 
+            # The checks, registered first so that no long path runs from the command
+            # byte's decode to the reply registers.
+            bad_crc, bad_cmd, bad_len, bad_coord = Signal(), Signal(), Signal(), Signal()
+            is_resent, past_end = Signal(), Signal()
+            with m.State("DECIDE"):
+                m.d.sync += [bad_crc.eq(crc != 0), bad_cmd.eq(~known),
+                             bad_len.eq(length != want_len), bad_coord.eq(coord_too_big),
+                             is_resent.eq(resent),
+                             past_end.eq((cmd == Cmd.DUMP_NEXT) & (payload[:16] >= slots))]
+                m.next = "CHECK"
+
             with m.State("CHECK"):
-                with m.If(crc != 0):
+                with m.If(bad_crc):
                     reject(m, Status.CRC_ERROR)
-                with m.Elif(~known):
+                with m.Elif(bad_cmd):
                     reject(m, Status.UNKNOWN_CMD)
-                with m.Elif(length != want_len):
+                with m.Elif(bad_len):
                     reject(m, Status.BAD_LENGTH)
-                with m.Elif(coord_too_big):
+                with m.Elif(bad_coord):
                     reject(m, Status.RANGE)
-                with m.Elif(resent):
+                with m.Elif(is_resent):
                     reject(m, Status.OK)
+                with m.Elif(past_end):
+                    m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len), reply.eq(dump_none)]
+                    m.next = "SEND"
                 with m.Elif(uses_debug):
                     m.d.sync += [dbg.req_valid.eq(1), slot.eq(payload[:16])]
-                    with m.If((cmd == Cmd.DUMP_NEXT) & (payload[:16] >= slots)):
-                        m.d.sync += [dbg.req_valid.eq(0), status.eq(Status.OK),
-                                     reply_len.eq(ok_len), reply.eq(dump_none)]
-                        m.next = "SEND"
-                    with m.Else():
-                        m.next = "EXECUTE"
+                    m.next = "EXECUTE"
                 with m.Else():
                     # CONFIG and STATUS are served by the link itself.
                     m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len)]
@@ -381,37 +389,41 @@ class HostLink(wiring.Component):
                 m.d.sync += dbg.req_valid.eq(1)
                 m.next = "EXECUTE"
 
-            with m.State("SEND"):
-                # tx_index: 0 SYNC, 1 LEN, 2 SEQ, 3 CMD, 4 STATUS, 5.. payload, then CRC.
-                crc_hi_at = reply_len + 5
-                with m.If(tx_index == 0):
-                    m.d.comb += tx_byte.eq(SYNC_REPLY)
-                with m.Elif(tx_index == 1):
-                    m.d.comb += tx_byte.eq(reply_len)
-                with m.Elif(tx_index == 2):
-                    m.d.comb += tx_byte.eq(seq)
-                with m.Elif(tx_index == 3):
-                    m.d.comb += tx_byte.eq(cmd)
-                with m.Elif(tx_index == 4):
-                    m.d.comb += tx_byte.eq(status)
-                with m.Elif(tx_index < crc_hi_at):
-                    m.d.comb += tx_byte.eq(reply[-8:])
-                with m.Elif(tx_index == crc_hi_at):
-                    m.d.comb += tx_byte.eq(crc[8:])
-                with m.Else():
-                    m.d.comb += tx_byte.eq(crc[:8])
-                m.d.comb += [self.tx.valid.eq(1), crc_byte.eq(tx_byte)]
-                with m.If(self.tx.ready):
-                    m.d.sync += tx_index.eq(tx_index + 1)
-                    with m.If(tx_index == 0):
-                        m.d.sync += crc.eq(CRC_INIT)
-                    with m.Elif(tx_index < crc_hi_at):
-                        m.d.sync += crc.eq(crc_after)
-                    with m.If((tx_index >= 5) & (tx_index < crc_hi_at)):
-                        m.d.sync += reply.eq(Cat(Const(0, 8), reply[:-8]))
-                    with m.If(tx_index == crc_hi_at + 1):
-                        m.next = "HUNT"
+            def sending(name, byte, next_state, crc_update=None):
+                """A state that offers one reply byte and moves on when the UART takes it."""
+                with m.State(name):
+                    m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(byte), crc_byte.eq(byte)]
+                    with m.If(self.tx.ready):
+                        if crc_update is not None:
+                            m.d.sync += crc.eq(crc_update)
+                        next_state()
 
-            m.d.comb += self.busy.eq(fsm.ongoing("CHECK") | fsm.ongoing("EXECUTE") |
-                                     fsm.ongoing("NEXT_SLOT") | fsm.ongoing("SEND"))
+            def goto(state):
+                return lambda: setattr(m, "next", state)
+
+            # The reply: SYNC, LEN, SEQ, CMD, STATUS, payload (reply_len bytes), CRC.
+            # One state per field keeps the byte multiplexer and its control shallow.
+            sending("SEND", SYNC_REPLY, goto("SEND_LEN"), crc_update=CRC_INIT)
+            sending("SEND_LEN", reply_len, goto("SEND_SEQ"), crc_update=crc_after)
+            sending("SEND_SEQ", seq, goto("SEND_CMD"), crc_update=crc_after)
+
+            def after_status():
+                with m.If(reply_len == 0):
+                    m.next = "SEND_CRC_HI"
+                with m.Else():
+                    m.next = "SEND_PAYLOAD"
+            sending("SEND_CMD", cmd, goto("SEND_STATUS"), crc_update=crc_after)
+            sending("SEND_STATUS", status, after_status, crc_update=crc_after)
+
+            def after_payload_byte():
+                m.d.sync += [reply.eq(Cat(Const(0, 8), reply[:-8])), reply_len.eq(reply_len - 1)]
+                with m.If(reply_len == 1):
+                    m.next = "SEND_CRC_HI"
+            sending("SEND_PAYLOAD", reply[-8:], after_payload_byte, crc_update=crc_after)
+            sending("SEND_CRC_HI", crc[8:], goto("SEND_CRC_LO"))
+            sending("SEND_CRC_LO", crc[:8], goto("HUNT"))
+
+        m.d.comb += self.busy.eq(~(fsm.ongoing("HUNT") | fsm.ongoing("LEN") | fsm.ongoing("SEQ") |
+                                   fsm.ongoing("CMD") | fsm.ongoing("PAYLOAD") |
+                                   fsm.ongoing("CRC_HI") | fsm.ongoing("CRC_LO")))
         return m

