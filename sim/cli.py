@@ -27,7 +27,7 @@ EXIT_FAULT = 1
 EXIT_USAGE = 2
 
 #: Modules that add subcommands by calling :func:`register_command` when imported.
-COMMAND_MODULES = ("sim.image_cli", "sim.verilog")
+COMMAND_MODULES = ("sim.image_cli", "sim.verilog", "boards.cli")
 
 
 class CliError(Exception):
