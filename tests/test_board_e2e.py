@@ -1,0 +1,143 @@
+"""The whole host-link path, bit by bit: host driver -> simulated serial line -> UART -> host
+link -> core, and back.
+
+Fault injection runs against a fake core (fast, and it logs every request the
+core receives, so "not executed twice" is observable); the end-to-end program
+runs are against the real Sentron, compared with the golden model.
+"""
+
+import pytest
+
+from boards.top import BoardTop
+from fake_core import DebugPortStub, FakeCore
+from sim.encoding import CoreConfig
+from sim.host import (AddressRangeError, BoardMemoryFull, BusyError, FrameRejected, HostLink,
+                      LinkTimeout, ReplyCorrupt)
+from sim.protocol import Status
+from sim.serial_sim import SimSerial
+
+FAKE_CONFIG = CoreConfig(set_bits=2, ways=2, prog_depth=64)
+
+
+def fake_board(run_cycles=30, retries=4):
+    stub = DebugPortStub(FAKE_CONFIG)
+    fake = FakeCore(FAKE_CONFIG, stub.debug, run_cycles=run_cycles)
+    line = SimSerial(top=BoardTop(FAKE_CONFIG, divisor=4, core=stub), processes=[fake.process])
+    return HostLink(line, retries=retries), line, fake
+
+
+def test_driver_basics_over_the_line():
+    link, line, fake = fake_board()
+    assert link.config() == FAKE_CONFIG
+    link.write_reg(7, 0xFEEDC0DE)
+    assert fake.regs[7] == 0xFEEDC0DE and link.read_reg(7) == 0xFEEDC0DE
+    link.write_creg(2, "1.2.3/4.5.6/7.8.9")
+    assert fake.cregs[2] == (1, 2, 3, 4, 5, 6, 7, 8, 9)
+    assert tuple(link.read_creg(2)) == (1, 2, 3, 4, 5, 6, 7, 8, 9)
+    link.load_program([0x11, 0x22, 0x33], verify=True)
+    assert fake.prog_len == 3 and [fake.prog[i] for i in range(3)] == [0x11, 0x22, 0x33]
+    link.mem_write("0.0.0/0.0.0/0.0.1", 5)
+    link.mem_write(1, 6)                     # by Morton key: 1.0.0/0.0.0/0.0.0
+    assert link.mem_read("1.0.0/0.0.0/0.0.0") == 6
+    assert link.mem_read("3.3.3/0.0.0/0.0.0") is None
+    # Morton keys (docs/isa.md section 1): scroll bit 0 is key bit 8.
+    assert sorted((k, v) for _, k, v in link.dump()) == [(1, 6), (256, 5)]
+    link.mem_erase(256)
+    assert [k for _, k, _ in link.dump()] == [1]
+    assert link.stats == {"resent": 0, "rejected": 0, "garbled": 0, "lost": 0}
+
+
+def test_board_errors_are_named():
+    link, line, fake = fake_board(run_cycles=2000)
+    with pytest.raises(AddressRangeError, match="READ_REG"):
+        link.read_reg(40)
+    with pytest.raises(AddressRangeError, match="READ_CREG"):
+        link.read_creg(9)
+    # Fill set 0 of a 2-way memory: the third new key there is MEM_FULL.
+    for key in (0, 4, 8):                    # keys whose low two bits (the set) are 0
+        if key == 8:
+            with pytest.raises(BoardMemoryFull, match="MEM_WRITE"):
+                link.mem_write(key, 1)
+        else:
+            link.mem_write(key, 1)
+    link.run(wait=False)
+    with pytest.raises(BusyError, match="BUSY"):
+        link.read_reg(0)
+    link.halt()
+    assert not link.status().running
+
+
+@pytest.mark.parametrize("action", ["corrupt", "drop", "framing"])
+def test_damaged_request_is_rejected_and_resent(action):
+    link, line, fake = fake_board()
+    link.config()
+    before = len(fake.log)
+    line.inject("to_board", action, offset=6, xor=0x20)   # inside WRITE_REG's payload
+    link.write_reg(5, 0x12345678)
+    assert fake.regs[5] == 0x12345678
+    assert [entry[0].name for entry in fake.log[before:]] == ["WRITE_REG"]   # executed once
+    assert line.fault_log and line.fault_log[0][2] == action
+    assert link.stats["resent"] == 1
+    # The board said why (CRC_ERROR, TIMEOUT or FRAMING), or the driver timed out waiting.
+    assert link.stats["rejected"] + link.stats["lost"] == 1
+
+
+@pytest.mark.parametrize("action", ["corrupt", "drop"])
+def test_damaged_reply_is_read_again(action):
+    link, line, fake = fake_board()
+    link.write_reg(9, 99)
+    line.inject("to_host", action, offset=7)              # inside READ_REG's reply
+    assert link.read_reg(9) == 99
+    assert link.stats["resent"] == 1
+    assert link.stats["garbled" if action == "corrupt" else "lost"] == 1
+
+
+def test_lost_run_reply_does_not_run_twice():
+    link, line, fake = fake_board()
+    link.config()
+    line.inject("to_host", "corrupt", offset=4)           # STATUS byte of RUN's reply
+    st = link.run()
+    assert not st.running
+    assert fake.runs == 1, "a resent RUN ran the core again"
+    assert link.stats["garbled"] == 1 and link.stats["resent"] == 1
+    line.inject("to_host", "drop", offset=2)              # STEP's reply loses its SEQ byte
+    link.step()
+    assert fake.runs == 2
+
+
+def test_noise_between_requests_is_ignored():
+    link, line, fake = fake_board()
+    link.write_reg(1, 1)
+    line.write(bytes([0x00, 0x42, 0xFF, 0x13]))           # line noise without SYNC
+    assert link.read_reg(1) == 1
+    assert link.stats["resent"] == 0
+
+
+def test_persistent_damage_is_reported_precisely():
+    link, line, fake = fake_board(retries=2)
+    link.config()
+    before = len(fake.log)
+    for attempt in range(3):
+        # Each attempt's frame is 11 bytes (WRITE_REG); damage its CMD byte every time.
+        line.inject("to_board", "corrupt", offset=3 + 11 * attempt, xor=0x01)
+    with pytest.raises(FrameRejected, match=r"WRITE_REG: the board rejected the request "
+                                            r"\(CRC_ERROR\) 3 time") as e:
+        link.write_reg(3, 3)
+    assert e.value.status == Status.CRC_ERROR
+    assert fake.regs[3] == 0 and len(fake.log) == before
+    # A dead line: every reply byte lost.
+    for i in range(3 * 16):
+        line.inject("to_host", "drop", offset=i)
+    with pytest.raises(LinkTimeout, match="READ_REG: no reply after 3 attempt"):
+        link.read_reg(0)
+    # And the link is fine afterwards.
+    assert link.read_reg(3) == 0
+
+
+def test_garbled_replies_every_time_are_reported():
+    link, line, fake = fake_board(retries=1)
+    link.config()
+    for i in range(2):
+        line.inject("to_host", "corrupt", offset=9 + 11 * i, xor=0x80)   # READ_REG reply: 11 bytes
+    with pytest.raises(ReplyCorrupt, match="READ_REG: reply CRC does not check after 2"):
+        link.read_reg(0)
