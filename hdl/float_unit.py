@@ -1,0 +1,330 @@
+"""The D lane's pipelined IEEE-754 binary32 float unit.
+
+Why one datapath and not eight: MAC is ``round(c + round(a*b))``, so the unit
+needs a multiplier with its own rounding *followed by* an adder with its own
+rounding anyway.  Every other arithmetic op is that same chain with one operand
+chosen so the other stage is exact:
+
+=======  ======================  =========================  ===========================
+op       product stage           adder stage                why it is exact
+=======  ======================  =========================  ===========================
+MAC      ``P = round(a * b)``    ``round(P + c)``           the definition
+MUL      ``P = round(a * b)``    ``round(P + (-0))``        ``x + (-0) = x`` for every x
+ADD      ``P = round(a * 1.0)``  ``round(P + b)``           ``a * 1.0 = a`` (NaN stays NaN)
+SUB      ``P = round(a * 1.0)``  ``round(P + (-b))``        ``x - y = x + (-y)``
+ITOF     ``P = round(|i|)``      ``round(P + (-0))``        the product normalizer takes
+                                                            ``|i|`` in place of ``a*b``
+=======  ======================  =========================  ===========================
+
+MIN, MAX and FTOI are small side paths computed in the first two steps and
+carried to the output.  So normalization and rounding exist twice (product,
+sum), both built from the same :mod:`hdl.fp` functions, and the whole unit is
+one straight pipe of eight combinational *steps*:
+
+1. ``unpack_multiply``: decode, unpack, 24x24 significand product (DSP), MIN/MAX
+   compare, FTOI shift, ITOF magnitude, choice of the adder's second operand;
+2. ``product``: the 48-bit product (or ``|i|``), FTOI sign and saturation;
+3. ``product_normalize``: leading zeros, shift (left, or right for tiny products);
+4. ``product_round``: round to nearest even, specials: the product as a word P;
+5. ``align``: order P and the second operand by magnitude, align the smaller;
+6. ``sum``: 28-bit add or subtract (24 bits + guard, round, sticky + carry);
+7. ``sum_normalize``: leading zeros, left shift clamped at exponent field 0;
+8. ``sum_round``: round, specials, and the choice between sum and side result.
+
+Pipeline registers go between steps.  ``latency`` L puts L-1 register stages
+between ``x_*`` and ``w_*``: they are placed at the step boundaries that minimise
+the longest estimated combinational segment (weights in :data:`STEP_WEIGHTS`,
+from place-and-route of the single steps on iCE40; the first segment is also
+charged for the core's operand selection before it, the last for the register
+file write after it).  Any latency >= 1 works (1 = fully combinational); more
+stages than boundaries become delay registers at the output.
+"""
+
+import itertools
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from sim.encoding import CANONICAL_NAN, DOp
+
+from .fp.fields import BIAS, unpack
+from .fp.normalize import normalize
+from .fp.round import round_pack
+from .fp.wire import wire
+
+__all__ = ["FloatUnit", "FLOAT_OPS", "STEP_NAMES", "STEP_WEIGHTS", "choose_cuts"]
+
+#: The D-lane operations this unit executes (docs/isa.md section 3).
+FLOAT_OPS = (DOp.ADD, DOp.SUB, DOp.MUL, DOp.MAC, DOp.MIN, DOp.MAX, DOp.ITOF, DOp.FTOI)
+
+_SIGN = 1 << 31
+_NEG_ZERO = _SIGN
+
+
+def _inf(sign):
+    return Cat(C(0, 23), C(0xFF, 8), sign)
+
+
+def _control(v):
+    """What every step passes on unchanged: the op, its destination tag, valid."""
+    return {"valid": v["valid"], "tag": v["tag"], "op": v["op"]}
+
+
+def _step_unpack_multiply(m, v):
+    op = v["op"]
+    a, b = unpack(m, v["a"], "a"), unpack(m, v["b"], "b")
+    is_mul = (op == DOp.MUL) | (op == DOp.MAC)
+    is_itof = op == DOp.ITOF
+    # Product operands: a*b for MUL and MAC, a*1.0 for everything else.
+    sig_b = Mux(is_mul, b.sig, 1 << 23)
+    exp_b = Mux(is_mul, b.exp_eff, BIAS)
+    # The product's bit 47 has biased exponent ea + eb - 126; |i| << 16 puts 2**31 there.
+    xb = Mux(is_itof, 158, a.exp_eff + exp_b - (BIAS - 1))
+    # The adder's second operand.
+    y = Mux(op == DOp.MAC, v["c"],
+            Mux(op == DOp.ADD, v["b"],
+                Mux(op == DOp.SUB, v["b"] ^ _SIGN, _NEG_ZERO)))
+    # MIN/MAX: map each word to an unsigned key ordered like the values, -0 < +0.
+    key_a = Mux(a.sign, ~a.word, a.word | _SIGN)
+    key_b = Mux(b.sign, ~b.word, b.word | _SIGN)
+    a_le_b = wire(m, key_a <= key_b, "a_le_b")
+    minmax = Mux((op == DOp.MIN) == a_le_b, a.word, b.word)
+    # FTOI: |a| = sig * 2**(exp - 150); for exp in 127..157 the integer part is
+    # (sig << (exp - 127)) >> 23, at most 31 bits.
+    ftoi_mag = (a.sig << (a.exp - BIAS)[:5])[23:54]
+    return {
+        **_control(v),
+        "product": a.sig * sig_b,
+        "xb": xb,
+        "p_sign": a.sign ^ (is_mul & b.sign),
+        "p_nan": ~is_itof & (a.is_nan | (is_mul & (b.is_nan | (a.is_inf & b.is_zero)
+                                                     | (a.is_zero & b.is_inf)))),
+        "p_inf": ~is_itof & (a.is_inf | (is_mul & b.is_inf)),
+        "itof_mag": Mux(a.sign, -v["a"], v["a"])[:32],
+        "y": y,
+        "minmax": Mux(a.is_nan | b.is_nan, CANONICAL_NAN, minmax),
+        "ftoi_mag": ftoi_mag,
+        "ftoi_sign": a.sign,
+        "ftoi_zero": a.is_nan | (a.exp < BIAS),
+        "ftoi_sat": a.exp >= BIAS + 31,
+    }
+
+
+def _step_product(m, v):
+    op = v["op"]
+    ftoi = Mux(v["ftoi_zero"], 0,
+               Mux(v["ftoi_sat"], Mux(v["ftoi_sign"], 0x8000_0000, 0x7FFF_FFFF),
+                   Mux(v["ftoi_sign"], -v["ftoi_mag"], v["ftoi_mag"])[:32]))
+    return {
+        **_control(v),
+        "p": Mux(op == DOp.ITOF, Cat(C(0, 16), v["itof_mag"]), v["product"]),
+        "xb": v["xb"], "p_sign": v["p_sign"], "p_nan": v["p_nan"], "p_inf": v["p_inf"],
+        "y": v["y"],
+        "side": Mux(op == DOp.FTOI, ftoi, v["minmax"]),
+    }
+
+
+def _step_product_normalize(m, v):
+    exp, shifted, sticky = normalize(m, v["p"], v["xb"], allow_right=True, right_bits=6,
+                                     name="pnorm")
+    return {
+        **_control(v),
+        "p_exp": exp, "p_sig": shifted[24:48], "p_guard": shifted[23],
+        "p_sticky": shifted[0:23].any() | sticky,
+        "p_sign": v["p_sign"], "p_nan": v["p_nan"], "p_inf": v["p_inf"],
+        "y": v["y"], "side": v["side"],
+    }
+
+
+def _step_product_round(m, v):
+    word = round_pack(v["p_sign"], v["p_exp"], v["p_sig"], v["p_guard"], v["p_sticky"])
+    word = Mux(v["p_nan"], CANONICAL_NAN, Mux(v["p_inf"], _inf(v["p_sign"]), word))
+    return {**_control(v), "x": word, "y": v["y"], "side": v["side"]}
+
+
+def _step_align(m, v):
+    x, y = unpack(m, v["x"], "x"), unpack(m, v["y"], "y")
+    swap = wire(m, y.mag > x.mag, "swap")
+    big_sig = Mux(swap, y.sig, x.sig)
+    big_exp = Mux(swap, y.exp_eff, x.exp_eff)
+    small_sig = Mux(swap, x.sig, y.sig)
+    diff = wire(m, Mux(swap, y.exp_eff - x.exp_eff, x.exp_eff - y.exp_eff)[:8], "exp_diff")
+    # Small significand plus guard, round, sticky positions, shifted right by the
+    # exponent difference; beyond 31 positions everything is sticky anyway.
+    ext = wire(m, Cat(C(0, 32), C(0, 3), small_sig) >> Mux(diff > 31, 31, diff[:5]), "ext")
+    aligned = ext[32:59] | ext[0:32].any()
+    eff_sub = x.sign ^ y.sign
+    return {
+        **_control(v),
+        "big": Cat(C(0, 3), big_sig), "aligned": aligned, "eff_sub": eff_sub,
+        "big_exp": big_exp, "sign": Mux(swap, y.sign, x.sign),
+        "zero_sign": x.sign & y.sign,
+        "s_nan": x.is_nan | y.is_nan | (x.is_inf & y.is_inf & eff_sub),
+        "s_inf": x.is_inf | y.is_inf, "inf_sign": Mux(x.is_inf, x.sign, y.sign),
+        "side": v["side"],
+    }
+
+
+def _step_sum(m, v):
+    eff_sub = v["eff_sub"]
+    # One adder for both: big - small = big + ~small + 1 (never negative: big >= small).
+    raw = wire(m, v["big"] + (v["aligned"] ^ Mux(eff_sub, (1 << 27) - 1, 0)) + eff_sub, "raw_sum")
+    return {
+        **_control(v),
+        "sum": Cat(raw[0:27], raw[27] & ~eff_sub), "big_exp": v["big_exp"],
+        "sign": v["sign"], "zero_sign": v["zero_sign"],
+        "s_nan": v["s_nan"], "s_inf": v["s_inf"], "inf_sign": v["inf_sign"],
+        "side": v["side"],
+    }
+
+
+def _step_sum_normalize(m, v):
+    # The sum's bit 27 has biased exponent big_exp + 1 >= 2: never a right shift.
+    exp, shifted, _ = normalize(m, v["sum"], v["big_exp"] + 1, allow_right=False,
+                                name="snorm")
+    # An exact zero is +0, except (-0) + (-0) (RNE rule of IEEE 754 section 6.3).
+    return {
+        **_control(v),
+        "s_exp": exp, "s_sig": shifted[4:28], "s_guard": shifted[3],
+        "s_sticky": shifted[0:3].any(),
+        "sign": Mux(v["sum"].any(), v["sign"], v["zero_sign"]),
+        "s_nan": v["s_nan"], "s_inf": v["s_inf"], "inf_sign": v["inf_sign"],
+        "side": v["side"],
+    }
+
+
+def _step_sum_round(m, v):
+    op = v["op"]
+    word = round_pack(v["sign"], v["s_exp"], v["s_sig"], v["s_guard"], v["s_sticky"])
+    word = Mux(v["s_nan"], CANONICAL_NAN, Mux(v["s_inf"], _inf(v["inf_sign"]), word))
+    is_side = (op == DOp.MIN) | (op == DOp.MAX) | (op == DOp.FTOI)
+    return {**_control(v), "result": Mux(is_side, v["side"], word)}
+
+
+_STEPS = (
+    ("unpack_multiply", _step_unpack_multiply),
+    ("product", _step_product),
+    ("product_normalize", _step_product_normalize),
+    ("product_round", _step_product_round),
+    ("align", _step_align),
+    ("sum", _step_sum),
+    ("sum_normalize", _step_sum_normalize),
+    ("sum_round", _step_sum_round),
+)
+#: The datapath's combinational steps, in order.
+STEP_NAMES = tuple(name for name, _ in _STEPS)
+#: Estimated delay of each step (ns on iCE40UP5K), used to place the registers.
+STEP_WEIGHTS = {
+    "unpack_multiply": 12.0, "product": 6.0, "product_normalize": 12.0,
+    "product_round": 7.0, "align": 12.0, "sum": 5.0, "sum_normalize": 10.0,
+    "sum_round": 7.0,
+}
+#: Charged to the first segment (the core's operand forwarding before the unit)
+#: and to the last (the register file write after it).
+INPUT_WEIGHT = 5.0
+OUTPUT_WEIGHT = 3.0
+
+
+def choose_cuts(latency, weights=None):
+    """Step boundaries (0 = at the inputs .. len(steps) = at the output) that get a
+    register stage, as a sorted tuple of ``latency - 1`` entries.
+
+    Boundaries are chosen to minimise the longest segment's estimated delay (ties:
+    the smaller sum of squares, i.e. the more even split).  With more stages than
+    boundaries, the extra ones repeat the output boundary (delay registers).
+    """
+    if not isinstance(latency, int) or latency < 1:
+        raise ValueError(f"FloatUnit latency must be an integer >= 1 (1 = combinational), "
+                         f"not {latency!r}")
+    weights = STEP_WEIGHTS if weights is None else weights
+    w = [weights[name] for name in STEP_NAMES]
+    n = len(w)
+    stages = latency - 1
+    if stages > n + 1:
+        return tuple(range(n + 1)) + (n,) * (stages - n - 1)
+
+    def cost(cuts):
+        edges = (0,) + cuts + (n,)
+        segs = [sum(w[lo:hi]) for lo, hi in zip(edges, edges[1:])]
+        segs[0] += INPUT_WEIGHT
+        segs[-1] += OUTPUT_WEIGHT
+        return max(segs), sum(s * s for s in segs)
+
+    return min(itertools.combinations(range(n + 1), stages), key=cost)
+
+
+class FloatUnit(wiring.Component):
+    """Pipelined binary32 float unit of the D lane (bit-exact IEEE-754, docs/isa.md).
+
+    Parameters
+    ----------
+    latency : int
+        Cycles from issue to write-back (docs/isa.md section 7: ``float_latency``).
+        An op entering in cycle t has its result on ``w_*`` in cycle
+        ``t + latency - 1``; there are ``latency - 1`` register stages.  At least 1.
+
+    Attributes
+    ----------
+    x_valid : In(1)
+        An op issues this cycle.  One op may issue every cycle; nothing stalls.
+    x_op : In(5)
+        The :class:`sim.encoding.DOp` number: ADD, SUB, MUL, MAC, MIN, MAX, ITOF, FTOI.
+    x_a, x_b : In(32)
+        rs1 and rs2 (``x_b`` unused by ITOF and FTOI).
+    x_c : In(32)
+        rd's old value: the MAC accumulator (unused by the other ops).
+    x_tag : In(5)
+        Destination register, returned unchanged on ``w_tag``.
+    w_valid : Out(1)
+        A result is ready this cycle: ``x_valid`` of ``latency - 1`` cycles ago,
+        and only for a float op (another op number with ``x_valid`` gives no result).
+    w_tag : Out(5)
+        The issuing op's ``x_tag``.
+    w_result : Out(32)
+        The result bits (binary32, or int32 for FTOI).  Combinational from the
+        last pipeline register (from the inputs if ``latency`` is 1).
+    """
+
+    def __init__(self, latency=4):
+        self.cuts = choose_cuts(latency)
+        self.latency = latency
+        super().__init__({
+            "x_valid": In(1), "x_op": In(5), "x_a": In(32), "x_b": In(32), "x_c": In(32),
+            "x_tag": In(5),
+            "w_valid": Out(1), "w_tag": Out(5), "w_result": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        is_float = self.x_op == FLOAT_OPS[0]
+        for op in FLOAT_OPS[1:]:
+            is_float |= self.x_op == op
+        v = {"valid": self.x_valid & is_float, "tag": self.x_tag, "op": self.x_op,
+             "a": self.x_a, "b": self.x_b, "c": self.x_c}
+        stage = 0
+
+        def register(v):
+            nonlocal stage
+            stage += 1
+            out = {}
+            for name, value in v.items():
+                value = Value.cast(value)
+                reg = Signal(value.shape(), name=f"s{stage}_{name}")
+                m.d.sync += reg.eq(value)
+                out[name] = reg
+            return out
+
+        for boundary in range(len(_STEPS) + 1):
+            for _ in range(self.cuts.count(boundary)):
+                v = register(v)
+            if boundary < len(_STEPS):
+                step_name, step = _STEPS[boundary]
+                v = {name: wire(m, value, f"{step_name}_{name}")
+                     for name, value in step(m, v).items()}
+        m.d.comb += [
+            self.w_valid.eq(v["valid"]),
+            self.w_tag.eq(v["tag"]),
+            self.w_result.eq(v["result"]),
+        ]
+        return m
