@@ -25,7 +25,7 @@ it executed successfully, and a RUN or STEP arriving with the same pair is
 answered OK without running again.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,9 +54,30 @@ _DEBUG_STATUS = {
     DebugError.RANGE: Status.RANGE, DebugError.MEM_FULL: Status.MEM_FULL,
 }
 
-_REPLY_BITS = 8 * max(REPLY_LEN.values())
-_PAYLOAD_BITS = 8 * MAX_PAYLOAD
 _COORD_BITS = 8 * COORD_BYTES
+
+# The reply *record*: one layout that every reply read from the core is a selection
+# of bytes from (docs/host-link.md): hit(1), slot(2), coordinate(18), data(8).
+_REC_HIT, _REC_SLOT, _REC_COORD, _REC_DATA = 0, 1, 3, 3 + COORD_BYTES
+_REC_BYTES = _REC_DATA + 8
+assert _REC_BYTES >= REPLY_LEN[Cmd.STATUS] and _REC_BYTES >= MAX_PAYLOAD
+
+#: Which record bytes each command's reply sends, in order (the rest are skipped).
+#: CONFIG and STATUS load their whole reply left-aligned and send its first bytes.
+_REPLY_BYTES = {
+    Cmd.READ_PROG: range(_REC_DATA, _REC_DATA + 8),
+    Cmd.READ_REG: range(_REC_DATA + 4, _REC_DATA + 8),
+    Cmd.READ_CREG: range(_REC_COORD, _REC_COORD + COORD_BYTES),
+    Cmd.MEM_READ: [_REC_HIT, *range(_REC_DATA + 4, _REC_DATA + 8)],
+    Cmd.SLOT_READ: [_REC_HIT, *range(_REC_COORD, _REC_COORD + COORD_BYTES),
+                    *range(_REC_DATA + 4, _REC_DATA + 8)],
+    Cmd.DUMP_NEXT: [_REC_HIT, *range(_REC_SLOT, _REC_SLOT + 2),
+                    *range(_REC_COORD, _REC_COORD + COORD_BYTES), *range(_REC_DATA + 4, _REC_DATA + 8)],
+    Cmd.CONFIG: range(REPLY_LEN[Cmd.CONFIG]),
+    Cmd.STATUS: range(REPLY_LEN[Cmd.STATUS]),
+}
+for _c, _sel in _REPLY_BYTES.items():
+    assert len(_sel) == REPLY_LEN[_c], _c
 
 
 def _crc16_terms():
@@ -162,115 +183,106 @@ class HostLink(wiring.Component):
         count = Signal(range(MAX_PAYLOAD + 1))
         seq = Signal(8)
         cmd = Signal(8)
-        payload = Signal(_PAYLOAD_BITS)
         timer = Signal(range(self.timeout + 1))
         crc = Signal(16, init=CRC_INIT)
         status = Signal(8)
+
+        # -- the frame register: the request payload shifts in at the bottom (so it is
+        # a right-aligned big-endian integer); once the request has been executed it
+        # holds the reply (a record, or CONFIG/STATUS left-aligned), which shifts out
+        # of the top.  One register for both halves of the exchange.
+        frame = Signal(8 * _REC_BYTES)
+        index = Signal(range(_REC_BYTES))      # reply byte being considered
+        reply_len = Signal(range(max(REPLY_LEN.values()) + 1))
+        slot = Signal(16)
 
         # -- last successfully executed request, to recognise a resent RUN or STEP
         last_seq = Signal(8)
         last_cmd = Signal(8)
         last_valid = Signal()
 
-        # -- reply registers
-        reply = Signal(_REPLY_BITS)
-        reply_len = Signal(range(max(REPLY_LEN.values()) + 1))
-        slot = Signal(16)
-
         # -- one CRC step shared by receiving and sending (never both at once)
         crc_byte = Signal(8)
         crc_after = Signal(16)
         m.d.comb += crc_after.eq(crc16_next(crc, crc_byte))
 
-        # -- decode of the command byte: known, length, debug command, request fields
+        # -- decode of the command byte
         known = Signal()
         want_len = Signal(range(MAX_PAYLOAD + 1))
         ok_len = Signal(range(max(REPLY_LEN.values()) + 1))
         dcmd = Signal(DebugCmd)
         uses_debug = Signal()
+        sends = Signal(_REC_BYTES)              # which record bytes the reply sends
         with m.Switch(cmd):
             for c in Cmd:
                 with m.Case(c.value):
-                    m.d.comb += [known.eq(1), want_len.eq(REQUEST_LEN[c]), ok_len.eq(REPLY_LEN[c])]
+                    m.d.comb += [known.eq(1), want_len.eq(REQUEST_LEN[c]), ok_len.eq(REPLY_LEN[c]),
+                                 sends.eq(sum(1 << i for i in _REPLY_BYTES.get(c, ())))]
                     if c in _DEBUG_CMD:
                         m.d.comb += [dcmd.eq(_DEBUG_CMD[c]), uses_debug.eq(1)]
 
-        # Payload fields (the payload is a big-endian integer, right-aligned).
-        coord_low, coord_low_big = _wire_coord(payload[:_COORD_BITS], B)          # MEM_READ/ERASE, WRITE_CREG
-        coord_high, coord_high_big = _wire_coord(payload[32:32 + _COORD_BITS], B)  # MEM_WRITE
+        # -- request fields, at fixed places of the right-aligned payload.  Every
+        # command that carries a coordinate has it last, so it is always frame[:144].
+        req_coord, coord_too_big = _wire_coord(frame[:_COORD_BITS], B)
         req_addr = Signal(16)
-        req_coord = Signal(NDIMS * B)
-        coord_too_big = Signal()
+        req_data = Signal(64)
         with m.Switch(cmd):
             with m.Case(Cmd.WRITE_PROG):
-                m.d.comb += req_addr.eq(payload[64:80])
+                m.d.comb += [req_addr.eq(frame[64:80]), req_data.eq(frame[:64])]
             with m.Case(Cmd.WRITE_REG):
-                m.d.comb += req_addr.eq(payload[32:40])
+                m.d.comb += [req_addr.eq(frame[32:40]), req_data.eq(frame[:32])]
             with m.Case(Cmd.WRITE_CREG):
-                m.d.comb += [req_addr.eq(payload[_COORD_BITS:_COORD_BITS + 8]),
-                             req_coord.eq(coord_low), coord_too_big.eq(coord_low_big)]
-            with m.Case(Cmd.MEM_READ, Cmd.MEM_ERASE):
-                m.d.comb += [req_coord.eq(coord_low), coord_too_big.eq(coord_low_big)]
+                m.d.comb += req_addr.eq(frame[_COORD_BITS:_COORD_BITS + 8])
             with m.Case(Cmd.MEM_WRITE):
-                m.d.comb += [req_coord.eq(coord_high), coord_too_big.eq(coord_high_big)]
+                m.d.comb += req_data.eq(frame[_COORD_BITS:_COORD_BITS + 32])
             with m.Case(Cmd.DUMP_NEXT):
                 m.d.comb += req_addr.eq(slot)
             with m.Default():
-                m.d.comb += req_addr.eq(payload[:16])
+                m.d.comb += req_addr.eq(frame[:16])
         m.d.comb += [dbg.req_cmd.eq(dcmd), dbg.req_addr.eq(req_addr),
-                     dbg.req_data.eq(payload[:64]), dbg.req_coord.eq(req_coord)]
+                     dbg.req_data.eq(req_data), dbg.req_coord.eq(req_coord)]
 
         resent = last_valid & (last_seq == seq) & (last_cmd == cmd) & \
             ((cmd == Cmd.RUN) | (cmd == Cmd.STEP))
 
-        # -- reply payloads, each a big-endian integer placed at the top of `reply`
+        # -- reply contents
+        def record(hit, slot_value, coord_wire, data):
+            """The reply record as the frame register's value: hit byte on top."""
+            return Cat(data, coord_wire, slot_value, hit, Const(0, 7))
+
         def left(value, nbytes):
-            assert len(value) <= 8 * nbytes
-            return Cat(Const(0, _REPLY_BITS - 8 * nbytes), value, Const(0, 8 * nbytes - len(value)))
+            """A reply of ``nbytes`` bytes (a big-endian integer) at the top of the frame."""
+            return Cat(Const(0, 8 * (_REC_BYTES - nbytes)), value,
+                       Const(0, 8 * nbytes - len(value)))
 
-        # DUMP_NEXT when no stored entry is left: found 0, slot = the number of slots.
-        dump_none = left(Cat(Const(0, 32 + _COORD_BITS), Const(slots, 16), Const(0, 8)),
-                         REPLY_LEN[Cmd.DUMP_NEXT])
-
-        resp_coord_wire = _coord_wire(dbg.resp_coord, B)
-        config_reply = Cat(Const(cfg.float_latency, 8), Const(cfg.prog_depth, 16),
-                           Const(cfg.ways, 8), Const(cfg.set_bits, 8), Const(B, 8),
-                           Const(PROTOCOL_VERSION, 8))
-        status_reply = Cat(dbg.ops, dbg.siws, dbg.cycles, dbg.prog_len, Const(0, 16 - len(dbg.prog_len)), dbg.pc, Const(0, 16 - len(dbg.pc)),
-                           dbg.fault_pc, Const(0, 16 - len(dbg.fault_pc)),
-                           dbg.fault, Const(0, 4), dbg.running, Const(0, 7))
-        assert len(status_reply) == 8 * REPLY_LEN[Cmd.STATUS]
+        resp_record = record(dbg.resp_hit, slot, _coord_wire(dbg.resp_coord, B), dbg.resp_data)
+        # DUMP_NEXT with no stored entry left: found 0, slot = the number of slots.
+        dump_none = record(Const(0, 1), Const(slots, 16), Const(0, _COORD_BITS), Const(0, 64))
+        config_reply = left(Cat(Const(cfg.float_latency, 8), Const(cfg.prog_depth, 16),
+                                Const(cfg.ways, 8), Const(cfg.set_bits, 8), Const(B, 8),
+                                Const(PROTOCOL_VERSION, 8)), REPLY_LEN[Cmd.CONFIG])
         assert COUNTER_BITS == 48
+        status_reply = left(Cat(dbg.ops, dbg.siws, dbg.cycles,
+                                dbg.prog_len, Const(0, 16 - len(dbg.prog_len)),
+                                dbg.pc, Const(0, 16 - len(dbg.pc)),
+                                dbg.fault_pc, Const(0, 16 - len(dbg.fault_pc)),
+                                dbg.fault, Const(0, 4), dbg.running, Const(0, 7)),
+                            REPLY_LEN[Cmd.STATUS])
 
-        def capture_reply(m):
-            """On resp_valid: put the command's reply payload at the top of `reply`."""
-            with m.Switch(cmd):
-                with m.Case(Cmd.READ_PROG):
-                    m.d.sync += reply.eq(left(dbg.resp_data, 8))
-                with m.Case(Cmd.READ_REG):
-                    m.d.sync += reply.eq(left(dbg.resp_data[:32], 4))
-                with m.Case(Cmd.READ_CREG):
-                    m.d.sync += reply.eq(left(resp_coord_wire, COORD_BYTES))
-                with m.Case(Cmd.MEM_READ):
-                    m.d.sync += reply.eq(left(Cat(dbg.resp_data[:32], dbg.resp_hit), 5))
-                with m.Case(Cmd.SLOT_READ):
-                    m.d.sync += reply.eq(left(Cat(dbg.resp_data[:32], resp_coord_wire,
-                                                  dbg.resp_hit), 23))
-                with m.Case(Cmd.DUMP_NEXT):
-                    m.d.sync += reply.eq(left(Cat(dbg.resp_data[:32], resp_coord_wire,
-                                                  slot, Const(1, 8)), 25))
-
-        # -- the frame machine
         tx_byte = Signal(8)
         m.d.comb += self.tx.payload.eq(tx_byte)
 
-        def reject(m, code):
+        def reject(code):
             m.d.sync += [status.eq(code), reply_len.eq(0)]
+            m.next = "SEND"
+
+        def answer(contents):
+            m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len), frame.eq(contents)]
             m.next = "SEND"
 
         with m.FSM() as fsm:
             with m.State("HUNT"):
-                m.d.sync += [crc.eq(CRC_INIT), payload.eq(0), count.eq(0), timer.eq(0),
+                m.d.sync += [crc.eq(CRC_INIT), frame.eq(0), count.eq(0), timer.eq(0),
                              seq.eq(0), cmd.eq(0)]
                 with m.If(rx_strobe & (rx_byte == SYNC_REQUEST)):
                     m.next = "LEN"
@@ -283,16 +295,16 @@ class HostLink(wiring.Component):
                         m.d.sync += [crc.eq(crc_after), timer.eq(0)]
                         on_byte()
                     with m.Elif(self.rx_error):
-                        reject(m, Status.FRAMING)
+                        reject(Status.FRAMING)
                     with m.Elif(timer == self.timeout):
-                        reject(m, Status.TIMEOUT)
+                        reject(Status.TIMEOUT)
                     with m.Else():
                         m.d.sync += timer.eq(timer + 1)
 
             def on_len():
                 m.d.sync += length.eq(rx_byte)
                 with m.If(rx_byte > MAX_PAYLOAD):
-                    reject(m, Status.OVERLONG)
+                    reject(Status.OVERLONG)
                 with m.Else():
                     m.next = "SEQ"
             receiving("LEN", on_len)
@@ -311,7 +323,7 @@ class HostLink(wiring.Component):
             receiving("CMD", on_cmd)
 
             def on_payload():
-                m.d.sync += [payload.eq(Cat(rx_byte, payload[:-8])), count.eq(count + 1)]
+                m.d.sync += [frame.eq(Cat(rx_byte, frame[:-8])), count.eq(count + 1)]
                 with m.If(count + 1 == length):
                     m.next = "CRC_HI"
             receiving("PAYLOAD", on_payload)
@@ -325,41 +337,40 @@ class HostLink(wiring.Component):
             receiving("CRC_LO", on_crc_lo)
 
             # The checks, registered first so that no long path runs from the command
-            # byte's decode to the reply registers.
+            # byte's decode to the frame register.
             bad_crc, bad_cmd, bad_len, bad_coord = Signal(), Signal(), Signal(), Signal()
             is_resent, past_end = Signal(), Signal()
             with m.State("DECIDE"):
                 m.d.sync += [bad_crc.eq(crc != 0), bad_cmd.eq(~known),
-                             bad_len.eq(length != want_len), bad_coord.eq(coord_too_big),
+                             bad_len.eq(length != want_len),
+                             bad_coord.eq(coord_too_big & ((cmd == Cmd.WRITE_CREG) |
+                                                           (cmd == Cmd.MEM_READ) |
+                                                           (cmd == Cmd.MEM_WRITE) |
+                                                           (cmd == Cmd.MEM_ERASE))),
                              is_resent.eq(resent),
-                             past_end.eq((cmd == Cmd.DUMP_NEXT) & (payload[:16] >= slots))]
+                             past_end.eq((cmd == Cmd.DUMP_NEXT) & (frame[:16] >= slots))]
                 m.next = "CHECK"
 
             with m.State("CHECK"):
                 with m.If(bad_crc):
-                    reject(m, Status.CRC_ERROR)
+                    reject(Status.CRC_ERROR)
                 with m.Elif(bad_cmd):
-                    reject(m, Status.UNKNOWN_CMD)
+                    reject(Status.UNKNOWN_CMD)
                 with m.Elif(bad_len):
-                    reject(m, Status.BAD_LENGTH)
+                    reject(Status.BAD_LENGTH)
                 with m.Elif(bad_coord):
-                    reject(m, Status.RANGE)
+                    reject(Status.RANGE)
                 with m.Elif(is_resent):
-                    reject(m, Status.OK)
+                    reject(Status.OK)
                 with m.Elif(past_end):
-                    m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len), reply.eq(dump_none)]
-                    m.next = "SEND"
+                    answer(dump_none)
                 with m.Elif(uses_debug):
-                    m.d.sync += [dbg.req_valid.eq(1), slot.eq(payload[:16])]
+                    m.d.sync += [dbg.req_valid.eq(1), slot.eq(frame[:16])]
                     m.next = "EXECUTE"
+                with m.Elif(cmd == Cmd.CONFIG):
+                    answer(config_reply)         # served by the link itself
                 with m.Else():
-                    # CONFIG and STATUS are served by the link itself.
-                    m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len)]
-                    with m.If(cmd == Cmd.CONFIG):
-                        m.d.sync += reply.eq(left(config_reply, REPLY_LEN[Cmd.CONFIG]))
-                    with m.Else():
-                        m.d.sync += reply.eq(left(status_reply, REPLY_LEN[Cmd.STATUS]))
-                    m.next = "SEND"
+                    answer(status_reply)         # a snapshot: the counters may be running
 
             with m.State("EXECUTE"):
                 with m.If(dbg.resp_valid):
@@ -374,16 +385,13 @@ class HostLink(wiring.Component):
                     with m.Elif((cmd == Cmd.DUMP_NEXT) & ~dbg.resp_hit):
                         # Not stored: try the next slot, or report that none is left.
                         with m.If(slot == slots - 1):
-                            m.d.sync += [reply_len.eq(ok_len), reply.eq(dump_none)]
-                            m.next = "SEND"
+                            answer(dump_none)
                         with m.Else():
                             m.d.sync += slot.eq(slot + 1)
                             m.next = "NEXT_SLOT"
                     with m.Else():
-                        m.d.sync += [reply_len.eq(ok_len), last_seq.eq(seq), last_cmd.eq(cmd),
-                                     last_valid.eq(1)]
-                        capture_reply(m)
-                        m.next = "SEND"
+                        m.d.sync += [last_seq.eq(seq), last_cmd.eq(cmd), last_valid.eq(1)]
+                        answer(resp_record)
 
             with m.State("NEXT_SLOT"):
                 m.d.sync += dbg.req_valid.eq(1)
@@ -401,25 +409,32 @@ class HostLink(wiring.Component):
             def goto(state):
                 return lambda: setattr(m, "next", state)
 
-            # The reply: SYNC, LEN, SEQ, CMD, STATUS, payload (reply_len bytes), CRC.
-            # One state per field keeps the byte multiplexer and its control shallow.
+            # The reply: SYNC, LEN, SEQ, CMD, STATUS, payload, CRC.  One state per
+            # field keeps the byte multiplexer and its control shallow.
             sending("SEND", SYNC_REPLY, goto("SEND_LEN"), crc_update=CRC_INIT)
             sending("SEND_LEN", reply_len, goto("SEND_SEQ"), crc_update=crc_after)
             sending("SEND_SEQ", seq, goto("SEND_CMD"), crc_update=crc_after)
+            sending("SEND_CMD", cmd, goto("SEND_STATUS"), crc_update=crc_after)
 
             def after_status():
+                m.d.sync += index.eq(0)
                 with m.If(reply_len == 0):
                     m.next = "SEND_CRC_HI"
                 with m.Else():
                     m.next = "SEND_PAYLOAD"
-            sending("SEND_CMD", cmd, goto("SEND_STATUS"), crc_update=crc_after)
             sending("SEND_STATUS", status, after_status, crc_update=crc_after)
 
-            def after_payload_byte():
-                m.d.sync += [reply.eq(Cat(Const(0, 8), reply[:-8])), reply_len.eq(reply_len - 1)]
-                with m.If(reply_len == 1):
-                    m.next = "SEND_CRC_HI"
-            sending("SEND_PAYLOAD", reply[-8:], after_payload_byte, crc_update=crc_after)
+            with m.State("SEND_PAYLOAD"):
+                # Walk the frame register's bytes from the top, sending those the
+                # command's reply holds and skipping the rest.
+                take = sends.bit_select(index, 1)
+                m.d.comb += [self.tx.valid.eq(take), tx_byte.eq(frame[-8:]), crc_byte.eq(tx_byte)]
+                with m.If(~take | self.tx.ready):
+                    m.d.sync += [frame.eq(Cat(Const(0, 8), frame[:-8])), index.eq(index + 1)]
+                    with m.If(take):
+                        m.d.sync += crc.eq(crc_after)
+                    with m.If(index == _REC_BYTES - 1):
+                        m.next = "SEND_CRC_HI"
             sending("SEND_CRC_HI", crc[8:], goto("SEND_CRC_LO"))
             sending("SEND_CRC_LO", crc[:8], goto("HUNT"))
 

@@ -383,8 +383,8 @@ class HostLink:
 
     def mem_write(self, where, value):
         """Store a value (raises :class:`BoardMemoryFull` for a new key in a full set)."""
-        self._transact(Cmd.MEM_WRITE, _coord_wire(self._coord(where)) +
-                       (value & 0xFFFF_FFFF).to_bytes(4, "big"))
+        self._transact(Cmd.MEM_WRITE, (value & 0xFFFF_FFFF).to_bytes(4, "big") +
+                       _coord_wire(self._coord(where)))
 
     def mem_erase(self, where):
         self._transact(Cmd.MEM_ERASE, _coord_wire(self._coord(where)))

@@ -49,7 +49,7 @@ class Cmd(enum.IntEnum):
     WRITE_CREG = 0x09   # index(1), coord(18)
     WRITE_PC = 0x0A     # pc(2)
     MEM_READ = 0x0B     # coord(18) -> hit(1), value(4)
-    MEM_WRITE = 0x0C    # coord(18), value(4)
+    MEM_WRITE = 0x0C    # value(4), coord(18): a coordinate is always a request's last field
     MEM_ERASE = 0x0D    # coord(18)
     SLOT_READ = 0x0E    # slot(2) -> valid(1), coord(18), value(4)
     DUMP_NEXT = 0x0F    # slot(2) -> found(1), slot(2), coord(18), value(4)

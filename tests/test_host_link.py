@@ -192,7 +192,7 @@ def test_memory_commands_and_dump():
         entries = {(1, 0, 0, 0, 0, 0, 0, 0, 0): 11, (0, 0, 0, 0, 0, 0, 0, 0, 1): 22,
                    (5, 6, 7, 8, 9, 10, 11, 12, 13): 33}
         for dims, value in entries.items():
-            r = parse_reply(await b.request(ctx, frame(MEM_WRITE, coord_bytes(dims) + value.to_bytes(4, "big"))))
+            r = parse_reply(await b.request(ctx, frame(MEM_WRITE, value.to_bytes(4, "big") + coord_bytes(dims))))
             assert r[2] == OK
         r = parse_reply(await b.request(ctx, frame(MEM_READ, coord_bytes((0, 0, 0, 0, 0, 0, 0, 0, 1)))))
         assert r[2:] == (OK, bytes([1]) + (22).to_bytes(4, "big"))
@@ -237,7 +237,7 @@ def test_memory_commands_and_dump():
             assert morton_key(dims) & 3 == 0
         statuses = []
         for dims in set0:
-            r = parse_reply(await b.request(ctx, frame(MEM_WRITE, coord_bytes(dims) + (7).to_bytes(4, "big"))))
+            r = parse_reply(await b.request(ctx, frame(MEM_WRITE, (7).to_bytes(4, "big") + coord_bytes(dims))))
             statuses.append(r[2])
         assert statuses == [OK, OK, MEM_FULL]
 
@@ -272,7 +272,7 @@ def test_rejected_frame_changes_nothing_and_link_recovers(case):
             expect = OVERLONG
         elif case == "coord_range":
             # chapter = 2048 does not fit 11 bits: refused before reaching the core.
-            bad = frame(MEM_WRITE, coord_bytes((0,) * 6 + (2048, 0, 0)) + (5).to_bytes(4, "big"), seq=0x40)
+            bad = frame(MEM_WRITE, (5).to_bytes(4, "big") + coord_bytes((0,) * 6 + (2048, 0, 0)), seq=0x40)
             expect = RANGE
         elif case == "garbage_sync":
             # Noise holding a SYNC byte, then silence: a false frame that times out or fails its CRC.
