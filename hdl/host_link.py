@@ -192,7 +192,9 @@ class HostLink(wiring.Component):
         # holds the reply (a record, or CONFIG/STATUS left-aligned), which shifts out
         # of the top.  One register for both halves of the exchange.
         frame = Signal(8 * _REC_BYTES)
-        index = Signal(range(_REC_BYTES))      # reply byte being considered
+        # Which of the frame register's bytes (from the top) the reply sends; shifts
+        # with it, so "send this byte?" is always its top bit.
+        mask = Signal(_REC_BYTES)
         reply_len = Signal(range(max(REPLY_LEN.values()) + 1))
         slot = Signal(16)
 
@@ -277,7 +279,8 @@ class HostLink(wiring.Component):
             m.next = "SEND"
 
         def answer(contents):
-            m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len), frame.eq(contents)]
+            m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len), frame.eq(contents),
+                         mask.eq(Cat(*(sends[_REC_BYTES - 1 - i] for i in range(_REC_BYTES))))]
             m.next = "SEND"
 
         with m.FSM() as fsm:
@@ -417,7 +420,6 @@ class HostLink(wiring.Component):
             sending("SEND_CMD", cmd, goto("SEND_STATUS"), crc_update=crc_after)
 
             def after_status():
-                m.d.sync += index.eq(0)
                 with m.If(reply_len == 0):
                     m.next = "SEND_CRC_HI"
                 with m.Else():
@@ -427,13 +429,14 @@ class HostLink(wiring.Component):
             with m.State("SEND_PAYLOAD"):
                 # Walk the frame register's bytes from the top, sending those the
                 # command's reply holds and skipping the rest.
-                take = sends.bit_select(index, 1)
+                take = mask[-1]
                 m.d.comb += [self.tx.valid.eq(take), tx_byte.eq(frame[-8:]), crc_byte.eq(tx_byte)]
                 with m.If(~take | self.tx.ready):
-                    m.d.sync += [frame.eq(Cat(Const(0, 8), frame[:-8])), index.eq(index + 1)]
+                    m.d.sync += [frame.eq(Cat(Const(0, 8), frame[:-8])),
+                                 mask.eq(Cat(Const(0, 1), mask[:-1]))]
                     with m.If(take):
                         m.d.sync += crc.eq(crc_after)
-                    with m.If(index == _REC_BYTES - 1):
+                    with m.If(mask[:-1] == 0):
                         m.next = "SEND_CRC_HI"
             sending("SEND_CRC_HI", crc[8:], goto("SEND_CRC_LO"))
             sending("SEND_CRC_LO", crc[:8], goto("HUNT"))
