@@ -96,10 +96,22 @@ _FLOAT_RE = re.compile(r"^([-+])?((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+
                        re.IGNORECASE)
 
 
+#: More significant digits than any operand needs (the widest, LI32's 0b form, has 32): a
+#: longer number is out of range whatever its digits, and is refused before int(), which
+#: Python refuses above 4300 decimal digits (as it refuses to print such a value).
+_MAX_DIGITS = 40
+
+
+def _too_long(digits):
+    return len(digits.lstrip("0")) > _MAX_DIGITS
+
+
 def _parse_int(text, column):
     m = _INT_RE.match(text)
     if not m:
         raise _LineError(column, f"'{text}' is not a number (decimal, 0x hex or 0b binary)")
+    if _too_long(m.group(2) if m.group(2).isdigit() else m.group(2)[2:]):
+        raise _LineError(column, f"number out of range: more than {_MAX_DIGITS} significant digits")
     value = int(m.group(2), 0) if not m.group(2).isdigit() else int(m.group(2), 10)
     return -value if m.group(1) else value
 
@@ -140,6 +152,8 @@ def _reg(text, column):
     m = _REG_RE.match(text)
     if not m:
         raise _LineError(column, f"expected {OPERAND_HELP['reg']}, not '{text}'")
+    if _too_long(m.group(1)):
+        raise _LineError(column, f"register {text[:12]}... out of range: data registers are r0..r31")
     n = int(m.group(1))
     if n > 31:
         raise _LineError(column, f"register r{n} out of range: data registers are r0..r31")
@@ -150,6 +164,8 @@ def _creg(text, column):
     m = _CREG_RE.match(text)
     if not m:
         raise _LineError(column, f"expected {OPERAND_HELP['creg']}, not '{text}'")
+    if _too_long(m.group(1)):
+        raise _LineError(column, f"register {text[:12]}... out of range: coordinate registers are c0..c7")
     n = int(m.group(1))
     if n > 7:
         raise _LineError(column, f"register c{n} out of range: coordinate registers are c0..c7")
