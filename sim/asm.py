@@ -9,6 +9,7 @@ column and cause, because a programmer fixing a file wants the whole list.
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 
 from .coord import CoordError, dim_index, parse_coord
@@ -129,9 +130,14 @@ def parse_float_bits(text):
         return CANONICAL_NAN
     if body == "inf":
         return NEG_INF if negative else POS_INF
-    value = Fraction(body)
-    if value == 0:
+    # Decimal reads the literal exactly at any length and exponent (Fraction(body) would
+    # refuse over 4300 digits, and compute 10**exponent for 1e999999999 forever).
+    value = Decimal(body)
+    if value == 0 or value.adjusted() < -46:      # below 1e-46 < 2**-150: rounds to zero
         return 0x8000_0000 if negative else 0
+    if value.adjusted() > 38:                     # 1e39 and above: past the largest binary32
+        return NEG_INF if negative else POS_INF
+    value = Fraction(value)
     # Scale to an integer with plenty of bits beyond binary32's 24 (and beyond the
     # 2**-149 quantum), keep a sticky bit for what is left, and round once.
     k = max(0, 200 - (value.numerator.bit_length() - value.denominator.bit_length()))
