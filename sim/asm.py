@@ -103,17 +103,21 @@ _FLOAT_RE = re.compile(r"^([-+])?((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+
 _MAX_DIGITS = 40
 
 
-def _too_long(digits):
-    return len(digits.lstrip("0")) > _MAX_DIGITS
+def _number(digits, base=10):
+    """``int(digits, base)``, or None if it has more than _MAX_DIGITS significant digits.
+    Leading zeros are dropped first: int() counts them towards its limit too."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits, base) if len(digits) <= _MAX_DIGITS else None
 
 
 def _parse_int(text, column):
     m = _INT_RE.match(text)
     if not m:
         raise _LineError(column, f"'{text}' is not a number (decimal, 0x hex or 0b binary)")
-    if _too_long(m.group(2) if m.group(2).isdigit() else m.group(2)[2:]):
+    digits = m.group(2)
+    value = _number(digits) if digits.isdigit() else _number(digits[2:], 16 if digits[1] in "xX" else 2)
+    if value is None:
         raise _LineError(column, f"number out of range: more than {_MAX_DIGITS} significant digits")
-    value = int(m.group(2), 0) if not m.group(2).isdigit() else int(m.group(2), 10)
     return -value if m.group(1) else value
 
 
@@ -158,9 +162,9 @@ def _reg(text, column):
     m = _REG_RE.match(text)
     if not m:
         raise _LineError(column, f"expected {OPERAND_HELP['reg']}, not '{text}'")
-    if _too_long(m.group(1)):
+    n = _number(m.group(1))
+    if n is None:
         raise _LineError(column, f"register {text[:12]}... out of range: data registers are r0..r31")
-    n = int(m.group(1))
     if n > 31:
         raise _LineError(column, f"register r{n} out of range: data registers are r0..r31")
     return n
@@ -170,9 +174,9 @@ def _creg(text, column):
     m = _CREG_RE.match(text)
     if not m:
         raise _LineError(column, f"expected {OPERAND_HELP['creg']}, not '{text}'")
-    if _too_long(m.group(1)):
+    n = _number(m.group(1))
+    if n is None:
         raise _LineError(column, f"register {text[:12]}... out of range: coordinate registers are c0..c7")
-    n = int(m.group(1))
     if n > 7:
         raise _LineError(column, f"register c{n} out of range: coordinate registers are c0..c7")
     return n
