@@ -46,7 +46,11 @@ def parse_coord(text, dim_bits=DEFAULT_DIM_BITS):
     if not m:
         raise CoordError(f"{text!r} is not a coordinate: expected lb.sf.sr/cn.vm.bk/ch.sn.sc, "
                          f"nine decimal numbers")
-    return Coord((int(g) for g in m.groups()), dim_bits)
+    limit = (1 << dim_bits) - 1
+    for name, digits in zip(DIM_NAMES, m.groups()):
+        if len(digits.lstrip("0")) > len(str(limit)):   # before int(): it refuses 4300 digits
+            raise CoordError(f"{name} = {digits[:20]}... is outside 0..{limit}")
+    return Coord((int(g.lstrip("0") or "0") for g in m.groups()), dim_bits)
 
 
 def format_coord(dims):
