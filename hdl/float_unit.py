@@ -49,8 +49,9 @@ from amaranth.lib.wiring import In, Out
 from sim.encoding import CANONICAL_NAN, DOp
 
 from .fp.fields import BIAS, unpack
-from .fp.normalize import normalize
-from .fp.round import round_pack
+from .fp.normalize import clamp_marker, coarse_plan, coarse_shift, fine_normalize, leading_zeros, \
+    normalize_left
+from .fp.round import round_apply, round_up
 from .fp.wire import wire
 
 __all__ = ["FloatUnit", "FLOAT_OPS", "STEP_NAMES", "STEP_WEIGHTS", "choose_cuts"]
@@ -69,6 +70,10 @@ def _inf(sign):
 def _control(v):
     """What every step passes on unchanged: the op, its destination tag, valid."""
     return {"valid": v["valid"], "tag": v["tag"], "op": v["op"]}
+
+
+def _keep(v, *names):
+    return {name: v[name] for name in names}
 
 
 def _step_unpack_multiply(m, v):
@@ -96,12 +101,17 @@ def _step_unpack_multiply(m, v):
     return {
         **_control(v),
         "product": a.sig * sig_b,
+        # Leading zeros of the significands (the product has their sum, or one
+        # more) and of |i| (for a negative i, the leading ones of i, or one fewer).
+        "la": leading_zeros(m, a.sig, "la"),
+        "lb": leading_zeros(m, Mux(is_mul, b.sig, 1 << 23), "lb"),
+        "li": leading_zeros(m, a.word ^ a.sign.replicate(32), "li"),
         "xb": xb,
         "p_sign": a.sign ^ (is_mul & b.sign),
         "p_nan": ~is_itof & (a.is_nan | (is_mul & (b.is_nan | (a.is_inf & b.is_zero)
                                                      | (a.is_zero & b.is_inf)))),
         "p_inf": ~is_itof & (a.is_inf | (is_mul & b.is_inf)),
-        "itof_mag": Mux(a.sign, -v["a"], v["a"])[:32],
+        "itof_mag": Mux(a.sign, -a.word, a.word)[:32],
         "y": y,
         "minmax": Mux(a.is_nan | b.is_nan, CANONICAL_NAN, minmax),
         "ftoi_mag": ftoi_mag,
@@ -113,90 +123,121 @@ def _step_unpack_multiply(m, v):
 
 def _step_product(m, v):
     op = v["op"]
+    is_itof = op == DOp.ITOF
     ftoi = Mux(v["ftoi_zero"], 0,
                Mux(v["ftoi_sat"], Mux(v["ftoi_sign"], 0x8000_0000, 0x7FFF_FFFF),
                    Mux(v["ftoi_sign"], -v["ftoi_mag"], v["ftoi_mag"])[:32]))
+    lz = Mux(is_itof, v["li"] - v["p_sign"], v["la"] + v["lb"])[:6]
+    left, right, go_right, e_top = coarse_plan(m, lz, v["xb"], right_bits=6, name="pplan")
     return {
         **_control(v),
-        "p": Mux(op == DOp.ITOF, Cat(C(0, 16), v["itof_mag"]), v["product"]),
-        "xb": v["xb"], "p_sign": v["p_sign"], "p_nan": v["p_nan"], "p_inf": v["p_inf"],
-        "y": v["y"],
+        "p": Mux(is_itof, Cat(C(0, 16), v["itof_mag"]), v["product"]),
+        "left": left, "right": right, "go_right": go_right, "e_top": e_top,
+        **_keep(v, "p_sign", "p_nan", "p_inf", "y"),
         "side": Mux(op == DOp.FTOI, ftoi, v["minmax"]),
     }
 
 
-def _step_product_normalize(m, v):
-    exp, shifted, sticky = normalize(m, v["p"], v["xb"], allow_right=True, right_bits=6,
-                                     name="pnorm")
+def _step_product_shift(m, v):
+    shifted, sticky = coarse_shift(m, v["p"], v["left"], v["right"], v["go_right"],
+                                   name="pshift")
     return {
         **_control(v),
-        "p_exp": exp, "p_sig": shifted[24:48], "p_guard": shifted[23],
-        "p_sticky": shifted[0:23].any() | sticky,
-        "p_sign": v["p_sign"], "p_nan": v["p_nan"], "p_inf": v["p_inf"],
-        "y": v["y"], "side": v["side"],
+        "q": shifted, "q_sticky": sticky,
+        **_keep(v, "e_top", "p_sign", "p_nan", "p_inf", "y", "side"),
+    }
+
+
+def _step_product_fine(m, v):
+    exp, shifted = fine_normalize(m, v["q"], v["e_top"], name="pfine")
+    sig = shifted[24:48]
+    return {
+        **_control(v),
+        "p_exp": exp, "p_sig": sig,
+        "p_up": round_up(sig, shifted[23], shifted[0:23].any() | v["q_sticky"]),
+        **_keep(v, "p_sign", "p_nan", "p_inf", "y", "side"),
     }
 
 
 def _step_product_round(m, v):
-    word = round_pack(v["p_sign"], v["p_exp"], v["p_sig"], v["p_guard"], v["p_sticky"])
+    word = round_apply(v["p_sign"], v["p_exp"], v["p_sig"], v["p_up"])
     word = Mux(v["p_nan"], CANONICAL_NAN, Mux(v["p_inf"], _inf(v["p_sign"]), word))
-    return {**_control(v), "x": word, "y": v["y"], "side": v["side"]}
+    return {**_control(v), "x": word, **_keep(v, "y", "side")}
 
 
-def _step_align(m, v):
+def _step_align_compare(m, v):
     x, y = unpack(m, v["x"], "x"), unpack(m, v["y"], "y")
-    swap = wire(m, y.mag > x.mag, "swap")
-    big_sig = Mux(swap, y.sig, x.sig)
-    big_exp = Mux(swap, y.exp_eff, x.exp_eff)
-    small_sig = Mux(swap, x.sig, y.sig)
-    diff = wire(m, Mux(swap, y.exp_eff - x.exp_eff, x.exp_eff - y.exp_eff)[:8], "exp_diff")
-    # Small significand plus guard, round, sticky positions, shifted right by the
-    # exponent difference; beyond 31 positions everything is sticky anyway.
-    ext = wire(m, Cat(C(0, 32), C(0, 3), small_sig) >> Mux(diff > 31, 31, diff[:5]), "ext")
-    aligned = ext[32:59] | ext[0:32].any()
+    # Which operand to shift and how far depends on the exponents only; the full
+    # magnitude compare (a 31-bit carry chain) runs beside the shifter and only
+    # matters when the exponents are equal (no shift).
+    y_exp_gt = wire(m, y.exp_eff > x.exp_eff, "y_exp_gt")
+    big_exp = Mux(y_exp_gt, y.exp_eff, x.exp_eff)
     eff_sub = x.sign ^ y.sign
     return {
         **_control(v),
-        "big": Cat(C(0, 3), big_sig), "aligned": aligned, "eff_sub": eff_sub,
-        "big_exp": big_exp, "sign": Mux(swap, y.sign, x.sign),
-        "zero_sign": x.sign & y.sign,
+        "swap": y.mag > x.mag,
+        "exp_eq": x.exp_eff == y.exp_eff,
+        "diff": Mux(y_exp_gt, y.exp_eff - x.exp_eff, x.exp_eff - y.exp_eff)[:8],
+        "to_shift": Mux(y_exp_gt, x.sig, y.sig),
+        "x_sig": x.sig, "y_sig": y.sig,
+        "big_exp": big_exp,
+        # The sum's bit 27 has biased exponent big_exp + 1.
+        "marker": clamp_marker(big_exp + 1, 28),
+        "eff_sub": eff_sub,
+        "x_sign": x.sign, "y_sign": y.sign,
         "s_nan": x.is_nan | y.is_nan | (x.is_inf & y.is_inf & eff_sub),
         "s_inf": x.is_inf | y.is_inf, "inf_sign": Mux(x.is_inf, x.sign, y.sign),
         "side": v["side"],
     }
 
 
+def _step_align_shift(m, v):
+    swap = v["swap"]
+    # The smaller significand plus guard, round, sticky positions, shifted right by
+    # the exponent difference; beyond 31 positions everything is sticky anyway.
+    diff = v["diff"]
+    ext = wire(m, Cat(C(0, 32), C(0, 3), v["to_shift"]) >> Mux(diff > 31, 31, diff[:5]),
+               "align_ext")
+    shifted = ext[32:59] | ext[0:32].any()
+    small_equal_exp = Cat(C(0, 3), Mux(swap, v["x_sig"], v["y_sig"]))
+    return {
+        **_control(v),
+        "big": Cat(C(0, 3), Mux(swap, v["y_sig"], v["x_sig"])),
+        "aligned": Mux(v["exp_eq"], small_equal_exp, shifted),
+        "sign": Mux(swap, v["y_sign"], v["x_sign"]),
+        # An exact zero is +0, except (-0) + (-0) (IEEE 754 section 6.3, RNE).
+        "zero_sign": v["x_sign"] & v["y_sign"],
+        **_keep(v, "eff_sub", "big_exp", "marker", "s_nan", "s_inf", "inf_sign", "side"),
+    }
+
+
 def _step_sum(m, v):
     eff_sub = v["eff_sub"]
     # One adder for both: big - small = big + ~small + 1 (never negative: big >= small).
-    raw = wire(m, v["big"] + (v["aligned"] ^ Mux(eff_sub, (1 << 27) - 1, 0)) + eff_sub, "raw_sum")
+    raw = wire(m, v["big"] + (v["aligned"] ^ Mux(eff_sub, (1 << 27) - 1, 0)) + eff_sub,
+               "raw_sum")
     return {
         **_control(v),
-        "sum": Cat(raw[0:27], raw[27] & ~eff_sub), "big_exp": v["big_exp"],
-        "sign": v["sign"], "zero_sign": v["zero_sign"],
-        "s_nan": v["s_nan"], "s_inf": v["s_inf"], "inf_sign": v["inf_sign"],
-        "side": v["side"],
+        "sum": Cat(raw[0:27], raw[27] & ~eff_sub),
+        **_keep(v, "big_exp", "marker", "sign", "zero_sign", "s_nan", "s_inf", "inf_sign",
+                "side"),
     }
 
 
 def _step_sum_normalize(m, v):
-    # The sum's bit 27 has biased exponent big_exp + 1 >= 2: never a right shift.
-    exp, shifted, _ = normalize(m, v["sum"], v["big_exp"] + 1, allow_right=False,
-                                name="snorm")
-    # An exact zero is +0, except (-0) + (-0) (RNE rule of IEEE 754 section 6.3).
+    exp, shifted = normalize_left(m, v["sum"], v["big_exp"] + 1, v["marker"], name="snorm")
+    sig = shifted[4:28]
     return {
         **_control(v),
-        "s_exp": exp, "s_sig": shifted[4:28], "s_guard": shifted[3],
-        "s_sticky": shifted[0:3].any(),
+        "s_exp": exp, "s_sig": sig, "s_up": round_up(sig, shifted[3], shifted[0:3].any()),
         "sign": Mux(v["sum"].any(), v["sign"], v["zero_sign"]),
-        "s_nan": v["s_nan"], "s_inf": v["s_inf"], "inf_sign": v["inf_sign"],
-        "side": v["side"],
+        **_keep(v, "s_nan", "s_inf", "inf_sign", "side"),
     }
 
 
 def _step_sum_round(m, v):
     op = v["op"]
-    word = round_pack(v["sign"], v["s_exp"], v["s_sig"], v["s_guard"], v["s_sticky"])
+    word = round_apply(v["sign"], v["s_exp"], v["s_sig"], v["s_up"])
     word = Mux(v["s_nan"], CANONICAL_NAN, Mux(v["s_inf"], _inf(v["inf_sign"]), word))
     is_side = (op == DOp.MIN) | (op == DOp.MAX) | (op == DOp.FTOI)
     return {**_control(v), "result": Mux(is_side, v["side"], word)}
@@ -205,9 +246,11 @@ def _step_sum_round(m, v):
 _STEPS = (
     ("unpack_multiply", _step_unpack_multiply),
     ("product", _step_product),
-    ("product_normalize", _step_product_normalize),
+    ("product_shift", _step_product_shift),
+    ("product_fine", _step_product_fine),
     ("product_round", _step_product_round),
-    ("align", _step_align),
+    ("align_compare", _step_align_compare),
+    ("align_shift", _step_align_shift),
     ("sum", _step_sum),
     ("sum_normalize", _step_sum_normalize),
     ("sum_round", _step_sum_round),
@@ -216,9 +259,9 @@ _STEPS = (
 STEP_NAMES = tuple(name for name, _ in _STEPS)
 #: Estimated delay of each step (ns on iCE40UP5K), used to place the registers.
 STEP_WEIGHTS = {
-    "unpack_multiply": 12.0, "product": 6.0, "product_normalize": 12.0,
-    "product_round": 7.0, "align": 12.0, "sum": 5.0, "sum_normalize": 10.0,
-    "sum_round": 7.0,
+    "unpack_multiply": 15.0, "product": 15.0, "product_shift": 15.0, "product_fine": 12.0,
+    "product_round": 12.0, "align_compare": 14.0, "align_shift": 15.0, "sum": 10.0,
+    "sum_normalize": 20.0, "sum_round": 14.0,
 }
 #: Charged to the first segment (the core's operand forwarding before the unit)
 #: and to the last (the register file write after it).

@@ -6,13 +6,25 @@ exponent adjusted, *unless* that exponent would fall below the smallest normal
 exponent: then the value is subnormal and must stop at exponent field 0 (shift
 left less, or even shift right).  Writing that clamp once, here, is what makes
 subnormal results come out right everywhere.
+
+Two ways to get there, both built to keep the subnormal clamp off the critical
+path (every logic level counts on an iCE40):
+
+* the *sum* path counts the leading zeros of its result with a marker bit OR-ed
+  in at the exponent-1 position (:func:`clamp_marker`, :func:`normalize_left`);
+* the *product* path never counts the product's zeros at all: the product of
+  significands with ``la`` and ``lb`` leading zeros has ``la + lb`` or
+  ``la + lb + 1``, so the shift is planned from the operands beside the
+  multiplier (:func:`coarse_plan`), applied (:func:`coarse_shift`), and finished
+  by at most one more position (:func:`fine_normalize`).
 """
 
 from amaranth.hdl import C, Cat, Mux, Value
 
 from .wire import wire
 
-__all__ = ["leading_zeros", "normalize"]
+__all__ = ["leading_zeros", "clamp_marker", "normalize_left", "coarse_plan", "coarse_shift",
+           "fine_normalize"]
 
 
 def _lzc_pow2(m, v, name):
@@ -44,45 +56,81 @@ def leading_zeros(m, value, name="lzc"):
     return _lzc_pow2(m, padded, name)
 
 
-def normalize(m, value, xb, *, allow_right=True, right_bits=5, name="norm"):
-    """Shift ``value`` so its leading one lands at the top bit, clamped for subnormals.
+def clamp_marker(xb, width):
+    """A one-hot ``width``-bit value with its bit at the position of exponent 1.
 
-    ``value`` is a W-bit significand whose top bit has biased exponent ``xb`` (a
-    signed or unsigned Amaranth value): the number is ``value / 2**(W-1) *
-    2**(xb - 127)``.  Returns ``(exp, shifted, sticky)``:
+    For a significand whose top bit has biased exponent ``xb`` (unsigned, >= 1),
+    bit ``width - xb`` has exponent 1 (none if ``xb > width``).  OR-ed into the
+    significand before counting leading zeros, it caps the count at ``xb - 1``:
+    the normalizing shift then stops at exponent field 0 by itself, with no
+    subtract-and-compare in series with the shifter (see :func:`normalize_left`).
+    Depends on the exponent only, so it can be computed a step early.
+    """
+    return C(1 << (width - 1), width) >> (Value.cast(xb) - 1)[:8]
 
-    * ``exp`` (unsigned): the biased exponent field of the shifted value, 0 if it
-      is subnormal (then ``shifted`` has its top bit clear and scales like
-      exponent 1), possibly 255 or more (overflow, for the rounder to turn into inf);
-    * ``shifted`` (W bits): the shifted significand;
-    * ``sticky`` (1 bit): OR of the bits shifted out on the right.
 
-    Left shift by ``lz`` if ``xb - lz >= 1``; else (subnormal) by ``xb - 1`` when
-    ``xb >= 1``, else right by ``1 - xb`` (only with ``allow_right``; callers whose
-    ``xb`` is always >= 1 pass False and save the right shifter).  The right shift
-    saturates at ``2**right_bits - 1`` positions; everything beyond is sticky.
+def normalize_left(m, value, xb, marker, *, name="norm"):
+    """Left-normalize ``value`` (W bits) whose top bit has biased exponent ``xb`` >= 1.
+
+    ``marker`` is :func:`clamp_marker` of ``xb``.  Returns ``(exp, shifted)``:
+    ``shifted`` has its leading one at the top if the result is normal, and then
+    ``exp = xb - lz`` >= 1; otherwise the shift stopped where the exponent is 1,
+    the top bit is clear and ``exp`` is 0 (subnormal or zero).
     """
     value = wire(m, value, f"{name}_in")
-    xb = wire(m, xb, f"{name}_xb")
     width = len(value)
-    if allow_right and (1 << right_bits) - 1 < width // 2 + 2:
-        raise ValueError(f"right_bits={right_bits} cannot push a {width}-bit value "
-                         "below its rounding position")
-    lz = leading_zeros(m, value, f"{name}_lz")
+    lz = leading_zeros(m, value | marker, f"{name}_lz")
+    shifted = wire(m, (value << lz)[:width], f"{name}_left")
+    exp = wire(m, Mux(shifted[width - 1], xb - lz, 0), f"{name}_exp")
+    return exp, shifted
+
+
+def coarse_plan(m, lz, xb, *, right_bits, name="plan"):
+    """Plan the shift of a significand whose leading-zero count is ``lz`` or ``lz + 1``.
+
+    The top bit of the significand has biased exponent ``xb`` (signed or
+    unsigned).  Returns ``(left, right, go_right, e_top)``: shift left by ``left``
+    (or, if ``go_right``, right by ``right``, saturated at ``2**right_bits - 1``),
+    after which the top bit has exponent ``e_top`` >= 1 and the leading one is at
+    the top or one below (normal case), or the value is aligned to exponent 1
+    (subnormal case).  :func:`fine_normalize` finishes the job.  Uses only
+    exponents and counts, so it runs beside the adder that makes the significand.
+    """
+    xb = Value.cast(xb)
     xbs = xb.as_signed() if xb.shape().signed else Cat(xb, C(0, 1)).as_signed()
-    t = wire(m, xbs - lz, f"{name}_t")
-    # A zero value (lz == width) is never normal: it must come out as exponent 0.
-    is_normal = wire(m, (t > 0) & (lz != width), f"{name}_is_normal")
-    left_amount = Mux(is_normal, lz, (xbs - 1)[:len(lz)])
-    left = wire(m, (value << left_amount)[:width], f"{name}_left")
-    exp = Mux(is_normal, t[:len(t) - 1], 0)     # t > 0 fits its width less the sign
-    if not allow_right:
-        return exp, left, C(0, 1)
+    e1 = wire(m, xbs - lz, f"{name}_e1")
+    normal = e1 > 0
+    left = wire(m, Mux(normal, lz, (xbs - 1)[:len(lz)]), f"{name}_left")
     go_right = wire(m, xbs < 1, f"{name}_go_right")
-    over = 1 - xbs          # positive when go_right
+    over = 1 - xbs
     limit = (1 << right_bits) - 1
-    right_amount = Mux(over > limit, limit, over[:right_bits])
-    ext = wire(m, Cat(C(0, 1 << right_bits), value) >> right_amount, f"{name}_right")
-    shifted = Mux(go_right, ext[1 << right_bits:], left)
-    sticky = go_right & ext[:1 << right_bits].any()
-    return exp, shifted, sticky
+    right = wire(m, Mux(over > limit, limit, over[:right_bits]), f"{name}_right")
+    e_top = wire(m, Mux(normal, e1[:len(e1) - 1], 1), f"{name}_e_top")
+    return left, right, go_right, e_top
+
+
+def coarse_shift(m, value, left, right, go_right, *, name="coarse"):
+    """Shift ``value`` left by ``left`` or, if ``go_right``, right by ``right``.
+
+    Returns ``(shifted, sticky)``: ``sticky`` is the OR of the bits shifted out on
+    the right (a left shift by a count no larger than the leading zeros loses none).
+    """
+    value = Value.cast(value)
+    width = len(value)
+    pad = 1 << len(right)
+    ext = wire(m, Cat(C(0, pad), value) >> right, f"{name}_right")
+    lshift = wire(m, (value << left)[:width], f"{name}_left")
+    return Mux(go_right, ext[pad:], lshift), go_right & ext[:pad].any()
+
+
+def fine_normalize(m, value, e_top, *, name="fine"):
+    """Finish a coarse shift: one more left shift if the top bit is clear and the
+    exponent allows it.  Returns ``(exp, shifted)`` as :func:`normalize_left`."""
+    value = wire(m, value, f"{name}_in")
+    width = len(value)
+    top = value[width - 1]
+    can_shift = e_top > 1
+    shifted = wire(m, Mux(~top & can_shift, Cat(C(0, 1), value[:width - 1]), value),
+                   f"{name}_out")
+    exp = Mux(shifted[width - 1], Mux(top, e_top, e_top - 1), 0)
+    return exp, shifted
