@@ -152,6 +152,8 @@ def _sim_configure(p):
                    help="load this memory image (.phext) into the coordinate memory first")
     p.add_argument("--save-image", metavar="OUT",
                    help="write the final coordinate memory to OUT as an image (atomically)")
+    p.add_argument("--vcd", metavar="FILE",
+                   help="write a waveform of the simulated hardware to FILE (HDL engines, e.g. rtl)")
 
 
 def _load_image(engine, path, config):
@@ -221,6 +223,11 @@ def _sim_run(args):
     loaded = _load(args.file)
     config = CoreConfig()
     engine = _engine(args.engine, config)
+    if args.vcd:
+        if not hasattr(engine, "record_vcd"):
+            raise CliError(f"--vcd needs an engine that simulates the hardware (e.g. --engine rtl); "
+                           f"the {args.engine} engine has no waveform")
+        engine.record_vcd(args.vcd)
     engine.load_program(loaded.words)
     if args.image:
         _load_image(engine, args.image, config)
@@ -245,6 +252,8 @@ def _sim_run(args):
         sys.stdout.write(format_state(state, config))
     if args.save_image:
         _save_image(state, args.save_image, config)
+    if hasattr(engine, "close"):
+        engine.close()          # finishes a --vcd waveform
     return exit_status(state)
 
 

@@ -117,6 +117,19 @@ def _reload(make, state, config):
     return engine, path, image.entries
 
 
+def _cross_check(program, state, config, max_cycles):
+    """Run the program on the golden model too; (equal, a line saying so or what differs)."""
+    from .engine import make_engine
+    golden = make_engine("golden", config)
+    golden.load_program(program.words)
+    expected = golden.run(max_cycles)
+    differ = state.diff(expected)
+    if not differ:
+        return True, (f"cross-checked against the golden model: identical final state "
+                      f"(registers, coordinates, memory, {expected.cycles} cycles)")
+    return False, f"CROSS-CHECK FAILED: differs from the golden model in {', '.join(differ)}"
+
+
 def run_demos(engine_name="golden", config=None, out=print, max_cycles=100_000):
     """Run the four demos on ``engine_name``, printing what each shows; return True if all
     ran to HALT with the results they exist to show."""
@@ -132,6 +145,10 @@ def run_demos(engine_name="golden", config=None, out=print, max_cycles=100_000):
         program, engine, state = _run(make, demo, max_cycles)
         out("")
         out(f"{number}. {demo.name}: {demo.title}")
+        if engine_name != "golden":
+            same, text = _cross_check(program, state, config, max_cycles)
+            out(f"   {text}")
+            ok &= same
         if not state.halted or state.fault != Fault.NONE:
             out(f"   did not halt cleanly: fault {Fault(state.fault).name} at {state.fault_pc:04d}")
             ok = False

@@ -89,6 +89,13 @@ class RtlEngine(Engine):
         self._vcd = None
         self._closed = False
 
+    def record_vcd(self, path):
+        """Write the waveform of every cycle from now on to ``path`` (before the first
+        use of the engine); :meth:`close` finishes the file."""
+        if self._sim is not None:
+            raise RuntimeError("record_vcd must be called before the engine is first used")
+        self.vcd_path = path
+
     def _simulator(self):
         from amaranth.sim import Simulator
         if self._closed:
