@@ -363,8 +363,11 @@ class FloatUnit(wiring.Component):
                 v = register(v)
             if boundary < len(_STEPS):
                 step_name, step = _STEPS[boundary]
-                v = {name: wire(m, value, f"{step_name}_{name}")
-                     for name, value in step(m, v).items()}
+                # One submodule per step: its wires form a separate simulator
+                # process, re-run only when that step's inputs change.
+                sub = m.submodules[step_name] = Module()
+                v = {name: wire(sub, value, f"{name}")
+                     for name, value in step(sub, v).items()}
         m.d.comb += [
             self.w_valid.eq(v["valid"]),
             self.w_tag.eq(v["tag"]),

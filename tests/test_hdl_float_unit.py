@@ -276,8 +276,8 @@ def random_vector(rng):
     return (op, a, b, c)
 
 
-@pytest.mark.parametrize("latency,count,seed", [(4, 2500, 1), (3, 500, 2), (6, 500, 3),
-                                                (1, 200, 4), (12, 300, 5)])
+@pytest.mark.parametrize("latency,count,seed", [(4, 2000, 1), (3, 400, 2), (6, 400, 3),
+                                                (1, 150, 4), (12, 250, 5)])
 def test_random_stream(latency, count, seed):
     rng = random.Random(seed)
     check_against_golden(latency, [random_vector(rng) for _ in range(count)], seed)
