@@ -336,7 +336,7 @@ def test_decode_and_disasm_agree_on_every_word(word):
     check_word(word)
 
 
-@slow(50000)
+@slow(20000)
 @given(siw_words())
 def test_decode_and_disasm_fuzz_long(word):
     check_word(word)
