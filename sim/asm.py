@@ -15,7 +15,7 @@ from fractions import Fraction
 from .coord import CoordError, dim_index, parse_coord
 from .encoding import PC_BITS, SIW_BITS, COp, DOp
 from .fp32 import CANONICAL_NAN, NEG_INF, POS_INF, round_scaled_int
-from .syntax import (LANE_FIELDS, LANE_SLOTS, LANES, MNEMONICS, OPERAND_HELP, PSEUDOS, SYNTAX,
+from .syntax import (source_lines, LANE_FIELDS, LANE_SLOTS, LANES, MNEMONICS, OPERAND_HELP, PSEUDOS, SYNTAX,
                      USAGE, written_register)
 
 __all__ = ["AsmError", "Program", "ListingLine", "assemble", "assemble_file", "format_listing",
@@ -452,7 +452,7 @@ def assemble(text, filename="<input>"):
     pending = []           # (address, slots, targets, line)
     address = 0
     too_long_reported = False
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(source_lines(text), 1):
         code = line.split("#", 1)[0]
         line_labels, pos = _read_labels(code)
         for name, col in line_labels:

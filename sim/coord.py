@@ -17,7 +17,7 @@ class CoordError(ValueError):
     """A coordinate text or value that is not a valid coordinate."""
 
 
-_COORD_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)/(\d+)\.(\d+)\.(\d+)/(\d+)\.(\d+)\.(\d+)$")
+_COORD_RE = re.compile(r"^([0-9]+)\.([0-9]+)\.([0-9]+)/([0-9]+)\.([0-9]+)\.([0-9]+)/([0-9]+)\.([0-9]+)\.([0-9]+)$")
 
 
 class Coord(tuple):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from .asm import MAX_SIWS, AsmError, assemble
 from .disasm import disassemble
+from .syntax import source_lines
 
 __all__ = ["HEX_HEADER", "HEX_SUFFIX", "ProgramFileError", "LoadedProgram", "read_hex",
            "format_hex", "load_program_file", "write_text_atomic"]
@@ -57,7 +58,7 @@ class LoadedProgram:
 
 def read_hex(text, filename="<input>"):
     """Parse ``vhex`` text into a :class:`LoadedProgram`; raise :class:`ProgramFileError`."""
-    lines = text.splitlines()
+    lines = source_lines(text)
     if not lines or lines[0].rstrip() != HEX_HEADER:
         first = lines[0] if lines else ""
         raise ProgramFileError(filename, 1, 1, f"a vhex file starts with the line '{HEX_HEADER}', "

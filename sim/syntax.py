@@ -8,10 +8,12 @@ needs all three lanes at once, illegal-SIW rule 4 (two lanes writing the same
 data register), because both tools must apply it identically.
 """
 
+import re
+
 from .encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT,
                        S_FIELDS, S_OPERANDS, S_SLOT, COp, DOp, SOp)
 
-__all__ = ["LANES", "LANE_OPS", "LANE_FIELDS", "LANE_SLOTS", "LANE_OPERANDS",
+__all__ = ["source_lines", "LANES", "LANE_OPS", "LANE_FIELDS", "LANE_SLOTS", "LANE_OPERANDS",
            "MNEMONICS", "PSEUDOS", "SYNTAX", "OPERAND_HELP", "USAGE", "written_register"]
 
 #: Lane names in slot order (D is the low slot, C the high one).
@@ -116,3 +118,19 @@ def written_register(lane, op, fields):
     if op in (COp.CGET, COp.KEY):
         return fields["reg"]
     return None
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text):
+    """Split source text into lines the way editors number them.
+
+    Only CR LF, CR and LF end a line; ``str.splitlines`` would also break at form
+    feeds and other separators, even inside comments, and shift every later line
+    number in error messages.
+    """
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines

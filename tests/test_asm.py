@@ -309,3 +309,10 @@ def test_case_rules():
     assert one("gather R1, [C2]") == S(1, 1, 2)
     p = assemble("a: NOP\nA: NOP\nJUMP A\n")
     assert p.words[2] == C(9, target=1)
+
+
+def test_form_feed_in_a_comment_does_not_shift_line_numbers():
+    # Only CR, LF and CR LF end a line; a form feed inside a comment is text.
+    with pytest.raises(AsmError) as info:
+        assemble("LI r1, 1 # a\fb\nBOGUS r1\n", "ff.vasm")
+    assert str(info.value).startswith("ff.vasm:2:1:")

@@ -59,3 +59,8 @@ def test_out_of_range():
         morton_key((2048, 0, 0, 0, 0, 0, 0, 0, 0))
     with pytest.raises(CoordError):
         morton_coord(1 << 99)
+
+
+def test_parse_coord_rejects_non_ascii_digits():
+    with pytest.raises(CoordError):
+        parse_coord("\u0663.0.0/0.0.0/0.0.0")

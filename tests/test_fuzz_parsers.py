@@ -32,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from hypothesis.control import currently_in_test_context, event as _event
 
+from sim.syntax import source_lines
 from sim.asm import MAX_SIWS, AsmError, assemble
 from sim.coord import Coord, CoordError, format_coord, parse_coord
 from sim.decode import decode
@@ -170,8 +171,8 @@ def mutated(draw, bases, tokens=NASTY_TOKENS, max_mutations=4):
 
 def check_asm_error(e, text, filename, cls=AsmError):
     """Every error of an AsmError (of exactly class ``cls``) points inside ``text``, lines
-    counted as the parsers count them (``str.splitlines``)."""
-    lines = text.splitlines()
+    counted as the parsers count them (``sim.syntax.source_lines``: CR, LF, CR LF only)."""
+    lines = source_lines(text)
     assert e.errors and e.errors[0] is e
     for err in e.errors:
         assert type(err) is cls, repr(err)
@@ -413,7 +414,7 @@ def check_vhex(text, filename="fuzz.vhex"):
         tally("ProgramFileError")
         return
     tally("read")
-    lines = text.splitlines()
+    lines = source_lines(text)
     assert lines[0].rstrip() == HEX_HEADER
     assert len(loaded.words) == len(loaded.lines) <= MAX_SIWS
     assert loaded.lines == sorted(set(loaded.lines))
