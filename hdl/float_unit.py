@@ -19,17 +19,24 @@ ITOF     ``P = round(|i|)``      ``round(P + (-0))``        the product normaliz
 MIN, MAX and FTOI are small side paths computed in the first two steps and
 carried to the output.  So normalization and rounding exist twice (product,
 sum), both built from the same :mod:`hdl.fp` functions, and the whole unit is
-one straight pipe of eight combinational *steps*:
+one straight pipe of ten combinational *steps*:
 
-1. ``unpack_multiply``: decode, unpack, 24x24 significand product (DSP), MIN/MAX
-   compare, FTOI shift, ITOF magnitude, choice of the adder's second operand;
-2. ``product``: the 48-bit product (or ``|i|``), FTOI sign and saturation;
-3. ``product_normalize``: leading zeros, shift (left, or right for tiny products);
-4. ``product_round``: round to nearest even, specials: the product as a word P;
-5. ``align``: order P and the second operand by magnitude, align the smaller;
-6. ``sum``: 28-bit add or subtract (24 bits + guard, round, sticky + carry);
-7. ``sum_normalize``: leading zeros, left shift clamped at exponent field 0;
-8. ``sum_round``: round, specials, and the choice between sum and side result.
+1. ``unpack_multiply``: decode, unpack, 24x24 significand product (DSP), leading
+   zeros of the significands (and of ``|i|``), MIN/MAX compare, FTOI shift,
+   choice of the adder's second operand;
+2. ``product``: the 48-bit product (or ``|i| << 16``) and, beside it, the plan of
+   its normalizing shift (from the operands' leading zeros, clamped for
+   subnormal products); FTOI sign and saturation;
+3. ``product_shift``: the planned shift (left, or right for tiny products);
+4. ``product_fine``: at most one more position, guard/sticky, round decision;
+5. ``product_round``: increment, specials: the rounded product P as a word;
+6. ``align_compare``: unpack P and the second operand, compare exponents and
+   magnitudes;
+7. ``align_shift``: align the smaller significand (guard, round, sticky);
+8. ``sum``: 28-bit add or subtract;
+9. ``sum_normalize``: leading zeros (capped at exponent field 0 by a marker
+   bit), left shift, round decision;
+10. ``sum_round``: increment, specials, and the choice of sum or side result.
 
 Pipeline registers go between steps.  ``latency`` L puts L-1 register stages
 between ``x_*`` and ``w_*``: they are placed at the step boundaries that minimise
@@ -181,8 +188,6 @@ def _step_align_compare(m, v):
         "to_shift": Mux(y_exp_gt, x.sig, y.sig),
         "x_sig": x.sig, "y_sig": y.sig,
         "big_exp": big_exp,
-        # The sum's bit 27 has biased exponent big_exp + 1.
-        "marker": clamp_marker(big_exp + 1, 28),
         "eff_sub": eff_sub,
         "x_sign": x.sign, "y_sign": y.sign,
         "s_nan": x.is_nan | y.is_nan | (x.is_inf & y.is_inf & eff_sub),
@@ -207,7 +212,9 @@ def _step_align_shift(m, v):
         "sign": Mux(swap, v["y_sign"], v["x_sign"]),
         # An exact zero is +0, except (-0) + (-0) (IEEE 754 section 6.3, RNE).
         "zero_sign": v["x_sign"] & v["y_sign"],
-        **_keep(v, "eff_sub", "big_exp", "marker", "s_nan", "s_inf", "inf_sign", "side"),
+        # The sum's bit 27 has biased exponent big_exp + 1.
+        "marker": clamp_marker(v["big_exp"], 28),
+        **_keep(v, "eff_sub", "big_exp", "s_nan", "s_inf", "inf_sign", "side"),
     }
 
 
@@ -257,11 +264,13 @@ _STEPS = (
 )
 #: The datapath's combinational steps, in order.
 STEP_NAMES = tuple(name for name, _ in _STEPS)
-#: Estimated delay of each step (ns on iCE40UP5K), used to place the registers.
+#: Delay of each step in ns on iCE40UP5K: place-and-route of the step alone
+#: between registers (``python -m hdl.fp.fmax --steps``) less ~3 ns of register
+#: overhead.  Used only to place the pipeline registers.
 STEP_WEIGHTS = {
-    "unpack_multiply": 15.0, "product": 15.0, "product_shift": 15.0, "product_fine": 12.0,
-    "product_round": 12.0, "align_compare": 14.0, "align_shift": 15.0, "sum": 10.0,
-    "sum_normalize": 20.0, "sum_round": 14.0,
+    "unpack_multiply": 32.0, "product": 24.0, "product_shift": 27.5, "product_fine": 12.5,
+    "product_round": 16.5, "align_compare": 20.0, "align_shift": 30.5, "sum": 14.0,
+    "sum_normalize": 30.5, "sum_round": 14.5,
 }
 #: Charged to the first segment (the core's operand forwarding before the unit)
 #: and to the last (the register file write after it).

@@ -5,7 +5,7 @@ other latency-1 operation.  Integer arithmetic wraps modulo 2**32; shift amounts
 are ``b & 31``.  LIH reads the old ``rd`` (``c``) to keep its low half.
 """
 
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Cat, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -47,24 +47,27 @@ class IntAlu(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         a, b = self.a, self.b
-        amount = b[0:5]
+        # One right shifter serves all three shifts: SHL shifts the bit-reversed
+        # operand right and reverses back; SRA fills with the sign, SHR with zeros.
+        is_shl = self.op == DOp.SHL
+        source = Mux(is_shl, a[::-1], a)
+        fill = (self.op == DOp.SRA) & a[31]
+        shifted = (Cat(source, fill.replicate(32)) >> b[0:5])[0:32]
+        shift = Mux(is_shl, shifted[::-1], shifted)
+        # One adder for both: a - b = a + ~b + 1.
+        is_sub = self.op == DOp.ISUB
+        total = (a + (b ^ is_sub.replicate(32)) + is_sub)[0:32]
         with m.Switch(self.op):
-            with m.Case(DOp.IADD):
-                m.d.comb += self.result.eq(a + b)
-            with m.Case(DOp.ISUB):
-                m.d.comb += self.result.eq(a - b)
+            with m.Case(DOp.IADD, DOp.ISUB):
+                m.d.comb += self.result.eq(total)
             with m.Case(DOp.AND):
                 m.d.comb += self.result.eq(a & b)
             with m.Case(DOp.OR):
                 m.d.comb += self.result.eq(a | b)
             with m.Case(DOp.XOR):
                 m.d.comb += self.result.eq(a ^ b)
-            with m.Case(DOp.SHL):
-                m.d.comb += self.result.eq(a << amount)
-            with m.Case(DOp.SHR):
-                m.d.comb += self.result.eq(a >> amount)
-            with m.Case(DOp.SRA):
-                m.d.comb += self.result.eq(a.as_signed() >> amount)
+            with m.Case(DOp.SHL, DOp.SHR, DOp.SRA):
+                m.d.comb += self.result.eq(shift)
             with m.Case(DOp.MOV):
                 m.d.comb += self.result.eq(a)
             with m.Case(DOp.LI):

