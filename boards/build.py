@@ -137,8 +137,27 @@ def _run_script(build_dir, script, log_path, echo):
                 echo(line.rstrip())
         rc = proc.wait()
     if rc:
+        over = _overfull(log_path)
+        if over:
+            raise BuildError("the design does not fit the device: " + ", ".join(
+                f"{cell} {used} / {avail} ({100 * used / avail:.0f} %)" for cell, used, avail in over)
+                + f"; a smaller core configuration or a larger part is needed (log: {log_path})")
         raise BuildError(f"the build script failed (exit {rc}); last lines of {log_path}:\n"
                          + "\n".join(tail))
+
+
+_UTIL_LINE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%")
+
+
+def _overfull(log_path):
+    """Resources that nextpnr's "Device utilisation" lines show above 100 %."""
+    over = {}
+    with open(log_path) as log:
+        for line in log:
+            m = _UTIL_LINE.match(line.strip())
+            if m and int(m.group(2)) > int(m.group(3)):
+                over[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return [(cell, used, avail) for cell, (used, avail) in over.items()]
 
 
 def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=print,

@@ -11,7 +11,7 @@ PMOD, LED1 (left) is *halted* and LED2 is *link busy*.
 """
 
 from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
@@ -30,6 +30,10 @@ DEFAULT_FREQ = 24e6
 BAUD = 115200
 #: Host-link idle timeout: 10 ms, far above any gap inside a frame written at once.
 TIMEOUT_S = 0.010
+
+#: (resource, number, BoardTop LED) of each status LED.
+_LEDS = (("led_g", 0, "led_running"), ("led_r", 0, "led_fault"),
+         ("led_r", 1, "led_halted"), ("led_g", 1, "led_link"))
 
 
 def platform():
@@ -69,13 +73,12 @@ class ICEBreakerTop(wiring.Component):
         platform.add_clock_constraint(pll_clk, self.freq)
 
         m.submodules.top = top = self.top
-        uart = platform.request("uart", 0)
-        m.d.comb += [
-            top.rx.eq(uart.rx.i),
-            uart.tx.o.eq(top.tx),
-            platform.request("led_g", 0).o.eq(top.led_running),
-            platform.request("led_r", 0).o.eq(top.led_fault),
-            platform.request("led_r", 1).o.eq(top.led_halted),
-            platform.request("led_g", 1).o.eq(top.led_link),
-        ]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
+        for name, number, led in _LEDS:
+            buf = io.Buffer("o", platform.request(name, number, dir="-"))
+            m.submodules[f"{name}_{number}"] = buf
+            m.d.comb += buf.o.eq(getattr(top, led))
         return m

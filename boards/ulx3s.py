@@ -9,7 +9,7 @@ LEDs (D0..D3): running, halted, fault, link busy.
 """
 
 from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
@@ -26,6 +26,10 @@ CONFIG = CoreConfig()
 DEFAULT_FREQ = 40e6
 BAUD = 115200
 TIMEOUT_S = 0.010
+
+#: (resource, number, BoardTop LED) of each status LED.
+_LEDS = (("led", 0, "led_running"), ("led", 1, "led_halted"),
+         ("led", 2, "led_fault"), ("led", 3, "led_link"))
 
 
 def platform():
@@ -47,7 +51,7 @@ class ULX3STop(wiring.Component):
         m = Module()
         pll = self.pll
 
-        clk25 = platform.request("clk25", 0)
+        m.submodules.clk25 = clk25 = io.Buffer("i", platform.request("clk25", 0, dir="-"))
         pll_clk = Signal()
         locked = Signal()
         m.submodules.pll = Instance(
@@ -71,13 +75,12 @@ class ULX3STop(wiring.Component):
         platform.add_clock_constraint(pll_clk, self.freq)
 
         m.submodules.top = top = self.top
-        uart = platform.request("uart", 0)
-        m.d.comb += [
-            top.rx.eq(uart.rx.i),
-            uart.tx.o.eq(top.tx),
-            platform.request("led", 0).o.eq(top.led_running),
-            platform.request("led", 1).o.eq(top.led_halted),
-            platform.request("led", 2).o.eq(top.led_fault),
-            platform.request("led", 3).o.eq(top.led_link),
-        ]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
+        for name, number, led in _LEDS:
+            buf = io.Buffer("o", platform.request(name, number, dir="-"))
+            m.submodules[f"{name}_{number}"] = buf
+            m.d.comb += buf.o.eq(getattr(top, led))
         return m

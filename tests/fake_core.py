@@ -161,3 +161,36 @@ class FakeCore:
                 await ctx.tick()
                 self.cycles += 1
                 ctx.set(port.resp_valid, 0)
+
+
+class EchoCore(wiring.Component):
+    """A tiny *hardware* stand-in for the core, for building the board shell.
+
+    It answers every debug request one cycle later with values derived from the
+    request (so synthesis keeps all of the host link's reply logic, which a
+    constant stand-in would let it remove), counts cycles, and runs for a while
+    after RUN.  It is not a model of the Sentron: only a load for the link.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        super().__init__({"debug": wiring.Out(DebugSignature(config.dim_bits))})
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Signal
+        m = Module()
+        d = self.debug
+        busy = Signal(8)
+        with m.If(busy != 0):
+            m.d.sync += busy.eq(busy - 1)
+        m.d.sync += [d.resp_valid.eq(0), d.cycles.eq(d.cycles + 1)]
+        with m.If(d.req_valid & ~d.resp_valid):
+            m.d.sync += [d.resp_valid.eq(1), d.resp_data.eq(d.req_data ^ d.req_addr),
+                         d.resp_coord.eq(d.req_coord ^ d.req_data), d.resp_hit.eq(d.req_addr[0]),
+                         d.resp_error.eq(d.req_cmd.as_value()[:2])]
+            with m.If(d.req_cmd == DebugCmd.RUN):
+                m.d.sync += [busy.eq(200), d.siws.eq(d.siws + 1), d.pc.eq(d.req_addr),
+                             d.ops.eq(d.ops + d.req_data[:4]), d.fault.eq(d.req_data[4:8]),
+                             d.fault_pc.eq(d.req_data[8:]), d.prog_len.eq(d.req_addr)]
+        m.d.comb += d.running.eq(busy != 0)
+        return m
