@@ -89,7 +89,7 @@ def _step_unpack_multiply(m, v):
     is_mul = (op == DOp.MUL) | (op == DOp.MAC)
     is_itof = op == DOp.ITOF
     # Product operands: a*b for MUL and MAC, a*1.0 for everything else.
-    sig_b = Mux(is_mul, b.sig, 1 << 23)
+    sig_b = wire(m, Mux(is_mul, b.sig, 1 << 23), "sig_b")
     exp_b = Mux(is_mul, b.exp_eff, BIAS)
     # The product's bit 47 has biased exponent ea + eb - 126; |i| << 16 puts 2**31 there.
     xb = Mux(is_itof, 158, a.exp_eff + exp_b - (BIAS - 1))
@@ -105,9 +105,12 @@ def _step_unpack_multiply(m, v):
     # FTOI: |a| = sig * 2**(exp - 150); for exp in 127..157 the integer part is
     # (sig << (exp - 127)) >> 23, at most 31 bits.
     ftoi_mag = (a.sig << (a.exp - BIAS)[:5])[23:54]
+    # Four partial products, one DSP tile each (16x16 on iCE40); summed in the next
+    # step, so a register between the steps sits right at the DSP outputs.
+    a_lo, a_hi, b_lo, b_hi = a.sig[0:16], a.sig[16:24], sig_b[0:16], sig_b[16:24]
     return {
         **_control(v),
-        "product": a.sig * sig_b,
+        "pp_ll": a_lo * b_lo, "pp_lh": a_lo * b_hi, "pp_hl": a_hi * b_lo, "pp_hh": a_hi * b_hi,
         # Leading zeros of the significands (the product has their sum, or one
         # more) and of |i| (for a negative i, the leading ones of i, or one fewer).
         "la": leading_zeros(m, a.sig, "la"),
@@ -138,7 +141,8 @@ def _step_product(m, v):
     left, right, go_right, e_top = coarse_plan(m, lz, v["xb"], right_bits=6, name="pplan")
     return {
         **_control(v),
-        "p": Mux(is_itof, Cat(C(0, 16), v["itof_mag"]), v["product"]),
+        "p": Mux(is_itof, Cat(C(0, 16), v["itof_mag"]),
+                 Cat(v["pp_ll"], v["pp_hh"]) + ((v["pp_lh"] + v["pp_hl"]) << 16))[0:48],
         "left": left, "right": right, "go_right": go_right, "e_top": e_top,
         **_keep(v, "p_sign", "p_nan", "p_inf", "y"),
         "side": Mux(op == DOp.FTOI, ftoi, v["minmax"]),
@@ -268,14 +272,15 @@ STEP_NAMES = tuple(name for name, _ in _STEPS)
 #: between registers (``python -m hdl.fp.fmax --steps``) less ~3 ns of register
 #: overhead.  Used only to place the pipeline registers.
 STEP_WEIGHTS = {
-    "unpack_multiply": 32.0, "product": 24.0, "product_shift": 27.5, "product_fine": 12.5,
+    "unpack_multiply": 27.5, "product": 26.5, "product_shift": 27.5, "product_fine": 12.5,
     "product_round": 16.5, "align_compare": 20.0, "align_shift": 30.5, "sum": 14.0,
     "sum_normalize": 30.5, "sum_round": 14.5,
 }
-#: Charged to the first segment (the core's operand forwarding before the unit)
-#: and to the last (the register file write after it).
-INPUT_WEIGHT = 5.0
-OUTPUT_WEIGHT = 3.0
+#: Charged to the first segment (the core reads x_a/x_b/x_c through the 32:1
+#: read muxes of its flip-flop register file) and to the last (w_tag decode and
+#: the write-port choice in front of the register flip-flops).
+INPUT_WEIGHT = 10.0
+OUTPUT_WEIGHT = 8.0
 
 
 def choose_cuts(latency, weights=None):
