@@ -73,9 +73,12 @@ class CLane(wiring.Component):
         The operation is HALT.
     loop_not_taken : Out(1)
         A LOOP that falls through (its predicted-taken fetch must be squashed).
-    next_pc : Out(PC_BITS)
+    next_pc : Out(PC_BITS + 1)
         The address of the next SIW: the target for JUMP and a taken LOOP,
-        else ``pc + 1`` (modulo ``2**PC_BITS``).
+        else ``pc + 1``.  One bit wider than an address so that falling through
+        the last word of a full program memory (address 1023) leads to address
+        1024, which is PC_RANGE (docs/isa.md section 4: running off the end never
+        executes stale words), rather than wrapping to 0.
     """
 
     def __init__(self, dim_bits=DEFAULT_DIM_BITS):
@@ -101,7 +104,7 @@ class CLane(wiring.Component):
             "reg_data": Out(32),
             "halt": Out(1),
             "loop_not_taken": Out(1),
-            "next_pc": Out(PC_BITS),
+            "next_pc": Out(PC_BITS + 1),
         })
 
     def elaborate(self, platform):
@@ -157,6 +160,6 @@ class CLane(wiring.Component):
         branch = (self.op == COp.JUMP) | loop_taken
         m.d.comb += [
             self.loop_not_taken.eq(is_loop & ~loop_taken),
-            self.next_pc.eq(Mux(branch, self.target, (self.pc + 1)[:PC_BITS])),
+            self.next_pc.eq(Mux(branch, self.target, self.pc + 1)),
         ]
         return m

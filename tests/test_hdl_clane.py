@@ -48,7 +48,7 @@ def random_case(rng, bits):
         bits_c |= C_FIELDS[name].put(value)
     cregs = [tuple(edge(0, top, [0, 1, top - 1, top]) for _ in range(NDIMS)) for _ in range(8)]
     rs = edge(0, 0xFFFFFFFF, [0, top, top + 1, 0xFFFFFFFF, 0x80000000])
-    pc = edge(0, (1 << PC_BITS) - 2, [0, (1 << PC_BITS) - 2])
+    pc = edge(0, (1 << PC_BITS) - 1, [0, (1 << PC_BITS) - 1])
     return C_SLOT.put(bits_c), fields, cregs, rs, pc
 
 
