@@ -19,24 +19,28 @@ ITOF     ``P = round(|i|)``      ``round(P + (-0))``        the product normaliz
 MIN, MAX and FTOI are small side paths computed in the first two steps and
 carried to the output.  So normalization and rounding exist twice (product,
 sum), both built from the same :mod:`hdl.fp` functions, and the whole unit is
-one straight pipe of ten combinational *steps*:
+one straight pipe of thirteen combinational *steps* (short ones: every logic
+level counts on an iCE40, and more boundaries let the registers fall evenly):
 
-1. ``unpack_multiply``: decode, unpack, 24x24 significand product (DSP), leading
-   zeros of the significands (and of ``|i|``), MIN/MAX compare, FTOI shift,
-   choice of the adder's second operand;
+1. ``unpack_multiply``: decode, unpack, four 16-bit partial products of the
+   24x24 significand product (one DSP tile each), leading zeros of the
+   significands (and of ``|i|``), MIN/MAX compare, FTOI shift, choice of the
+   adder's second operand;
 2. ``product``: the 48-bit product (or ``|i| << 16``) and, beside it, the plan of
    its normalizing shift (from the operands' leading zeros, clamped for
    subnormal products); FTOI sign and saturation;
-3. ``product_shift``: the planned shift (left, or right for tiny products);
-4. ``product_fine``: at most one more position, guard/sticky, round decision;
-5. ``product_round``: increment, specials: the rounded product P as a word;
-6. ``align_compare``: unpack P and the second operand, compare exponents and
+3. ``product_shift_high``, 4. ``product_shift_low``: the planned shift (left, or
+   right with sticky for tiny products), by groups of 8 then by 0..7;
+5. ``product_fine``: at most one more position, guard/sticky, round decision;
+6. ``product_round``: increment, specials: the rounded product P as a word;
+7. ``align_compare``: unpack P and the second operand, compare exponents and
    magnitudes;
-7. ``align_shift``: align the smaller significand (guard, round, sticky);
-8. ``sum``: 28-bit add or subtract;
-9. ``sum_normalize``: leading zeros (capped at exponent field 0 by a marker
-   bit), left shift, round decision;
-10. ``sum_round``: increment, specials, and the choice of sum or side result.
+8. ``align_shift_high``, 9. ``align_shift_low``: align the smaller significand
+   (guard, round, sticky);
+10. ``sum``: 28-bit add or subtract;
+11. ``sum_count``: leading zeros, capped at exponent field 0 by a marker bit;
+12. ``sum_shift``: left shift, round decision;
+13. ``sum_round``: increment, specials, and the choice of sum or side result.
 
 Pipeline registers go between steps.  ``latency`` L puts L-1 register stages
 between ``x_*`` and ``w_*``: they are placed at the step boundaries that minimise
@@ -56,9 +60,9 @@ from amaranth.lib.wiring import In, Out
 from sim.encoding import CANONICAL_NAN, DOp
 
 from .fp.fields import BIAS, unpack
-from .fp.normalize import clamp_marker, coarse_plan, coarse_shift, fine_normalize, leading_zeros, \
-    normalize_left
+from .fp.normalize import clamp_marker, coarse_plan, fine_normalize, leading_zeros, normalize_left
 from .fp.round import round_apply, round_up
+from .fp.shift import shift_right_sticky, split_amount
 from .fp.wire import wire
 
 __all__ = ["FloatUnit", "FLOAT_OPS", "STEP_NAMES", "STEP_WEIGHTS", "choose_cuts"]
@@ -149,12 +153,25 @@ def _step_product(m, v):
     }
 
 
-def _step_product_shift(m, v):
-    shifted, sticky = coarse_shift(m, v["p"], v["left"], v["right"], v["go_right"],
-                                   name="pshift")
+def _step_product_shift_high(m, v):
+    # The planned shift, first phase: whole groups of 8 positions.
+    left_hi, left_lo = split_amount(v["left"])
+    right_hi, right_lo = split_amount(v["right"])
+    right, sticky = shift_right_sticky(m, v["p"], right_hi, "pshift_right_hi")
     return {
         **_control(v),
-        "q": shifted, "q_sticky": sticky,
+        "q1": Mux(v["go_right"], right, (v["p"] << left_hi)[0:48]),
+        "q1_sticky": v["go_right"] & sticky, "left_lo": left_lo, "right_lo": right_lo,
+        **_keep(v, "go_right", "e_top", "p_sign", "p_nan", "p_inf", "y", "side"),
+    }
+
+
+def _step_product_shift_low(m, v):
+    right, sticky = shift_right_sticky(m, v["q1"], v["right_lo"], "pshift_right_lo")
+    return {
+        **_control(v),
+        "q": Mux(v["go_right"], right, (v["q1"] << v["left_lo"])[0:48]),
+        "q_sticky": v["q1_sticky"] | (v["go_right"] & sticky),
         **_keep(v, "e_top", "p_sign", "p_nan", "p_inf", "y", "side"),
     }
 
@@ -200,14 +217,25 @@ def _step_align_compare(m, v):
     }
 
 
-def _step_align_shift(m, v):
-    swap = v["swap"]
+def _step_align_shift_high(m, v):
     # The smaller significand plus guard, round, sticky positions, shifted right by
-    # the exponent difference; beyond 31 positions everything is sticky anyway.
+    # the exponent difference (beyond 31 positions everything is sticky anyway);
+    # first phase: whole groups of 8 positions.
     diff = v["diff"]
-    ext = wire(m, Cat(C(0, 32), C(0, 3), v["to_shift"]) >> Mux(diff > 31, 31, diff[:5]),
-               "align_ext")
-    shifted = ext[32:59] | ext[0:32].any()
+    high, low = split_amount(Mux(diff > 31, 31, diff[:5]))
+    shifted, sticky = shift_right_sticky(m, Cat(C(0, 3), v["to_shift"]), high, "align_hi")
+    return {
+        **_control(v),
+        "a1": shifted, "a1_sticky": sticky, "low": low,
+        **_keep(v, "swap", "exp_eq", "x_sig", "y_sig", "x_sign", "y_sign", "eff_sub",
+                "big_exp", "s_nan", "s_inf", "inf_sign", "side"),
+    }
+
+
+def _step_align_shift_low(m, v):
+    swap = v["swap"]
+    shifted, sticky = shift_right_sticky(m, v["a1"], v["low"], "align_lo")
+    shifted = shifted | (v["a1_sticky"] | sticky)
     small_equal_exp = Cat(C(0, 3), Mux(swap, v["x_sig"], v["y_sig"]))
     return {
         **_control(v),
@@ -235,14 +263,22 @@ def _step_sum(m, v):
     }
 
 
-def _step_sum_normalize(m, v):
-    exp, shifted = normalize_left(m, v["sum"], v["big_exp"] + 1, v["marker"], name="snorm")
+def _step_sum_count(m, v):
+    return {
+        **_control(v),
+        "lz": leading_zeros(m, v["sum"] | v["marker"], "sum_lz"),
+        "sign": Mux(v["sum"].any(), v["sign"], v["zero_sign"]),
+        **_keep(v, "sum", "big_exp", "s_nan", "s_inf", "inf_sign", "side"),
+    }
+
+
+def _step_sum_shift(m, v):
+    exp, shifted = normalize_left(m, v["sum"], v["big_exp"] + 1, lz=v["lz"], name="snorm")
     sig = shifted[4:28]
     return {
         **_control(v),
         "s_exp": exp, "s_sig": sig, "s_up": round_up(sig, shifted[3], shifted[0:3].any()),
-        "sign": Mux(v["sum"].any(), v["sign"], v["zero_sign"]),
-        **_keep(v, "s_nan", "s_inf", "inf_sign", "side"),
+        **_keep(v, "sign", "s_nan", "s_inf", "inf_sign", "side"),
     }
 
 
@@ -257,13 +293,16 @@ def _step_sum_round(m, v):
 _STEPS = (
     ("unpack_multiply", _step_unpack_multiply),
     ("product", _step_product),
-    ("product_shift", _step_product_shift),
+    ("product_shift_high", _step_product_shift_high),
+    ("product_shift_low", _step_product_shift_low),
     ("product_fine", _step_product_fine),
     ("product_round", _step_product_round),
     ("align_compare", _step_align_compare),
-    ("align_shift", _step_align_shift),
+    ("align_shift_high", _step_align_shift_high),
+    ("align_shift_low", _step_align_shift_low),
     ("sum", _step_sum),
-    ("sum_normalize", _step_sum_normalize),
+    ("sum_count", _step_sum_count),
+    ("sum_shift", _step_sum_shift),
     ("sum_round", _step_sum_round),
 )
 #: The datapath's combinational steps, in order.
@@ -272,9 +311,10 @@ STEP_NAMES = tuple(name for name, _ in _STEPS)
 #: between registers (``python -m hdl.fp.fmax --steps``) less ~3 ns of register
 #: overhead.  Used only to place the pipeline registers.
 STEP_WEIGHTS = {
-    "unpack_multiply": 27.5, "product": 26.5, "product_shift": 27.5, "product_fine": 12.5,
-    "product_round": 16.5, "align_compare": 20.0, "align_shift": 30.5, "sum": 14.0,
-    "sum_normalize": 30.5, "sum_round": 14.5,
+    "unpack_multiply": 27.5, "product": 26.5, "product_shift_high": 16.0,
+    "product_shift_low": 16.0, "product_fine": 12.5, "product_round": 16.5,
+    "align_compare": 20.0, "align_shift_high": 16.0, "align_shift_low": 18.0, "sum": 14.0,
+    "sum_count": 16.0, "sum_shift": 18.0, "sum_round": 14.5,
 }
 #: Charged to the first segment (the core reads x_a/x_b/x_c through the 32:1
 #: read muxes of its flip-flop register file) and to the last (w_tag decode and

@@ -15,7 +15,7 @@ path (every logic level counts on an iCE40):
 * the *product* path never counts the product's zeros at all: the product of
   significands with ``la`` and ``lb`` leading zeros has ``la + lb`` or
   ``la + lb + 1``, so the shift is planned from the operands beside the
-  multiplier (:func:`coarse_plan`), applied (:func:`coarse_shift`), and finished
+  multiplier (:func:`coarse_plan`), applied (with :mod:`.shift`), and finished
   by at most one more position (:func:`fine_normalize`).
 """
 
@@ -23,8 +23,7 @@ from amaranth.hdl import C, Cat, Mux, Value
 
 from .wire import wire
 
-__all__ = ["leading_zeros", "clamp_marker", "normalize_left", "coarse_plan", "coarse_shift",
-           "fine_normalize"]
+__all__ = ["leading_zeros", "clamp_marker", "normalize_left", "coarse_plan", "fine_normalize"]
 
 
 def _lzc_pow2(m, v, name):
@@ -70,17 +69,19 @@ def clamp_marker(xb_minus_1, width):
     return C(1 << (width - 1), width) >> Value.cast(xb_minus_1)
 
 
-def normalize_left(m, value, xb, marker, *, name="norm"):
+def normalize_left(m, value, xb, marker=None, *, lz=None, name="norm"):
     """Left-normalize ``value`` (W bits) whose top bit has biased exponent ``xb`` >= 1.
 
-    ``marker`` is :func:`clamp_marker` of ``xb``.  Returns ``(exp, shifted)``:
+    ``marker`` is :func:`clamp_marker` of ``xb``; or pass ``lz``, the leading zeros
+    of ``value | marker`` counted a step earlier.  Returns ``(exp, shifted)``:
     ``shifted`` has its leading one at the top if the result is normal, and then
     ``exp = xb - lz`` >= 1; otherwise the shift stopped where the exponent is 1,
     the top bit is clear and ``exp`` is 0 (subnormal or zero).
     """
     value = wire(m, value, f"{name}_in")
     width = len(value)
-    lz = leading_zeros(m, value | marker, f"{name}_lz")
+    if lz is None:
+        lz = leading_zeros(m, value | marker, f"{name}_lz")
     shifted = wire(m, (value << lz)[:width], f"{name}_left")
     exp = wire(m, Mux(shifted[width - 1], xb - lz, 0), f"{name}_exp")
     return exp, shifted
@@ -94,7 +95,8 @@ def coarse_plan(m, lz, xb, *, right_bits, name="plan"):
     (or, if ``go_right``, right by ``right``, saturated at ``2**right_bits - 1``),
     after which the top bit has exponent ``e_top`` >= 1 and the leading one is at
     the top or one below (normal case), or the value is aligned to exponent 1
-    (subnormal case).  :func:`fine_normalize` finishes the job.  Uses only
+    (subnormal case).  :func:`fine_normalize` finishes the job.  A left shift by
+    at most the leading zeros loses no bit; a right shift keeps a sticky bit.  Uses only
     exponents and counts, so it runs beside the adder that makes the significand.
     """
     xb = Value.cast(xb)
@@ -108,20 +110,6 @@ def coarse_plan(m, lz, xb, *, right_bits, name="plan"):
     right = wire(m, Mux(over > limit, limit, over[:right_bits]), f"{name}_right")
     e_top = wire(m, Mux(normal, e1[:len(e1) - 1], 1), f"{name}_e_top")
     return left, right, go_right, e_top
-
-
-def coarse_shift(m, value, left, right, go_right, *, name="coarse"):
-    """Shift ``value`` left by ``left`` or, if ``go_right``, right by ``right``.
-
-    Returns ``(shifted, sticky)``: ``sticky`` is the OR of the bits shifted out on
-    the right (a left shift by a count no larger than the leading zeros loses none).
-    """
-    value = Value.cast(value)
-    width = len(value)
-    pad = 1 << len(right)
-    ext = wire(m, Cat(C(0, pad), value) >> right, f"{name}_right")
-    lshift = wire(m, (value << left)[:width], f"{name}_left")
-    return Mux(go_right, ext[pad:], lshift), go_right & ext[:pad].any()
 
 
 def fine_normalize(m, value, e_top, *, name="fine"):
