@@ -25,7 +25,7 @@ it executed successfully, and a RUN or STEP arriving with the same pair is
 answered OK without running again.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -46,8 +46,12 @@ _DEBUG_CMD = {
     Cmd.MEM_READ: DebugCmd.MEM_READ, Cmd.MEM_WRITE: DebugCmd.MEM_WRITE,
     Cmd.MEM_ERASE: DebugCmd.MEM_ERASE, Cmd.SLOT_READ: DebugCmd.SLOT_READ,
     Cmd.DUMP_NEXT: DebugCmd.SLOT_READ, Cmd.RUN: DebugCmd.RUN, Cmd.STEP: DebugCmd.STEP,
-    Cmd.HALT: DebugCmd.HALT,
+    Cmd.HALT: DebugCmd.HALT, Cmd.READ_REGS: DebugCmd.READ_REG, Cmd.READ_CREGS: DebugCmd.READ_CREG,
 }
+
+#: Block reads: one debug read per element (addresses 0..count-1), each element's
+#: bytes streamed into the one reply as soon as it is read.
+_BLOCKS = {Cmd.READ_REGS: 32, Cmd.READ_CREGS: 8}
 
 _DEBUG_STATUS = {
     DebugError.NONE: Status.OK, DebugError.BUSY: Status.BUSY,
@@ -75,9 +79,11 @@ _REPLY_BYTES = {
                     *range(_REC_COORD, _REC_COORD + COORD_BYTES), *range(_REC_DATA + 4, _REC_DATA + 8)],
     Cmd.CONFIG: range(REPLY_LEN[Cmd.CONFIG]),
     Cmd.STATUS: range(REPLY_LEN[Cmd.STATUS]),
+    Cmd.READ_REGS: range(_REC_DATA + 4, _REC_DATA + 8),                 # per element
+    Cmd.READ_CREGS: range(_REC_COORD, _REC_COORD + COORD_BYTES),        # per element
 }
 for _c, _sel in _REPLY_BYTES.items():
-    assert len(_sel) == REPLY_LEN[_c], _c
+    assert len(_sel) * _BLOCKS.get(_c, 1) == REPLY_LEN[_c], _c
 
 
 def _crc16_terms():
@@ -215,6 +221,8 @@ class HostLink(wiring.Component):
         dcmd = Signal(DebugCmd)
         uses_debug = Signal()
         sends = Signal(_REC_BYTES)              # which record bytes the reply sends
+        block_last = Signal(8)                  # block reads: the last element's index
+        is_block = Signal()
         with m.Switch(cmd):
             for c in Cmd:
                 with m.Case(c.value):
@@ -222,6 +230,8 @@ class HostLink(wiring.Component):
                                  sends.eq(sum(1 << i for i in _REPLY_BYTES.get(c, ())))]
                     if c in _DEBUG_CMD:
                         m.d.comb += [dcmd.eq(_DEBUG_CMD[c]), uses_debug.eq(1)]
+                    if c in _BLOCKS:
+                        m.d.comb += [is_block.eq(1), block_last.eq(_BLOCKS[c] - 1)]
 
         # -- request fields, at fixed places of the right-aligned payload.  Every
         # command that carries a coordinate has it last, so it is always frame[:144].
@@ -237,7 +247,7 @@ class HostLink(wiring.Component):
                 m.d.comb += req_addr.eq(frame[_COORD_BITS:_COORD_BITS + 8])
             with m.Case(Cmd.MEM_WRITE):
                 m.d.comb += req_data.eq(frame[_COORD_BITS:_COORD_BITS + 32])
-            with m.Case(Cmd.DUMP_NEXT):
+            with m.Case(Cmd.DUMP_NEXT, *_BLOCKS):
                 m.d.comb += req_addr.eq(slot)
             with m.Default():
                 m.d.comb += req_addr.eq(frame[:16])
@@ -278,9 +288,13 @@ class HostLink(wiring.Component):
             m.d.sync += [status.eq(code), reply_len.eq(0)]
             m.next = "SEND"
 
-        def answer(contents):
-            m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len), frame.eq(contents),
+        def load_reply(contents):
+            m.d.sync += [frame.eq(contents),
                          mask.eq(Cat(*(sends[_REC_BYTES - 1 - i] for i in range(_REC_BYTES))))]
+
+        def answer(contents):
+            m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len)]
+            load_reply(contents)
             m.next = "SEND"
 
         with m.FSM() as fsm:
@@ -368,7 +382,7 @@ class HostLink(wiring.Component):
                 with m.Elif(past_end):
                     answer(dump_none)
                 with m.Elif(uses_debug):
-                    m.d.sync += [dbg.req_valid.eq(1), slot.eq(frame[:16])]
+                    m.d.sync += [dbg.req_valid.eq(1), slot.eq(Mux(is_block, 0, frame[:16]))]
                     m.next = "EXECUTE"
                 with m.Elif(cmd == Cmd.CONFIG):
                     answer(config_reply)         # served by the link itself
@@ -437,7 +451,20 @@ class HostLink(wiring.Component):
                     with m.If(take):
                         m.d.sync += crc.eq(crc_after)
                     with m.If(mask[:-1] == 0):
-                        m.next = "SEND_CRC_HI"
+                        with m.If(is_block & (slot != block_last)):
+                            # The next element of a block read: fetch it, then go on.
+                            m.d.sync += [slot.eq(slot + 1), dbg.req_valid.eq(1)]
+                            m.next = "BLOCK_NEXT"
+                        with m.Else():
+                            m.next = "SEND_CRC_HI"
+
+            with m.State("BLOCK_NEXT"):
+                # The core is idle (the link serves one request at a time and the first
+                # element succeeded), so these reads cannot fail.
+                with m.If(dbg.resp_valid):
+                    m.d.sync += dbg.req_valid.eq(0)
+                    load_reply(resp_record)
+                    m.next = "SEND_PAYLOAD"
             sending("SEND_CRC_HI", crc[8:], goto("SEND_CRC_LO"))
             sending("SEND_CRC_LO", crc[:8], goto("HUNT"))
 

@@ -368,6 +368,17 @@ class HostLink:
     def write_reg(self, i, value):
         self._transact(Cmd.WRITE_REG, bytes([i & 0xFF]) + (value & 0xFFFF_FFFF).to_bytes(4, "big"))
 
+    def read_regs(self):
+        """r0..r31 in one request (READ_REGS)."""
+        d = self._transact(Cmd.READ_REGS)
+        return [int.from_bytes(d[4 * i:4 * i + 4], "big") for i in range(32)]
+
+    def read_cregs(self):
+        """c0..c7 in one request (READ_CREGS)."""
+        d = self._transact(Cmd.READ_CREGS)
+        dim_bits = self._cfg().dim_bits
+        return [_wire_coord(d[COORD_BYTES * i:COORD_BYTES * (i + 1)], dim_bits) for i in range(8)]
+
     def read_creg(self, i):
         return _wire_coord(self._transact(Cmd.READ_CREG, bytes([i & 0xFF])), self._cfg().dim_bits)
 
@@ -508,8 +519,8 @@ class BoardEngine(Engine):
         if st.running:
             raise BusyError("the core is running: halt it before reading its state", Status.BUSY)
         return ArchState(
-            regs=tuple(link.read_reg(i) for i in range(32)),
-            cregs=tuple(tuple(link.read_creg(i)) for i in range(8)),
+            regs=tuple(link.read_regs()),
+            cregs=tuple(tuple(c) for c in link.read_cregs()),
             pc=st.pc, halted=not st.running, fault=st.fault, fault_pc=st.fault_pc,
             cycles=st.cycles, siws=st.siws, ops=st.ops,
             memory=link.memory_slots())

@@ -56,6 +56,8 @@ class Cmd(enum.IntEnum):
     RUN = 0x10
     STEP = 0x11
     HALT = 0x12
+    READ_REGS = 0x13    # -> r0..r31, 4 bytes each (128)
+    READ_CREGS = 0x14   # -> c0..c7, a coordinate each (144)
 
 
 class Status(enum.IntEnum):
@@ -78,7 +80,7 @@ REQUEST_LEN = {
     Cmd.READ_REG: 1, Cmd.WRITE_REG: 5, Cmd.READ_CREG: 1, Cmd.WRITE_CREG: 1 + COORD_BYTES,
     Cmd.WRITE_PC: 2, Cmd.MEM_READ: COORD_BYTES, Cmd.MEM_WRITE: COORD_BYTES + 4,
     Cmd.MEM_ERASE: COORD_BYTES, Cmd.SLOT_READ: 2, Cmd.DUMP_NEXT: 2,
-    Cmd.RUN: 0, Cmd.STEP: 0, Cmd.HALT: 0,
+    Cmd.RUN: 0, Cmd.STEP: 0, Cmd.HALT: 0, Cmd.READ_REGS: 0, Cmd.READ_CREGS: 0,
 }
 
 #: Reply payload length of each command when its status is OK (0 otherwise).
@@ -88,6 +90,7 @@ REPLY_LEN = {
     Cmd.WRITE_PC: 0, Cmd.MEM_READ: 5, Cmd.MEM_WRITE: 0, Cmd.MEM_ERASE: 0,
     Cmd.SLOT_READ: 1 + COORD_BYTES + 4, Cmd.DUMP_NEXT: 3 + COORD_BYTES + 4,
     Cmd.RUN: 0, Cmd.STEP: 0, Cmd.HALT: 0,
+    Cmd.READ_REGS: 32 * 4, Cmd.READ_CREGS: 8 * COORD_BYTES,
 }
 
 #: Statuses that mean "the request was not executed": resending it is always safe.

@@ -371,3 +371,25 @@ def test_parameters_are_checked():
         HostLink(CONFIG, 0)
     with pytest.raises(ValueError, match="slots"):
         HostLink(CoreConfig(set_bits=14, ways=8), 100)
+
+
+def test_block_reads_stream_every_register():
+    b = Bench(run_cycles=2000)
+
+    async def bench(ctx):
+        for i in range(32):
+            b.fake.regs[i] = (0x01010101 * i) ^ 0x80000000
+        for i in range(8):
+            b.fake.cregs[i] = tuple((i * 100 + d * 7) % 2048 for d in range(9))
+        seq, cmd, status, payload = parse_reply(await b.request(ctx, frame(0x13, seq=5)))
+        assert (seq, cmd, status) == (5, 0x13, OK)
+        assert payload == b"".join(b.fake.regs[i].to_bytes(4, "big") for i in range(32))
+        _, _, status, payload = parse_reply(await b.request(ctx, frame(0x14)))
+        assert status == OK
+        assert payload == b"".join(coord_bytes(b.fake.cregs[i]) for i in range(8))
+        # Refused as a whole while the core runs; nothing half-sent.
+        await b.request(ctx, frame(RUN, seq=6))
+        r = parse_reply(await b.request(ctx, frame(0x13, seq=7)))
+        assert r[2:] == (BUSY, b"")
+
+    b.run(bench)
