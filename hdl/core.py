@@ -20,12 +20,12 @@ one cycle, act in the next), so the host goes through exactly the placement
 logic a SCATTER does.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, enum, wiring
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
-from sim.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig, DOp, Fault, SOp
+from sim.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig, SOp
 
 from .clane import CLane
 from .coord_memory import CoordinateMemory
@@ -33,7 +33,7 @@ from .debug import DebugCmd, DebugError, DebugSignature
 from .decoder import Decoder
 from .float_unit import FloatUnit
 from .int_alu import IntAlu
-from .issue import ADDR_BITS, IssueUnit, RunState
+from .issue import IssueUnit, RunState
 from .morton import morton_coord_value, morton_key_value
 from .regfile import RegisterFile
 
@@ -65,7 +65,7 @@ class Sentron(wiring.Component):
 
     Attributes
     ----------
-    debug : In(DebugSignature(dim_bits))
+    debug : Out(DebugSignature(dim_bits))
         The debug port (see :mod:`hdl.debug`).  Requests other than HALT get
         ``BUSY`` while ``running``.  RUN and STEP answer as the run starts
         (``running`` is high in the answer's cycle); poll ``running`` for the end.
@@ -109,7 +109,7 @@ class Sentron(wiring.Component):
         self.config = config
         B = config.dim_bits
         self.coord_bits = NDIMS * B
-        super().__init__({"debug": In(DebugSignature(B))})
+        super().__init__({"debug": Out(DebugSignature(B))})
 
         self._prog = Memory(shape=SIW_BITS, depth=config.prog_depth, init=[])
         self._decoder = Decoder()

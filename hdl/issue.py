@@ -51,7 +51,7 @@ from sim.encoding import PC_BITS, COp, Fault
 from .debug import COUNTER_BITS
 from .decoder import decoded_layout
 
-__all__ = ["IssueUnit", "dx_layout", "RunState"]
+__all__ = ["IssueUnit", "dx_layout", "RunState", "ADDR_BITS"]
 
 #: Width of an SIW address inside the core: one more than ``PC_BITS`` so that the
 #: address after 1023 is 1024 (PC_RANGE), never 0.

@@ -557,5 +557,40 @@ def test_default_config_with_memory_image():
         await b.run_both(m, "image")
         assert m.regs[1] == 41 and m.regs[2] == 44
 
-    Bench(cfg, image).run([image_visible, s_debug_port,
+    async def off_the_end_of_1024(b):
+        # Only the last words matter (program memory starts as zeros: NOPs).  After
+        # address 1023 comes 1024, PC_RANGE; the address must not wrap to 0.
+        for last, what in (("LI r1, 1", "fall through"), ("LOOP c0.sc < c1.sc, 5", "LOOP not taken")):
+            words = [0] * 1023 + words_of(last)
+            m = Machine(cfg)
+            m.load_program(words)
+            m.write_memory(image)               # the core still holds the image
+            m.regs = [b.ctx.get(r) for r in b.core.regs]
+            b.sync_counters(m)
+            m.pc = 1020
+            await b.drv.request(b.ctx, DebugCmd.WRITE_PROG, 1023, words[-1])
+            await b.drv.request(b.ctx, DebugCmd.SET_LEN, 1024)
+            await b.drv.write_pc(b.ctx, 1020)
+            recs = await b.run_both(m, f"off the end of 1024 words: {what}")
+            assert (recs[-1].pc, recs[-1].fault) == (1024, Fault.PC_RANGE)
+            assert b.ctx.get(b.drv.port.fault_pc) == 0     # the port shows PC_BITS bits
+
+    Bench(cfg, image).run([image_visible, off_the_end_of_1024, s_debug_port,
                            lambda b: s_random(b, seeds=range(200, 203))])
+
+
+def test_odd_config():
+    """Narrow dimensions, 3 ways (SLOT_READ divides by 3), a 100-word program memory, F = 3."""
+    cfg = CoreConfig(dim_bits=5, set_bits=3, ways=3, prog_depth=100, float_latency=3)
+
+    async def off_the_end_of_memory(b):
+        # A program filling program memory runs off its end: address 100 is outside
+        # both the program and the memory.
+        words = [0] * 99 + words_of("LI r1, 1")
+        m = await b.fresh(words)
+        await b.drv.write_pc(b.ctx, 97)
+        m.pc = 97
+        recs = await b.run_both(m, "off the end of a full memory")
+        assert (recs[-1].pc, recs[-1].fault) == (100, Fault.PC_RANGE)
+
+    Bench(cfg).run([s_directed, s_faults, s_debug_port, off_the_end_of_memory])
