@@ -311,10 +311,10 @@ STEP_NAMES = tuple(name for name, _ in _STEPS)
 #: between registers (``python -m hdl.fp.fmax --steps``) less ~3 ns of register
 #: overhead.  Used only to place the pipeline registers.
 STEP_WEIGHTS = {
-    "unpack_multiply": 27.5, "product": 26.5, "product_shift_high": 16.0,
-    "product_shift_low": 16.0, "product_fine": 12.5, "product_round": 16.5,
-    "align_compare": 20.0, "align_shift_high": 16.0, "align_shift_low": 18.0, "sum": 14.0,
-    "sum_count": 16.0, "sum_shift": 18.0, "sum_round": 14.5,
+    "unpack_multiply": 27.5, "product": 26.5, "product_shift_high": 18.0,
+    "product_shift_low": 14.0, "product_fine": 12.5, "product_round": 16.5,
+    "align_compare": 20.0, "align_shift_high": 18.5, "align_shift_low": 13.0, "sum": 14.0,
+    "sum_count": 13.5, "sum_shift": 18.0, "sum_round": 14.5,
 }
 #: Charged to the first segment (the core reads x_a/x_b/x_c through the 32:1
 #: read muxes of its flip-flop register file) and to the last (w_tag decode and
