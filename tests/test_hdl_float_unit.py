@@ -277,7 +277,7 @@ def random_vector(rng):
 
 
 @pytest.mark.parametrize("latency,count,seed", [(4, 2000, 1), (3, 400, 2), (6, 400, 3),
-                                                (1, 150, 4), (12, 250, 5)])
+                                                (1, 150, 4), (17, 250, 5)])
 def test_random_stream(latency, count, seed):
     rng = random.Random(seed)
     check_against_golden(latency, [random_vector(rng) for _ in range(count)], seed)
@@ -304,9 +304,14 @@ def test_latency_below_minimum_is_refused(bad):
         gc.collect()
 
 
-@pytest.mark.parametrize("latency", range(1, 15))
+@pytest.mark.parametrize("latency", range(1, 20))
 def test_register_stages_equal_latency_minus_one(latency):
     cuts = choose_cuts(latency)
     assert len(cuts) == latency - 1
     assert all(0 <= c <= len(STEP_NAMES) for c in cuts)
     assert list(cuts) == sorted(cuts)
+    if latency - 1 <= len(STEP_NAMES) + 1:
+        assert len(set(cuts)) == len(cuts), "a boundary registered twice while others are free"
+    else:   # more stages than boundaries: every boundary, the rest delay the output
+        assert set(cuts) == set(range(len(STEP_NAMES) + 1))
+        assert cuts.count(len(STEP_NAMES)) == latency - 1 - len(STEP_NAMES)
