@@ -40,11 +40,19 @@ from .regfile import RegisterFile
 __all__ = ["Sentron"]
 
 # Read and write ports of the data register file, by role.
-_R_RS1, _R_RS2, _R_DRD, _R_SREG, _R_CREG, _R_DEBUG = range(6)
-_W_DINT, _W_GATHER, _W_CREG, _W_FLOAT, _W_DEBUG = range(5)
+# The host reads through the rs1 and ck ports: it reads only while the core is
+# idle, when X is empty and those ports are free (a 32:1 and an 8:1 mux saved).
+_R_RS1, _R_RS2, _R_DRD, _R_SREG, _R_CREG = range(5)
+_R_DEBUG = _R_RS1
+# Likewise the host writes through the D lane's integer write port and the C
+# lane's coordinate write port (a whole write port costs a mux per flip-flop).
+_W_DINT, _W_GATHER, _W_CREG, _W_FLOAT = range(4)
+_W_DEBUG = _W_DINT
 # Read and write ports of the coordinate register file.
-_C_CK, _C_CJ, _C_XKEY, _C_DKEY, _C_DEBUG = range(5)
-_CW_X, _CW_DEBUG = range(2)
+_C_CK, _C_CJ, _C_DKEY = range(3)
+_C_DEBUG = _C_CK
+_CW_X = 0
+_CW_DEBUG = _CW_X
 
 
 class _Phase(enum.Enum, shape=1):
@@ -113,8 +121,8 @@ class Sentron(wiring.Component):
 
         self._prog = Memory(shape=SIW_BITS, depth=config.prog_depth, init=[])
         self._decoder = Decoder()
-        self._regs = RegisterFile(32, 32, read_ports=6, write_ports=5)
-        self._cregs = RegisterFile(self.coord_bits, 8, read_ports=5, write_ports=2)
+        self._regs = RegisterFile(32, 32, read_ports=5, write_ports=4)
+        self._cregs = RegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1)
         self._clane = CLane(B)
         self._alu = IntAlu()
         self._fpu = FloatUnit(config.float_latency)
@@ -190,7 +198,6 @@ class Sentron(wiring.Component):
             regs.read[_R_CREG].addr.eq(xd.c_reg),
             cregs.read[_C_CK].addr.eq(xd.c_ck),
             cregs.read[_C_CJ].addr.eq(xd.c_cj),
-            cregs.read[_C_XKEY].addr.eq(xd.s_ck),
             cregs.read[_C_DKEY].addr.eq(d.s_ck),
         ]
 
@@ -235,7 +242,10 @@ class Sentron(wiring.Component):
         # is not required here: if X faults, D is squashed and the lookup unused.
         x_writes_dck = x.valid & cl.ck_we & (xd.c_ck == d.s_ck)
         d_ck = Mux(x_writes_dck, cl.ck_new, cregs.read[_C_DKEY].data)
-        x_key = key(cregs.read[_C_XKEY].data)
+        # X: the key is the one D looked up.  It was computed from ck as it is now
+        # (forwarded), so a register replaces a third coordinate-register read port.
+        x_key = Signal(self.coord_bits)
+        m.d.sync += x_key.eq(key(d_ck))
         m.d.comb += [
             mem.d_key.eq(key(d_ck)),
             mem.x_key.eq(x_key),
@@ -310,13 +320,16 @@ class Sentron(wiring.Component):
                 stmts.append(getattr(dbg, f"resp_{name}").eq(value))
             return stmts
 
+        with m.If(idle):   # X is empty: some of its register ports serve the host
+            m.d.comb += [
+                regs.read[_R_DEBUG].addr.eq(addr[:5]),
+                cregs.read[_C_DEBUG].addr.eq(addr[:3]),
+                regs.write[_W_DEBUG].addr.eq(addr[:5]),
+                regs.write[_W_DEBUG].data.eq(dbg.req_data[:32]),
+                cregs.write[_CW_DEBUG].addr.eq(addr[:3]),
+                cregs.write[_CW_DEBUG].data.eq(dbg.req_coord),
+            ]
         m.d.comb += [
-            regs.read[_R_DEBUG].addr.eq(addr[:5]),
-            cregs.read[_C_DEBUG].addr.eq(addr[:3]),
-            regs.write[_W_DEBUG].addr.eq(addr[:5]),
-            regs.write[_W_DEBUG].data.eq(dbg.req_data[:32]),
-            cregs.write[_CW_DEBUG].addr.eq(addr[:3]),
-            cregs.write[_CW_DEBUG].data.eq(dbg.req_coord),
             prog_wr.addr.eq(addr),
             prog_wr.data.eq(dbg.req_data),
             iu.pc_wdata.eq(addr),
