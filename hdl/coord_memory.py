@@ -2,11 +2,14 @@
 
 Why this structure
 ------------------
-* **The set is the low key bits.**  The Morton key interleaves the dimensions, so
-  its low bits are the low bits of *every* dimension: coordinates that are
-  neighbours in any dimension (a row, a tile, a small cube) differ in the low key
-  bits and so fall into different, neighbouring sets instead of piling up in one.
-  The rest of the key is kept as the tag (docs/isa.md section 5).
+* **The set is the key folded by XOR.**  Bit ``i`` of dimension ``d`` is key bit
+  ``9*i + d`` and lands on set bit ``(9*i + d) mod set_bits``, so consecutive
+  values along *any* dimension (a row of scrolls, a column of shelves) fall into
+  distinct sets instead of piling into one, as they would if the set were only
+  the key's low bits (bit 0 of eight dimensions).  The key above the low
+  ``set_bits`` bits is the tag; the low bits come back as ``set ^ fold(tag)``, so
+  (set, tag) still names exactly one key.  The fold is a small XOR tree
+  (docs/isa.md section 5).
 * **One block RAM per way.**  Each way is an :class:`amaranth.lib.memory.Memory`
   of ``2**set_bits`` rows, one row per set.  All ways are read in parallel at the
   same set address, so one cycle yields the whole set; the tag comparators, the
@@ -33,7 +36,15 @@ from amaranth.lib.wiring import In, Out
 
 from sim.encoding import DEFAULT_DIM_BITS, NDIMS, SOp
 
-__all__ = ["CoordinateMemory", "slot_layout"]
+__all__ = ["CoordinateMemory", "slot_layout", "fold"]
+
+
+def fold(value, width):
+    """XOR of the ``width``-bit chunks of ``value`` (the last one zero-extended)."""
+    folded = Const(0, width)
+    for lsb in range(0, len(value), width):
+        folded = folded ^ value[lsb:lsb + width]
+    return folded
 
 
 def slot_layout(key_bits):
@@ -49,7 +60,7 @@ class CoordinateMemory(wiring.Component):
     dim_bits : int
         Bits per coordinate dimension; the key has ``9*dim_bits`` bits.
     set_bits : int
-        Set-index bits: ``2**set_bits`` sets, selected by the key's low bits.
+        Set-index bits: ``2**set_bits`` sets, selected by the key folded by XOR.
     ways : int
         Ways per set (one block RAM each).
     init : sequence of (key, value)
@@ -60,7 +71,7 @@ class CoordinateMemory(wiring.Component):
     Attributes
     ----------
     d_key : In(key_bits)
-        Decode stage.  Every cycle the set ``d_key[:set_bits]`` of every way is
+        Decode stage.  Every cycle the set ``fold(d_key)`` of every way is
         read; the rows appear in the next cycle, including any write committed
         in the same cycle as the read (transparent read).
     x_key : In(key_bits)
@@ -116,6 +127,16 @@ class CoordinateMemory(wiring.Component):
             "x_slots": Out(data.ArrayLayout(slot_layout(key_bits), ways)),
         })
 
+    def set_of(self, key):
+        """The set of an integer key: :func:`fold` computed in Python, for placing ``init``."""
+        if self.set_bits == 0:
+            return 0
+        folded = 0
+        while key:
+            folded ^= key & ((1 << self.set_bits) - 1)
+            key >>= self.set_bits
+        return folded
+
     def _place(self, init):
         """Place ``init`` entries by the hardware's rule; raise ValueError on overflow."""
         sets = 1 << self.set_bits
@@ -133,7 +154,7 @@ class CoordinateMemory(wiring.Component):
             if not 0 <= value < (1 << 32):
                 raise ValueError(f"init entry {index} (key {key:#x}): value {value} is "
                                  f"outside 0..2**32-1")
-            row = image[key & (sets - 1)]
+            row = image[self.set_of(key)]
             ways_with_key = [w for w, slot in enumerate(row) if slot is not None and slot[0] == key]
             free = [w for w, slot in enumerate(row) if slot is None]
             if ways_with_key:
@@ -141,15 +162,16 @@ class CoordinateMemory(wiring.Component):
             elif free:
                 row[free[0]] = (key, value)
             else:
-                raise ValueError(f"init entry {index} (key {key:#x}): set {key & (sets - 1)} "
+                raise ValueError(f"init entry {index} (key {key:#x}): set {self.set_of(key)} "
                                  f"is full ({self.ways} ways)")
         return image
 
     def elaborate(self, platform):
         m = Module()
         sb = self.set_bits
-        x_set = self.x_key[:sb]
+        x_set = fold(self.x_key, sb) if sb else self.x_key[:0]
         x_tag = self.x_key[sb:]
+        d_set = fold(self.d_key, sb) if sb else self.d_key[:0]
 
         rows = []
         write_ports = []
@@ -161,7 +183,7 @@ class CoordinateMemory(wiring.Component):
             m.submodules[f"way{w}"] = mem
             wp = mem.write_port()
             rp = mem.read_port(transparent_for=(wp,))
-            m.d.comb += rp.addr.eq(self.d_key[:sb])
+            m.d.comb += rp.addr.eq(d_set)
             rows.append(rp.data)
             write_ports.append(wp)
 
@@ -188,7 +210,7 @@ class CoordinateMemory(wiring.Component):
         for w, (row, wp) in enumerate(zip(rows, write_ports)):
             m.d.comb += [
                 self.x_slots[w].valid.eq(row.valid),
-                self.x_slots[w].key.eq(Cat(x_set, row.tag)),
+                self.x_slots[w].key.eq(Cat(x_set ^ fold(row.tag, sb) if sb else x_set, row.tag)),
                 self.x_slots[w].value.eq(row.value),
                 wp.addr.eq(x_set),
                 wp.en.eq(self.x_commit & (

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from .coord import Coord, morton_coord, morton_key, parse_coord
 from .encoding import NDIMS, CoreConfig, Fault
 from .engine import Engine, register_engine
-from .memory import MemoryFullError
+from .memory import MemoryFullError, set_index
 from .protocol import (COORD_BYTES, CRC_INIT, CRC_POLY, PROTOCOL_VERSION, REJECTED, REPLY_LEN,
                        REQUEST_LEN, SYNC_REPLY, SYNC_REQUEST, Cmd, Status)
 from .state import ArchState
@@ -502,7 +502,7 @@ class BoardEngine(Engine):
             try:
                 self.link.mem_write(key, value)
             except BoardMemoryFull:
-                raise MemoryFullError(key, key & ((1 << self.config.set_bits) - 1), index,
+                raise MemoryFullError(key, set_index(key, self.config.set_bits), index,
                                       self.config.dim_bits) from None
 
     def run(self, max_cycles=None):

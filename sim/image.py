@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from .coord import Coord, CoordError, format_coord, morton_coord, morton_key, parse_coord
 from .encoding import NDIMS, CoreConfig
+from .memory import set_index
 
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "PHEXT_BREAKS", "LIBPHEXT_MAX",
@@ -212,7 +213,6 @@ def encode_image(entries, *, dim_bits, set_bits, ways, path=None):
     if isinstance(entries, dict):
         entries = entries.items()
     key_limit = 1 << (NDIMS * dim_bits)
-    set_mask = (1 << set_bits) - 1
     scrolls = []
     seen = {}
     fill = {}
@@ -231,7 +231,7 @@ def encode_image(entries, *, dim_bits, set_bits, ways, path=None):
             raise ImageError(path, f"input entry {seq}: coordinate {format_coord(coord)} "
                                    f"was already given as input entry {seen[key]}")
         seen[key] = seq
-        s = key & set_mask
+        s = set_index(key, set_bits)
         fill[s] = fill.get(s, 0) + 1
         if fill[s] > ways:
             raise ImageError(path, f"input entry {seq}: coordinate {format_coord(coord)} does not fit: "
@@ -469,7 +469,7 @@ def decode_image(data, path=None):
     fill = {}
     for seq, coord, value, index, offset in parsed:
         key = morton_key(coord, dim_bits)
-        s = key & ((1 << set_bits) - 1)
+        s = set_index(key, set_bits)
         fill[s] = fill.get(s, 0) + 1
         if fill[s] > ways:
             raise ImageError(path, f"does not fit its own memory: set {s} already holds {ways} "
@@ -510,11 +510,10 @@ def check_fits(image, config):
         raise ImageError(image.path, f"image has dim_bits={image.dim_bits} but the core has "
                                      f"dim_bits={config.dim_bits}: an image loads only into a core "
                                      f"with the same coordinate range")
-    mask = (1 << config.set_bits) - 1
     fill = {}
     sources = image.sources or ((None, None),) * len(image.entries)
     for (key, _), (index, offset) in zip(image.entries, sources):
-        s = key & mask
+        s = set_index(key, config.set_bits)
         fill[s] = fill.get(s, 0) + 1
         if fill[s] > config.ways:
             coord = morton_coord(key, image.dim_bits)

@@ -2,15 +2,33 @@
 
 It mirrors the hardware's placement exactly (docs/isa.md section 5), not just its
 contents, because *when a set is full* is architecturally visible (a SCATTER of a
-new key into a full set is fault MEM_FULL): the low ``set_bits`` of the key pick
-the set, an update hits its way, a new key takes the lowest-numbered free way,
+new key into a full set is fault MEM_FULL): the key folded by XOR to ``set_bits``
+bits picks the set (:func:`set_index`), an update hits its way, a new key takes the lowest-numbered free way,
 and nothing is ever evicted.
 """
 
 from .coord import format_coord, morton_coord
 from .encoding import NDIMS
 
-__all__ = ["CoordinateMemory", "MemoryFullError"]
+__all__ = ["CoordinateMemory", "MemoryFullError", "set_index"]
+
+
+def set_index(key, set_bits):
+    """The set of a Morton key: the XOR of its ``set_bits``-wide chunks (docs/isa.md 5).
+
+    Bit ``i`` of dimension ``d`` is key bit ``9*i + d`` and lands on set bit
+    ``(9*i + d) mod set_bits``; so along any one dimension, consecutive values
+    visit distinct sets, and a row of ``2**set_bits`` scrolls (or of any other
+    dimension) spreads over every set instead of piling into one.
+    """
+    if set_bits == 0:
+        return 0
+    mask = (1 << set_bits) - 1
+    folded = 0
+    while key:
+        folded ^= key & mask
+        key >>= set_bits
+    return folded
 
 
 class MemoryFullError(Exception):
@@ -58,9 +76,9 @@ class CoordinateMemory:
     # -- addressing
 
     def set_of(self, key):
-        """The set a key lives in: its low ``set_bits`` bits."""
+        """The set a key lives in (:func:`set_index`)."""
         self._check_key(key)
-        return key & ((1 << self.set_bits) - 1)
+        return set_index(key, self.set_bits)
 
     def _check_key(self, key):
         if not 0 <= key < (1 << self.key_bits):

@@ -28,6 +28,7 @@ import random
 from dataclasses import dataclass, field
 
 from .coord import morton_key
+from .memory import set_index
 from .encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
                        S_FIELDS, S_OPERANDS, S_SLOT, COp, CoreConfig, DOp, SOp)
 
@@ -564,26 +565,30 @@ class _Builder:
     def fill_set(self):
         """SCATTER to ways+1 coordinates that share a set: the last is MEM_FULL.
 
-        The set index is the key's low ``set_bits`` bits; library bit ``i`` is key
-        bit ``9*i``, so stepping the library by ``2**ceil(set_bits/9)`` keeps the set.
+        The set is the key XOR-folded to ``set_bits`` bits; bit ``i`` of dimension
+        ``d`` lands on set bit ``(9*i + d) mod set_bits``.  Library (d = 0) and
+        dimension ``set_bits`` (for 1 <= set_bits <= 8) land on the same set bits,
+        so stepping both by one together keeps the set: n.0.0/.. with dimension
+        ``set_bits`` = n, for every n.
         """
         ch = self.ch
-        step_bit = -(-self.config.set_bits // NDIMS)
-        step = 1 << step_bit
+        sb = self.config.set_bits
         trips = self.config.ways + 1
-        if step * trips > self.maxc:
+        if sb > NDIMS - 1 or trips > self.maxc:
             return
         r = self.reg()
         a = self.free_dim()
         self.emit_slots(_Slot("C", COp.CCLR, ck=5), _Slot("D", DOp.LI, rd=r, imm16=ch.integer(0, 0xFFFF)))
-        self.emit_slots(_Slot("C", COp.CSET, ck=5, dim=8, imm11=ch.integer(0, 3)))
         self.emit_slots(_Slot("C", COp.CSET, ck=_COUNTER, dim=a, imm11=0))
         self.emit_slots(_Slot("C", COp.CSET, ck=_LIMIT, dim=a, imm11=trips + 1))
         body = len(self.words)
-        self.emit_slots(_Slot("S", SOp.SCATTER, ck=5, reg=r), _Slot("C", COp.CADD, ck=5, dim=0, imm12=step),
+        self.emit_slots(_Slot("S", SOp.SCATTER, ck=5, reg=r), _Slot("C", COp.CADD, ck=5, dim=0, imm12=1),
                         _Slot("D", DOp.IADD, rd=r, rs1=r, rs2=r))
+        if sb:
+            self.emit_slots(_Slot("C", COp.CADD, ck=5, dim=sb, imm12=1))
         self.emit_slots(_Slot("C", COp.LOOP, ck=_COUNTER, dim=a, cj=_LIMIT, dim2=a, target=body))
-        self.weights[-2] = self.weights[-1] = self.weight * (trips + 1)
+        for i in range(body, len(self.words)):
+            self.weights[i] = self.weight * (trips + 1)
 
     def build(self):
         ch = self.ch
@@ -613,7 +618,7 @@ class _Builder:
         for _ in range(ch.integer(0, 4)):
             dims = [self.coord_value() if ch.chance(30) else 0 for _ in range(NDIMS)]
             key = morton_key(dims, self.config.dim_bits)
-            s = key & (self.config.sets - 1)
+            s = set_index(key, self.config.set_bits)
             if any(k == key for k, _ in entries) or used.get(s, 0) >= self.config.ways:
                 continue
             used[s] = used.get(s, 0) + 1
@@ -710,7 +715,7 @@ def observed_features(program, records):
     freed = set()                # (set, way) slots an ERASE emptied
     slots = {}                   # set -> [key or None] * ways
     for key, _ in program.memory:
-        ways = slots.setdefault(key & (sets - 1), [None] * program.config.ways)
+        ways = slots.setdefault(set_index(key, program.config.set_bits), [None] * program.config.ways)
         ways[ways.index(None)] = key
     prev = None
     for i, rec in enumerate(records):
@@ -760,7 +765,7 @@ def observed_features(program, records):
             last_write[r] = (i, is_float, rec.cycle)
         if rec.mem_op is not None:
             op, key, _ = rec.mem_op
-            s = key & (sets - 1)
+            s = set_index(key, program.config.set_bits)
             ways = slots.setdefault(s, [None] * program.config.ways)
             if op == SOp.GATHER and key in ways:
                 seen.add("gather_hit")

@@ -82,7 +82,14 @@ def check(dut, ops, init=()):
 
 
 def key_in_set(set_index, tag, set_bits):
-    return set_index | (tag << set_bits)
+    """The key with this tag that lives in this set (docs/isa.md 5: the set is the
+    XOR of the key's set_bits-wide chunks, so the low chunk is set ^ fold(tag))."""
+    folded_tag = 0
+    rest = tag
+    while set_bits and rest:
+        folded_tag ^= rest & ((1 << set_bits) - 1)
+        rest >>= set_bits
+    return (set_index ^ folded_tag) | (tag << set_bits)
 
 
 # -- directed tests (small config: dim_bits 2 -> 18-bit keys, 2 sets, 3 ways)

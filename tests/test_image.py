@@ -220,7 +220,7 @@ def test_round_trip_reproduces_entries_and_placement(tmp_path_factory, m):
 
 def test_placement_identical_without_erases():
     mem = CoordinateMemory(11, 2, 3)
-    for i, key in enumerate([9, 5, 2, 1, 6, 18, 3]):   # sets 1 1 2 1 2 2 3
+    for i, key in enumerate([1, 4, 2, 11, 7, 8, 3]):   # folded sets 1 1 2 1 2 2 3
         mem.scatter(key, i)
     image = decode_image(encode_image(slot_entries(mem.slots()), dim_bits=11, set_bits=2, ways=3))
     again = CoordinateMemory(11, 2, 3)
@@ -242,8 +242,10 @@ def test_dict_input_keeps_its_order():
     ([(0, -1)], (4, 2, 2), "out.phext: input entry 0: value -1 is not a 32-bit unsigned integer"),
     ([(1 << 36, 0)], (4, 2, 2),
      "out.phext: input entry 0: key 68719476736 is not a 36-bit Morton key (dim_bits=4)"),
-    ([(0, 0), (4, 0), (8, 0)], (4, 2, 2),          # key 8 = key bit 3 = collection bit 0; keys 0, 4, 8 all in set 0
-     "out.phext: input entry 2: coordinate 0.0.0/1.0.0/0.0.0 does not fit: set 0 already holds "
+    # keys 0, 5 = 0b0101, 10 = 0b1010 all fold to set 0 (2-bit chunks XOR to 0);
+    # key 10 = key bits 1 and 3 = shelf bit 0 and collection bit 0
+    ([(0, 0), (5, 0), (10, 0)], (4, 2, 2),
+     "out.phext: input entry 2: coordinate 0.1.0/1.0.0/0.0.0 does not fit: set 0 already holds "
      "2 entries (ways=2)"),
     ([(0,)], (4, 2, 2), "out.phext: input entry 0: (0,) is not a (key, value) pair"),
     ([], (4, 2, 0), "out.phext: invalid memory parameters: ways must be at least 1, not 0"),

@@ -108,14 +108,15 @@ def test_scatter_gather_erase():
     m, st = run(prog, regs={1: 0xCAFE, 3: 5, 4: 6}, cregs={0: c0})
     assert st.regs[2] == 0xCAFE and st.regs[3] == 0 and st.regs[4] == 0
     assert st.entries() == {}
-    assert st.memory[257 % 256][0] is None
+    assert st.memory[1 ^ 1][0] is None      # key 257 = 0x101 folds to set 0x01 ^ 0x01 = 0
 
 
 def test_scatter_placement_in_slots():
     m, st = run([S(SOp.SCATTER, ck=0, reg=1), S(SOp.SCATTER, ck=1, reg=2), HALT],
                 regs={1: 11, 2: 22},
-                cregs={0: (1, 0, 0, 0, 0, 0, 0, 0, 1), 1: (1, 0, 0, 0, 0, 0, 0, 0, 0)})
-    assert st.memory[1] == ((257, 11), (1, 22), None, None)     # both keys are set 1
+                cregs={0: (1, 0, 0, 0, 0, 0, 0, 0, 0), 1: (0, 0, 0, 0, 0, 0, 0, 0, 1)})
+    # key 1 (lb bit 0) and key 256 (sc bit 0 = key bit 8, folded onto set bit 0): both set 1
+    assert st.memory[1] == ((1, 11), (256, 22), None, None)
 
 
 # ------------------------------------------------------------------ C lane
@@ -211,8 +212,9 @@ def _faulting(word, regs=None, cregs=None, memory=None, config=None):
 
 
 def _full_set_memory():
-    # c0 = all zero -> key 0 -> set 0; fill set 0's four ways with keys 256, 512, 768, 1024
-    return [(256, 1), (512, 2), (768, 3), (1024, 4)]
+    # c0 = all zero -> key 0 -> set 0; fill set 0's four ways with keys whose two
+    # 8-bit chunks are equal (j * 256 + j folds to j ^ j = 0)
+    return [(j * 256 + j, j) for j in range(1, 5)]
 
 
 def test_each_fault_commits_nothing():
@@ -261,7 +263,7 @@ def test_resume_after_mem_full_reexecutes():
     m.load_program([D(DOp.LI, rd=2, imm16=1), siw(D(DOp.IADD, rd=2, rs1=2, rs2=2), S(SOp.SCATTER, ck=0, reg=1)), HALT])
     st = m.run()
     assert st.fault == Fault.MEM_FULL and st.pc == 1 and st.regs[2] == 1 and st.siws == 1
-    m.memory.erase(512)                      # host frees way 1
+    m.memory.erase(2 * 256 + 2)              # host frees way 1
     st = m.run()
     assert st.fault == Fault.NONE and st.halted and st.pc == 3
     assert st.regs[2] == 2                   # the D lane of the re-executed SIW ran once
@@ -394,7 +396,7 @@ def test_golden_engine_registered():
     assert st.regs[3:6] == (0, 0, 77) and st.halted and st.fault == Fault.NONE
     assert e.state() == st
     with pytest.raises(MemoryFullError):
-        e.write_memory([(k * 256, k) for k in range(1, 6)])
+        e.write_memory([(k * 256 + k, k) for k in range(1, 6)])   # five keys of set 0
 
 
 # ------------------------------------------------------------------ random programs

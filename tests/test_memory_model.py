@@ -7,50 +7,65 @@ from sim.coord import morton_key
 from sim.memory import CoordinateMemory, MemoryFullError
 
 
-def test_set_is_low_key_bits_and_lowest_free_way():
+def xor_fold(key, set_bits):
+    """docs/isa.md 5, bit by bit: set bit j is the XOR of key bits i with i mod S == j."""
+    if set_bits == 0:
+        return 0
+    s = 0
+    for i in range(key.bit_length()):
+        s ^= ((key >> i) & 1) << (i % set_bits)
+    return s
+
+
+# Keys of set 5 with 8 set bits: chunk 1 = j, chunk 0 = 5 ^ j.
+K0, K1, K2, K3, K4 = 5, 4 + 256, 7 + 512, 6 + 768, 1 + 1024
+
+
+def test_set_is_folded_key_and_lowest_free_way():
     m = CoordinateMemory(dim_bits=11, set_bits=8, ways=4)
-    # keys 5, 5+256, 5+512 all fall in set 5; they fill ways 0, 1, 2 in order
-    for i, key in enumerate((5, 261, 517)):
+    assert {xor_fold(k, 8) for k in (K0, K1, K2, K3, K4)} == {5}
+    # keys K0, K1, K2 all fall in set 5; they fill ways 0, 1, 2 in order
+    for i, key in enumerate((K0, K1, K2)):
         m.scatter(key, 100 + i)
     s = m.slots()
     assert len(s) == 256 and all(len(ways) == 4 for ways in s)
-    assert s[5] == ((5, 100), (261, 101), (517, 102), None)
+    assert s[5] == ((K0, 100), (K1, 101), (K2, 102), None)
     assert all(s[i] == (None,) * 4 for i in range(256) if i != 5)
 
 
 def test_update_keeps_its_way():
     m = CoordinateMemory(11, 8, 4)
-    m.scatter(5, 1)
-    m.scatter(261, 2)
-    m.scatter(5, 3)
-    assert m.slots()[5] == ((5, 3), (261, 2), None, None)
+    m.scatter(K0, 1)
+    m.scatter(K1, 2)
+    m.scatter(K0, 3)
+    assert m.slots()[5] == ((K0, 3), (K1, 2), None, None)
 
 
 def test_erase_frees_and_new_key_takes_lowest_free_way():
     m = CoordinateMemory(11, 8, 4)
-    for i, key in enumerate((5, 261, 517, 773)):
+    for i, key in enumerate((K0, K1, K2, K3)):
         m.scatter(key, i)
-    m.erase(261)
-    m.erase(5)
-    assert m.slots()[5] == (None, None, (517, 2), (773, 3))
-    m.scatter(1029, 9)                 # lowest free way is 0
-    assert m.slots()[5] == ((1029, 9), None, (517, 2), (773, 3))
+    m.erase(K1)
+    m.erase(K0)
+    assert m.slots()[5] == (None, None, (K2, 2), (K3, 3))
+    m.scatter(K4, 9)                   # lowest free way is 0
+    assert m.slots()[5] == ((K4, 9), None, (K2, 2), (K3, 3))
     m.erase(12345)                     # absent: nothing happens
-    assert m.slots()[5] == ((1029, 9), None, (517, 2), (773, 3))
+    assert m.slots()[5] == ((K4, 9), None, (K2, 2), (K3, 3))
 
 
 def test_full_set_faults_and_changes_nothing():
     m = CoordinateMemory(11, 8, 2)
-    m.scatter(5, 1)
-    m.scatter(261, 2)
+    m.scatter(K0, 1)
+    m.scatter(K1, 2)
     before = m.slots()
-    assert m.would_fault(517) and not m.would_fault(5) and not m.would_fault(6)
+    assert m.would_fault(K2) and not m.would_fault(K0) and not m.would_fault(6)
     with pytest.raises(MemoryFullError) as info:
-        m.scatter(517, 3)
-    assert info.value.key == 517 and info.value.set_index == 5
+        m.scatter(K2, 3)
+    assert info.value.key == K2 and info.value.set_index == 5
     assert m.slots() == before
-    m.scatter(261, 7)                  # an update of a present key still works
-    assert m.gather(261) == 7
+    m.scatter(K1, 7)                   # an update of a present key still works
+    assert m.gather(K1) == 7
 
 
 def test_gather_absent_is_zero_and_changes_nothing():
@@ -78,12 +93,12 @@ def test_zero_set_bits_is_one_fully_associative_set():
 
 def test_load_names_failing_entry_and_coordinate():
     m = CoordinateMemory(11, 8, 1)
-    entries = [(1, 10), (2, 20), (257, 30), (3, 40)]      # 257 is set 1 again
+    entries = [(1, 10), (2, 20), (256, 30), (3, 40)]      # 256 folds to set 1 again
     with pytest.raises(MemoryFullError) as info:
         m.load(entries)
-    assert info.value.index == 2 and info.value.key == 257
+    assert info.value.index == 2 and info.value.key == 256
     assert "entry 2" in str(info.value)
-    assert "1.0.0/0.0.0/0.0.1" in str(info.value)          # key 257's coordinate
+    assert "0.0.0/0.0.0/0.0.1" in str(info.value)          # key 256's coordinate
     assert m.entries() == {1: 10, 2: 20}                    # entries before it stay
 
 
@@ -109,8 +124,8 @@ def test_agrees_with_dict_model(program):
     m = CoordinateMemory(DIM_BITS, SET_BITS, WAYS)
     model = {}
     for op, key, value in program:
-        set_index = key % (1 << SET_BITS)
-        occupied = sum(1 for k in model if k % (1 << SET_BITS) == set_index)
+        set_index = xor_fold(key, SET_BITS)
+        occupied = sum(1 for k in model if xor_fold(k, SET_BITS) == set_index)
         must_fault = op == "scatter" and key not in model and occupied >= WAYS
         assert m.would_fault(key) == (key not in model and occupied >= WAYS)
         if op == "scatter":
@@ -132,4 +147,4 @@ def test_agrees_with_dict_model(program):
         for s, ways in enumerate(m.slots()):
             assert len(ways) == WAYS
             for slot in ways:
-                assert slot is None or slot[0] % (1 << SET_BITS) == s
+                assert slot is None or xor_fold(slot[0], SET_BITS) == s
