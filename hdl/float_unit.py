@@ -19,28 +19,28 @@ ITOF     ``P = round(|i|)``      ``round(P + (-0))``        the product normaliz
 MIN, MAX and FTOI are small side paths computed in the first two steps and
 carried to the output.  So normalization and rounding exist twice (product,
 sum), both built from the same :mod:`hdl.fp` functions, and the whole unit is
-one straight pipe of thirteen combinational *steps* (short ones: every logic
+one straight pipe of fourteen combinational *steps* (short ones: every logic
 level counts on an iCE40, and more boundaries let the registers fall evenly):
 
 1. ``unpack_multiply``: decode, unpack, four 16-bit partial products of the
    24x24 significand product (one DSP tile each), leading zeros of the
-   significands (and of ``|i|``), MIN/MAX compare, FTOI shift, choice of the
-   adder's second operand;
-2. ``product``: the 48-bit product (or ``|i| << 16``) and, beside it, the plan of
-   its normalizing shift (from the operands' leading zeros, clamped for
-   subnormal products); FTOI sign and saturation;
-3. ``product_shift_high``, 4. ``product_shift_low``: the planned shift (left, or
+   significands (and of ``|i|``), FTOI shift, choice of the adder's second operand;
+2. ``product_mid``: sum of the middle partial products, the product's
+   leading-zero estimate, ``|i|``, MIN/MAX compare, FTOI sign and saturation;
+3. ``product``: the 48-bit product (or ``|i| << 16``) and, beside it, the plan of
+   its normalizing shift (clamped for subnormal products);
+4. ``product_shift_high``, 5. ``product_shift_low``: the planned shift (left, or
    right with sticky for tiny products), by groups of 8 then by 0..7;
-5. ``product_fine``: at most one more position, guard/sticky, round decision;
-6. ``product_round``: increment, specials: the rounded product P as a word;
-7. ``align_compare``: unpack P and the second operand, compare exponents and
+6. ``product_fine``: at most one more position, guard/sticky, round decision;
+7. ``product_round``: increment, specials: the rounded product P as a word;
+8. ``align_compare``: unpack P and the second operand, compare exponents and
    magnitudes;
-8. ``align_shift_high``, 9. ``align_shift_low``: align the smaller significand
+9. ``align_shift_high``, 10. ``align_shift_low``: align the smaller significand
    (guard, round, sticky);
-10. ``sum``: 28-bit add or subtract;
-11. ``sum_count``: leading zeros, capped at exponent field 0 by a marker bit;
-12. ``sum_shift``: left shift, round decision;
-13. ``sum_round``: increment, specials, and the choice of sum or side result.
+11. ``sum``: 28-bit add or subtract;
+12. ``sum_count``: leading zeros, capped at exponent field 0 by a marker bit;
+13. ``sum_shift``: left shift, round decision;
+14. ``sum_round``: increment, specials, and the choice of sum or side result.
 
 Pipeline registers go between steps.  ``latency`` L puts L-1 register stages
 between ``x_*`` and ``w_*``: they are placed at the step boundaries that minimise
@@ -101,11 +101,6 @@ def _step_unpack_multiply(m, v):
     y = Mux(op == DOp.MAC, v["c"],
             Mux(op == DOp.ADD, v["b"],
                 Mux(op == DOp.SUB, v["b"] ^ _SIGN, _NEG_ZERO)))
-    # MIN/MAX: map each word to an unsigned key ordered like the values, -0 < +0.
-    key_a = Mux(a.sign, ~a.word, a.word | _SIGN)
-    key_b = Mux(b.sign, ~b.word, b.word | _SIGN)
-    a_le_b = wire(m, key_a <= key_b, "a_le_b")
-    minmax = Mux((op == DOp.MIN) == a_le_b, a.word, b.word)
     # FTOI: |a| = sig * 2**(exp - 150); for exp in 127..157 the integer part is
     # (sig << (exp - 127)) >> 23, at most 31 bits.
     ftoi_mag = (a.sig << (a.exp - BIAS)[:5])[23:54]
@@ -125,9 +120,8 @@ def _step_unpack_multiply(m, v):
         "p_nan": ~is_itof & (a.is_nan | (is_mul & (b.is_nan | (a.is_inf & b.is_zero)
                                                      | (a.is_zero & b.is_inf)))),
         "p_inf": ~is_itof & (a.is_inf | (is_mul & b.is_inf)),
-        "itof_mag": Mux(a.sign, -a.word, a.word)[:32],
+        "a": a.word, "b": b.word, "minmax_nan": a.is_nan | b.is_nan,
         "y": y,
-        "minmax": Mux(a.is_nan | b.is_nan, CANONICAL_NAN, minmax),
         "ftoi_mag": ftoi_mag,
         "ftoi_sign": a.sign,
         "ftoi_zero": a.is_nan | (a.exp < BIAS),
@@ -135,21 +129,40 @@ def _step_unpack_multiply(m, v):
     }
 
 
-def _step_product(m, v):
+def _step_product_mid(m, v):
+    # The carry chains that need not sit beside the multiplier: the middle partial
+    # products, the leading-zero estimate, |i|, the MIN/MAX compare, FTOI's sign.
     op = v["op"]
+    a, b = v["a"], v["b"]
     is_itof = op == DOp.ITOF
+    # MIN/MAX: map each word to an unsigned key ordered like the values, -0 < +0.
+    key_a = Mux(a[31], ~a, a | _SIGN)
+    key_b = Mux(b[31], ~b, b | _SIGN)
+    a_le_b = wire(m, key_a <= key_b, "a_le_b")
+    minmax = Mux((op == DOp.MIN) == a_le_b, a, b)
     ftoi = Mux(v["ftoi_zero"], 0,
                Mux(v["ftoi_sat"], Mux(v["ftoi_sign"], 0x8000_0000, 0x7FFF_FFFF),
                    Mux(v["ftoi_sign"], -v["ftoi_mag"], v["ftoi_mag"])[:32]))
-    lz = Mux(is_itof, v["li"] - v["p_sign"], v["la"] + v["lb"])[:6]
-    left, right, go_right, e_top = coarse_plan(m, lz, v["xb"], right_bits=6, name="pplan")
+    return {
+        **_control(v),
+        "pp_mid": v["pp_lh"] + v["pp_hl"],
+        "lz": Mux(is_itof, v["li"] - v["p_sign"], v["la"] + v["lb"])[:6],
+        "itof_mag": Mux(a[31], -a, a)[:32],
+        "side": Mux(op == DOp.FTOI, ftoi, Mux(v["minmax_nan"], CANONICAL_NAN, minmax)),
+        **_keep(v, "pp_ll", "pp_hh", "xb", "p_sign", "p_nan", "p_inf", "y"),
+    }
+
+
+def _step_product(m, v):
+    op = v["op"]
+    is_itof = op == DOp.ITOF
+    left, right, go_right, e_top = coarse_plan(m, v["lz"], v["xb"], right_bits=6, name="pplan")
     return {
         **_control(v),
         "p": Mux(is_itof, Cat(C(0, 16), v["itof_mag"]),
-                 Cat(v["pp_ll"], v["pp_hh"]) + ((v["pp_lh"] + v["pp_hl"]) << 16))[0:48],
+                 Cat(v["pp_ll"], v["pp_hh"]) + (v["pp_mid"] << 16))[0:48],
         "left": left, "right": right, "go_right": go_right, "e_top": e_top,
-        **_keep(v, "p_sign", "p_nan", "p_inf", "y"),
-        "side": Mux(op == DOp.FTOI, ftoi, v["minmax"]),
+        **_keep(v, "p_sign", "p_nan", "p_inf", "y", "side"),
     }
 
 
@@ -292,6 +305,7 @@ def _step_sum_round(m, v):
 
 _STEPS = (
     ("unpack_multiply", _step_unpack_multiply),
+    ("product_mid", _step_product_mid),
     ("product", _step_product),
     ("product_shift_high", _step_product_shift_high),
     ("product_shift_low", _step_product_shift_low),
@@ -311,7 +325,7 @@ STEP_NAMES = tuple(name for name, _ in _STEPS)
 #: between registers (``python -m hdl.fp.fmax --steps``) less ~3 ns of register
 #: overhead.  Used only to place the pipeline registers.
 STEP_WEIGHTS = {
-    "unpack_multiply": 27.5, "product": 26.5, "product_shift_high": 18.0,
+    "unpack_multiply": 22.0, "product_mid": 16.0, "product": 20.0, "product_shift_high": 18.0,
     "product_shift_low": 14.0, "product_fine": 12.5, "product_round": 16.5,
     "align_compare": 20.0, "align_shift_high": 18.5, "align_shift_low": 13.0, "sum": 14.0,
     "sum_count": 13.5, "sum_shift": 18.0, "sum_round": 14.5,
