@@ -19,47 +19,15 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <vector>
 
-#include "vtpu_design.cc"
-
-using namespace cxxrtl_design;
+// The backend header defines `struct Model` (see backend_cxxrtl.h for the list of
+// members) around the generated model; sim/fast_engine.py passes its name.
+#include VTPU_BACKEND
 
 namespace {
 
-// Read the current value of a port whether CXXRTL made it a `value` (an input or a
-// combinational output) or a `wire` (a registered output).
-template<size_t N> const cxxrtl::value<N> &cur(const cxxrtl::value<N> &v) { return v; }
-template<size_t N> const cxxrtl::value<N> &cur(const cxxrtl::wire<N> &w) { return w.curr; }
-
-template<class T> uint64_t get64(const T &port) {
-	const auto &v = cur(port);
-	uint64_t result = 0;
-	for (size_t n = 0; n < v.chunks && n < 2; n++)
-		result |= uint64_t(v.data[n]) << (32 * n);
-	return result;
-}
-
-template<size_t N> void set64(cxxrtl::value<N> &v, uint64_t x) {
-	for (size_t n = 0; n < v.chunks; n++)
-		v.data[n] = n < 2 ? uint32_t(x >> (32 * n)) : 0;
-	v.data[v.chunks - 1] &= v.msb_mask;
-}
-
-// Coordinates are wider than 64 bits (9 * dim_bits): passed as VTPU_COORD_WORDS
-// little-endian 32-bit words.
-constexpr size_t VTPU_COORD_WORDS = 5;
-
-template<size_t N> void set_words(cxxrtl::value<N> &v, const uint32_t *words) {
-	for (size_t n = 0; n < v.chunks; n++)
-		v.data[n] = n < VTPU_COORD_WORDS ? words[n] : 0;
-	v.data[v.chunks - 1] &= v.msb_mask;
-}
-
-template<class T> void get_words(const T &port, uint32_t *words) {
-	const auto &v = cur(port);
-	for (size_t n = 0; n < VTPU_COORD_WORDS; n++)
-		words[n] = n < v.chunks ? v.data[n] : 0;
-}
+constexpr size_t VTPU_COORD_WORDS = MODEL_COORD_WORDS;
 
 // Debug commands and errors, numbered as hdl/debug.py's DebugCmd and DebugError.
 enum { CMD_HALT = 15 };
@@ -69,26 +37,22 @@ enum { ERR_NO_ANSWER = -1 };
 constexpr uint64_t REQUEST_TIMEOUT = 100000;
 
 struct Sim {
-	p_top top;
+	Model top;
 	uint64_t ticks = 0;          // clock cycles simulated since creation
+	uint64_t last_retire_pc = ~uint64_t(0);
+	std::vector<uint64_t> trace;  // (cycle, pc, fault) per retirement, when tracing
 
-	// One rising edge.  The falling edge needs no evaluation (every flip-flop is
-	// rising-edge triggered): commit() only records the low clock so that the
-	// next step() sees an edge.
 	inline void tick() {
-		top.p_clk.set<bool>(true);
-		top.step();
-		top.p_clk.set<bool>(false);
-		top.commit();
+		top.tick();
 		ticks++;
 	}
 
 	void reset() {
-		top.p_rst.set<bool>(true);
+		top.rst(true);
 		tick();
 		tick();
-		top.p_rst.set<bool>(false);
-		top.step();
+		top.rst(false);
+		top.settle();
 	}
 
 	// One debug request: present it, clock until resp_valid, take the answer and
@@ -97,30 +61,27 @@ struct Sim {
 	int request(int cmd, uint32_t addr, uint64_t data, const uint32_t *coord,
 	            uint64_t *data_out, uint32_t *coord_out, int *hit_out) {
 		static const uint32_t zero[VTPU_COORD_WORDS] = {};
-		top.p_debug____req__valid.set<bool>(true);
-		top.p_debug____req__cmd.set<uint32_t>(uint32_t(cmd));
-		top.p_debug____req__addr.set<uint32_t>(addr & 0xffff);
-		set64(top.p_debug____req__data, data);
-		set_words(top.p_debug____req__coord, coord ? coord : zero);
-		top.step();
+		top.req(cmd, addr & 0xffff, data, coord ? coord : zero);
+		top.req_valid(true);
+		top.settle();
 		int error = ERR_NO_ANSWER;
 		for (uint64_t i = 0; i < REQUEST_TIMEOUT; i++) {
 			tick();
-			if (get64(top.p_debug____resp__valid)) {
-				error = int(get64(top.p_debug____resp__error));
-				if (data_out) *data_out = get64(top.p_debug____resp__data);
-				if (coord_out) get_words(top.p_debug____resp__coord, coord_out);
-				if (hit_out) *hit_out = int(get64(top.p_debug____resp__hit));
+			if (top.resp_valid()) {
+				error = top.resp_error();
+				if (data_out) *data_out = top.resp_data();
+				if (coord_out) top.resp_coord(coord_out);
+				if (hit_out) *hit_out = top.resp_hit();
 				break;
 			}
 		}
-		top.p_debug____req__valid.set<bool>(false);
-		top.step();
+		top.req_valid(false);
+		top.settle();
 		return error;
 	}
 
-	uint64_t cycles() const { return get64(top.p_debug____cycles); }
-	bool running() const { return get64(top.p_debug____running) != 0; }
+	uint64_t cycles() { return top.cycles(); }
+	bool running() { return top.running(); }
 };
 
 } // namespace
@@ -128,7 +89,7 @@ struct Sim {
 extern "C" {
 
 // Version of this C interface: sim/fast_engine.py refuses a library of another one.
-int vtpu_abi_version(void) { return 1; }
+int vtpu_abi_version(void) { return 2; }
 
 int vtpu_coord_words(void) { return int(VTPU_COORD_WORDS); }
 
@@ -150,42 +111,82 @@ int vtpu_request(void *h, int cmd, uint32_t addr, uint64_t data, const uint32_t 
 }
 
 // Status outputs, always visible: running, fault, fault_pc, pc, prog_len, cycles,
-// siws, ops.
+// siws, ops.  pc and fault_pc are the full-width observation points of the
+// top-level wrapper (sim/fast_engine.py), not the debug port's PC_BITS bits.
 void vtpu_status(void *h, uint64_t *out) {
-	p_top &t = static_cast<Sim *>(h)->top;
-	out[0] = get64(t.p_debug____running);
-	out[1] = get64(t.p_debug____fault);
-	out[2] = get64(t.p_debug____fault__pc);
-	out[3] = get64(t.p_debug____pc);
-	out[4] = get64(t.p_debug____prog__len);
-	out[5] = get64(t.p_debug____cycles);
-	out[6] = get64(t.p_debug____siws);
-	out[7] = get64(t.p_debug____ops);
+	Model &t = static_cast<Sim *>(h)->top;
+	out[0] = t.running();
+	out[1] = t.fault();
+	out[2] = t.fault_pc();
+	out[3] = t.pc();
+	out[4] = t.prog_len();
+	out[5] = t.cycles();
+	out[6] = t.siws();
+	out[7] = t.ops();
 }
 
-// Start a RUN or STEP (cmd) and clock until the core stops by itself.  If the
-// cycle counter reaches max_cycles first (max_cycles 0: no limit), request HALT
-// and wait for it.  Returns 1 if the core stopped by itself, 0 if it was halted
-// at the limit, or a negative DebugError code (-100 - error) / ERR_NO_ANSWER if
-// the start or the HALT was refused or never answered.
-int vtpu_run(void *h, int cmd, uint64_t max_cycles) {
+// Start a RUN or STEP (cmd) and follow it cycle by cycle until `running` drops,
+// as sim/rtl_driver.py's DebugDriver.run does: in every cycle, from the answer's
+// on, sample the retire strobe, then stop if the core is idle, then send HALT if
+// the cycle counter has reached max_cycles (UINT64_MAX: no limit), then clock.  With
+// `trace`, every retirement is recorded (vtpu_trace_*).  Returns 1 if the core
+// stopped by itself, 0 if the host halted it at max_cycles, or a negative code:
+// -100 - DebugError if RUN/STEP/HALT was refused, ERR_NO_ANSWER if never answered.
+int vtpu_run(void *h, int cmd, uint64_t max_cycles, int trace) {
 	Sim *sim = static_cast<Sim *>(h);
+	Model &t = sim->top;
+	sim->trace.clear();
 	int error = sim->request(cmd, 0, 0, nullptr, nullptr, nullptr, nullptr);
 	if (error != 0)
 		return error < 0 ? error : -100 - error;
-	while (sim->running()) {
-		if (max_cycles && sim->cycles() >= max_cycles) {
-			error = sim->request(CMD_HALT, 0, 0, nullptr, nullptr, nullptr, nullptr);
-			if (error != 0)
-				return error < 0 ? error : -100 - error;
-			for (uint64_t i = 0; sim->running() && i < REQUEST_TIMEOUT; i++)
-				sim->tick();
-			return sim->running() ? ERR_NO_ANSWER : 0;
+	bool halt_sent = false, limit_hit = false;
+	uint64_t halt_wait = 0;
+	for (;;) {
+		if (t.retire()) {
+			sim->last_retire_pc = t.retire_pc();
+			if (trace) {
+				sim->trace.push_back(sim->cycles());
+				sim->trace.push_back(sim->last_retire_pc);
+				sim->trace.push_back(t.retire_fault());
+			}
+		}
+		if (halt_sent) {
+			if (t.resp_valid()) {
+				error = t.resp_error();
+				t.req_valid(false);
+				t.settle();
+				halt_sent = false;
+				if (error != 0)
+					return -100 - error;
+			} else if (++halt_wait > REQUEST_TIMEOUT) {
+				return ERR_NO_ANSWER;
+			}
+		}
+		if (!halt_sent && !sim->running())
+			return limit_hit ? 0 : 1;
+		if (!limit_hit && sim->cycles() >= max_cycles) {
+			limit_hit = true;
+			halt_sent = true;
+			static const uint32_t zero[VTPU_COORD_WORDS] = {};
+			t.req(CMD_HALT, 0, 0, zero);
+			t.req_valid(true);
+			t.settle();
 		}
 		sim->tick();
 	}
-	return 1;
 }
+
+// The retirements recorded by the last vtpu_run with `trace`: (cycle, pc, fault)
+// triples, flattened.
+uint64_t vtpu_trace_count(void *h) { return static_cast<Sim *>(h)->trace.size() / 3; }
+
+void vtpu_trace_copy(void *h, uint64_t *out) {
+	const std::vector<uint64_t> &tr = static_cast<Sim *>(h)->trace;
+	std::memcpy(out, tr.data(), tr.size() * sizeof(uint64_t));
+}
+
+// Address of the last SIW that retired (committed or faulted) in any run.
+uint64_t vtpu_last_retire_pc(void *h) { return static_cast<Sim *>(h)->last_retire_pc; }
 
 // Write a whole program (WRITE_PROG per word, then SET_LEN).  Returns 0, or the
 // index of the first word refused plus one, negated.
