@@ -239,6 +239,8 @@ def _sim_run(args):
     labels = loaded.program.labels if loaded.program is not None else None
     if args.json:
         obj = {"file": loaded.filename, "engine": args.engine, **state_to_dict(state, config)}
+        if hasattr(engine, "cycles_per_second"):    # engines that time their runs (fast)
+            obj["cycles_per_second"] = round(engine.cycles_per_second())
         if records is not None:
             obj["trace"] = [{"cycle": c, "pc": pc, "siw": _trace_text(w, labels),
                              "fault": f.name if f else None} for c, pc, w, f in records]
@@ -250,6 +252,9 @@ def _sim_run(args):
                 print(format_retire(c, pc, _trace_text(w, labels), f))
             print()
         sys.stdout.write(format_state(state, config))
+        if hasattr(engine, "cycles_per_second"):    # engines that time their runs (fast)
+            print(f"speed      {engine.cycles_per_second():,.0f} simulated cycles/s "
+                  f"({engine.cycles_per_second(cpu=True):,.0f} per CPU second)")
     if args.save_image:
         _save_image(state, args.save_image, config)
     if hasattr(engine, "close"):
