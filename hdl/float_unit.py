@@ -16,7 +16,7 @@ ITOF     ``P = round(|i|)``      ``round(P + (-0))``        the product normaliz
                                                             ``|i|`` in place of ``a*b``
 =======  ======================  =========================  ===========================
 
-MIN, MAX and FTOI are small side paths computed in the first two steps and
+MIN, MAX and FTOI are small side paths computed in the first three steps and
 carried to the output.  So normalization and rounding exist twice (product,
 sum), both built from the same :mod:`hdl.fp` functions, and the whole unit is
 one straight pipe of fourteen combinational *steps* (short ones: every logic
@@ -26,9 +26,10 @@ level counts on an iCE40, and more boundaries let the registers fall evenly):
    24x24 significand product (one DSP tile each), leading zeros of the
    significands (and of ``|i|``), FTOI shift, choice of the adder's second operand;
 2. ``product_mid``: sum of the middle partial products, the product's
-   leading-zero estimate, ``|i|``, MIN/MAX compare, FTOI sign and saturation;
+   leading-zero estimate and exponent, ``|i|``, MIN/MAX compare, FTOI negation;
 3. ``product``: the 48-bit product (or ``|i| << 16``) and, beside it, the plan of
-   its normalizing shift (clamped for subnormal products);
+   its normalizing shift (clamped for subnormal products); the MIN/MAX/FTOI
+   result, carried from here to the output;
 4. ``product_shift_high``, 5. ``product_shift_low``: the planned shift (left, or
    right with sticky for tiny products), by groups of 8 then by 0..7;
 6. ``product_fine``: at most one more position, guard/sticky, round decision;
@@ -95,8 +96,6 @@ def _step_unpack_multiply(m, v):
     # Product operands: a*b for MUL and MAC, a*1.0 for everything else.
     sig_b = wire(m, Mux(is_mul, b.sig, 1 << 23), "sig_b")
     exp_b = Mux(is_mul, b.exp_eff, BIAS)
-    # The product's bit 47 has biased exponent ea + eb - 126; |i| << 16 puts 2**31 there.
-    xb = Mux(is_itof, 158, a.exp_eff + exp_b - (BIAS - 1))
     # The adder's second operand.
     y = Mux(op == DOp.MAC, v["c"],
             Mux(op == DOp.ADD, v["b"],
@@ -115,7 +114,7 @@ def _step_unpack_multiply(m, v):
         "la": leading_zeros(m, a.sig, "la"),
         "lb": leading_zeros(m, Mux(is_mul, b.sig, 1 << 23), "lb"),
         "li": leading_zeros(m, a.word ^ a.sign.replicate(32), "li"),
-        "xb": xb,
+        "exp_sum": a.exp_eff + exp_b,
         "p_sign": a.sign ^ (is_mul & b.sign),
         "p_nan": ~is_itof & (a.is_nan | (is_mul & (b.is_nan | (a.is_inf & b.is_zero)
                                                      | (a.is_zero & b.is_inf)))),
@@ -131,25 +130,26 @@ def _step_unpack_multiply(m, v):
 
 def _step_product_mid(m, v):
     # The carry chains that need not sit beside the multiplier: the middle partial
-    # products, the leading-zero estimate, |i|, the MIN/MAX compare, FTOI's sign.
+    # products, the leading-zero estimate and exponent, |i|, the MIN/MAX compare,
+    # FTOI's negation.
     op = v["op"]
     a, b = v["a"], v["b"]
     is_itof = op == DOp.ITOF
     # MIN/MAX: map each word to an unsigned key ordered like the values, -0 < +0.
     key_a = Mux(a[31], ~a, a | _SIGN)
     key_b = Mux(b[31], ~b, b | _SIGN)
-    a_le_b = wire(m, key_a <= key_b, "a_le_b")
-    minmax = Mux((op == DOp.MIN) == a_le_b, a, b)
-    ftoi = Mux(v["ftoi_zero"], 0,
-               Mux(v["ftoi_sat"], Mux(v["ftoi_sign"], 0x8000_0000, 0x7FFF_FFFF),
-                   Mux(v["ftoi_sign"], -v["ftoi_mag"], v["ftoi_mag"])[:32]))
     return {
         **_control(v),
         "pp_mid": v["pp_lh"] + v["pp_hl"],
         "lz": Mux(is_itof, v["li"] - v["p_sign"], v["la"] + v["lb"])[:6],
+        # The product's bit 47 has biased exponent ea + eb - 126; |i| << 16 puts
+        # 2**31 there.
+        "xb": Mux(is_itof, 158, v["exp_sum"] - (BIAS - 1)),
         "itof_mag": Mux(a[31], -a, a)[:32],
-        "side": Mux(op == DOp.FTOI, ftoi, Mux(v["minmax_nan"], CANONICAL_NAN, minmax)),
-        **_keep(v, "pp_ll", "pp_hh", "xb", "p_sign", "p_nan", "p_inf", "y"),
+        "a_le_b": key_a <= key_b,
+        "ftoi_int": Mux(v["ftoi_sign"], -v["ftoi_mag"], v["ftoi_mag"])[:32],
+        **_keep(v, "a", "b", "minmax_nan", "ftoi_sign", "ftoi_zero", "ftoi_sat",
+                "pp_ll", "pp_hh", "p_sign", "p_nan", "p_inf", "y"),
     }
 
 
@@ -157,12 +157,16 @@ def _step_product(m, v):
     op = v["op"]
     is_itof = op == DOp.ITOF
     left, right, go_right, e_top = coarse_plan(m, v["lz"], v["xb"], right_bits=6, name="pplan")
+    ftoi = Mux(v["ftoi_zero"], 0,
+               Mux(v["ftoi_sat"], Mux(v["ftoi_sign"], 0x8000_0000, 0x7FFF_FFFF), v["ftoi_int"]))
+    minmax = Mux((op == DOp.MIN) == v["a_le_b"], v["a"], v["b"])
     return {
         **_control(v),
         "p": Mux(is_itof, Cat(C(0, 16), v["itof_mag"]),
                  Cat(v["pp_ll"], v["pp_hh"]) + (v["pp_mid"] << 16))[0:48],
         "left": left, "right": right, "go_right": go_right, "e_top": e_top,
-        **_keep(v, "p_sign", "p_nan", "p_inf", "y", "side"),
+        "side": Mux(op == DOp.FTOI, ftoi, Mux(v["minmax_nan"], CANONICAL_NAN, minmax)),
+        **_keep(v, "p_sign", "p_nan", "p_inf", "y"),
     }
 
 
@@ -325,7 +329,7 @@ STEP_NAMES = tuple(name for name, _ in _STEPS)
 #: between registers (``python -m hdl.fp.fmax --steps``) less ~3 ns of register
 #: overhead.  Used only to place the pipeline registers.
 STEP_WEIGHTS = {
-    "unpack_multiply": 22.0, "product_mid": 16.0, "product": 20.0, "product_shift_high": 18.0,
+    "unpack_multiply": 18.0, "product_mid": 23.5, "product": 24.0, "product_shift_high": 18.0,
     "product_shift_low": 14.0, "product_fine": 12.5, "product_round": 16.5,
     "align_compare": 20.0, "align_shift_high": 18.5, "align_shift_low": 13.0, "sum": 14.0,
     "sum_count": 13.5, "sum_shift": 18.0, "sum_round": 14.5,
