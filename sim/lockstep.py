@@ -23,8 +23,11 @@ both states.  Nothing is sampled that the comparison does not use, because
 Amaranth's simulator runs only some thousands of cycles per second.
 """
 
+import time
+
 from .coord import Coord, format_coord, morton_coord, morton_key
 from .encoding import NDIMS, CoreConfig, Fault, SOp
+from .memory import set_index
 
 __all__ = ["Lockstep", "LockstepMismatch", "LockstepTimeout", "siw_text", "check_program"]
 
@@ -103,6 +106,8 @@ class Lockstep:
         self.siws = 0
         self.cycles = 0
         self.programs = 0
+        self.broken = False             # a run raised: the cores may differ from here on
+        self.last_run_seconds = 0.0     # wall time of the last run itself (RUN to the end)
         self._key_bits = NDIMS * self.config.dim_bits
 
     def close(self):
@@ -153,7 +158,11 @@ class Lockstep:
             m.write_memory(memory)
             return await self._lockstep_run(ctx, max_cycles)
 
-        records = self.engine.call(job)
+        try:
+            records = self.engine.call(job)
+        except BaseException:
+            self.broken = True       # the two cores may now be out of step for good
+            raise
         self.programs += 1
         return records
 
@@ -197,6 +206,7 @@ class Lockstep:
         records = []
         m.start()
         start_cycle = m.cycles
+        started_at = time.perf_counter()
         await self.driver.request(ctx, DebugCmd.RUN)
         # We are in the cycle the RUN answer arrives: the run's first cycle.
         now = start_cycle
@@ -229,7 +239,8 @@ class Lockstep:
                     dec = decode(word)
                     if dec.legal and dec.s_op != SOp.NOP:
                         gkey = morton_key(m.cregs[dec.s_ck], cfg.dim_bits)
-                        golden_set = (dec.s_op, gkey, tuple(m.memory.slots()[gkey & (cfg.sets - 1)]))
+                        gset = m.memory.slots()[set_index(gkey, cfg.set_bits)]
+                        golden_set = (dec.s_op, gkey, tuple(gset))
                 rec = m.retire()
                 records.append(rec)
                 diff = {}
@@ -247,7 +258,7 @@ class Lockstep:
                         diff["memory key"] = (self._coord_text(gkey), self._coord_text(x_key))
                     rslots = tuple(self._unpack_slots(x_slots))
                     if rslots != gslots:
-                        diff[f"memory set {gkey & (cfg.sets - 1)} before the SIW"] = (
+                        diff[f"memory set {set_index(gkey, cfg.set_bits)} before the SIW"] = (
                             self._slots_text(gslots), self._slots_text(rslots))
                 if diff:
                     self._mismatch(records, cycles, diff, "retirement")
@@ -266,6 +277,7 @@ class Lockstep:
                 raise LockstepTimeout(f"the run did not end in {max_cycles} cycles "
                                       f"({len(records)} SIWs retired)")
             await ctx.tick()
+        self.last_run_seconds = time.perf_counter() - started_at
         if m.running:
             self._mismatch(records, now, {"running": ("yes", "no: the RTL stopped")})
         # The end: every float result has landed on both sides.  Read it all back
@@ -285,7 +297,8 @@ class Lockstep:
         if cfg.sets * cfg.ways <= 64:
             sets = range(cfg.sets)
         else:
-            sets = sorted({r.mem_op.key & (cfg.sets - 1) for r in records if r.mem_op is not None})
+            sets = sorted({set_index(r.mem_op.key, cfg.set_bits) for r in records
+                           if r.mem_op is not None})
         out = {}
         for s in sets:
             out[s] = tuple([await self.driver.slot_read(ctx, s, w) for w in range(cfg.ways)])

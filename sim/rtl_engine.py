@@ -162,7 +162,7 @@ class RtlEngine(Engine):
     def write_memory(self, entries):
         from hdl.debug import DebugError
         from .coord import morton_coord
-        from .memory import MemoryFullError
+        from .memory import MemoryFullError, set_index
         entries = list(entries)
         B = self.config.dim_bits
 
@@ -170,7 +170,7 @@ class RtlEngine(Engine):
             for index, (key, value) in enumerate(entries):
                 r = await self.driver.mem_write(ctx, morton_coord(key, B), value, check=False)
                 if r.error == DebugError.MEM_FULL:
-                    raise MemoryFullError(key, key & (self.config.sets - 1), index, B)
+                    raise MemoryFullError(key, set_index(key, self.config.set_bits), index, B)
                 if r.error != DebugError.NONE:
                     raise RuntimeError(f"MEM_WRITE of entry {index} refused: {r.error.name}")
         self.call(job)
