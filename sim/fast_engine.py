@@ -43,7 +43,7 @@ from .coord import Coord, morton_coord, morton_key
 from .decode import decode
 from .encoding import NDIMS, SIW_BITS, COp, CoreConfig, Fault
 from .engine import Engine, register_engine
-from .memory import MemoryFullError
+from .memory import CoordinateMemory, MemoryFullError
 from .state import ArchState
 
 __all__ = ["FastEngine", "FastEngineError", "ToolMissingError", "BACKENDS", "default_backend",
@@ -567,8 +567,9 @@ class FastEngine(Engine):
             err = self.request("MEM_WRITE", 0, value & 0xFFFF_FFFF,
                                morton_coord(key, cfg.dim_bits))[0]
             if err == "MEM_FULL":
-                raise MemoryFullError(key, key & (cfg.sets - 1), index=index,
-                                      dim_bits=cfg.dim_bits)
+                # The set index only for the message: the placement is the core's.
+                set_index = CoordinateMemory(cfg.dim_bits, cfg.set_bits, cfg.ways).set_of(key)
+                raise MemoryFullError(key, set_index, index=index, dim_bits=cfg.dim_bits)
             if err != "NONE":
                 raise FastEngineError(f"MEM_WRITE of entry {index} refused: {err}")
 

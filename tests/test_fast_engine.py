@@ -1,0 +1,314 @@
+"""The fast engine (sim/fast_engine.py: the Amaranth core compiled with Verilator or
+CXXRTL) against the golden model, which is the specification.
+
+Every comparison is of the whole architectural state (registers, coordinate
+registers, pc, status, counters, and the memory slot by slot), with the golden
+engine's :class:`~sim.state.ArchState` as the expected value.  The first run on
+a machine compiles the core once per configuration (a minute or two); the
+library is cached, and each configuration is built once per test session
+(module-scoped fixture).  Without a C++ compiler the tests skip, naming it.
+"""
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from sim.asm import assemble
+from sim.encoding import CoreConfig, Fault
+from sim.golden_engine import GoldenEngine
+from sim.memory import MemoryFullError
+from sim.progs import SMALL_MEMORY, generate
+
+fe = pytest.importorskip("sim.fast_engine")
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.vasm"))
+
+
+def _compiler_or_skip():
+    try:
+        fe.find_compiler()
+    except fe.ToolMissingError as e:
+        pytest.skip(f"no C++ compiler (c++, g++, clang++ or the ziglang package): {e}")
+
+
+@pytest.fixture(scope="module")
+def fast():
+    """``fast(config)``: a new FastEngine; each configuration compiles at most once."""
+    _compiler_or_skip()
+    built = {}
+
+    def make(config=None):
+        config = config if config is not None else CoreConfig()
+        engine = fe.FastEngine(config)
+        built.setdefault(config, engine.library_path)
+        assert engine.library_path == built[config]
+        return engine
+    return make
+
+
+def golden(words, config=None, memory=()):
+    g = GoldenEngine(config if config is not None else CoreConfig())
+    g.load_program(words)
+    g.write_memory(memory)
+    return g
+
+
+def both(fast, words, config=None, memory=()):
+    f = fast(config)
+    f.load_program(words)
+    f.write_memory(memory)
+    return f, golden(words, config, memory)
+
+
+def assert_same(got, expected):
+    assert got.diff(expected) == [], {
+        name: (getattr(got, name), getattr(expected, name)) for name in got.diff(expected)
+        if name != "memory"} or "memory differs"
+
+
+# ---------------------------------------------------------------- the contract
+
+def test_command_numbers_are_the_debug_ports():
+    """The engine's copy of the command and error numbers equals hdl/debug.py's."""
+    from hdl.debug import DebugCmd, DebugError
+    assert fe._CMD == {c.name: c.value for c in DebugCmd}
+    assert {v: k for k, v in fe._ERRORS.items() if k >= 0} == {e.name: e.value for e in DebugError}
+
+
+def test_registered_as_fast():
+    from sim.engine import ENGINES
+    assert "fast" in ENGINES
+
+
+# ---------------------------------------------------------------- equivalence
+
+def test_there_are_examples():
+    assert len(EXAMPLES) >= 5
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_matches_golden(fast, path):
+    words = assemble(path.read_text(), str(path)).words
+    f, g = both(fast, words)
+    assert_same(f.run(1_000_000), g.run(1_000_000))
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_random_program_matches_golden(fast, seed):
+    """Random valid programs of sim/progs.py (both configurations: the default core
+    and the 8-entry memory that fills up), with their preloaded memory."""
+    p = generate(seed)
+    f, g = both(fast, p.words, p.config, p.memory)
+    assert_same(f.run(p.max_cycles), g.run(p.max_cycles))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", range(10))
+def test_many_random_programs_match_golden(fast, block):
+    for seed in range(1000 + 500 * block, 1000 + 500 * (block + 1)):
+        p = generate(seed)
+        f, g = both(fast, p.words, p.config, p.memory)
+        assert f.run(p.max_cycles).diff(g.run(p.max_cycles)) == [], seed
+
+
+def test_stepping_matches_golden(fast):
+    """Step by step through a program with float hazards, loops and memory: the
+    state after every SIW, including the cycle counter.  (Stepping on past the
+    end is fine: a fault repeats, a HALT was an SIW like any other.)"""
+    p = generate(7, config=CoreConfig(), size=30)
+    f, g = both(fast, p.words, p.config, p.memory)
+    for _ in range(60):
+        assert_same(f.step(), g.step())
+
+
+@pytest.mark.parametrize("limit", [2, 3, 5, 11, 12, 40, 333])
+def test_max_cycles_stops_where_the_golden_model_does(fast, limit):
+    """A run cut short by the host: the same SIWs retired, the same counters,
+    ``halted`` False; then running on reaches the same end."""
+    words = assemble(fe.benchmark_program(), "<benchmark>").words
+    f, g = both(fast, words)
+    assert_same(f.run(limit), g.run(limit))
+    assert not f.state().halted
+    more = limit + 500
+    assert_same(f.run(more), g.run(more))
+
+
+def test_max_cycles_on_random_programs(fast):
+    for seed in range(20):
+        p = generate(seed)
+        full = golden(p.words, p.config, p.memory).run(p.max_cycles).cycles
+        for limit in sorted({full // 2, full - 1, 4}):
+            f, g = both(fast, p.words, p.config, p.memory)
+            assert f.run(limit).diff(g.run(limit)) == [], (seed, limit)
+
+
+def test_trace_matches_golden_retire_records(fast):
+    """``trace_run`` gives every SIW's retire cycle, address and fault, as the golden
+    model's timing model predicts them (docs/isa.md section 7)."""
+    p = generate(3, config=CoreConfig(), size=40)
+    f, g = both(fast, p.words, p.config, p.memory)
+    state, records = f.trace_run(p.max_cycles)
+    m = g.machine
+    m.start()
+    expected = []
+    while m.running:
+        r = m.retire()
+        expected.append((r.cycle, r.pc, r.word, r.fault if r.fault != Fault.NONE else None))
+    assert records == expected
+    assert_same(state, m.state())
+
+
+def test_write_memory_full_names_the_entry(fast):
+    """An image that overflows a set: the same error (entry index) as the golden
+    model, and the entries before it placed as the model places them."""
+    cfg = SMALL_MEMORY
+    g = GoldenEngine(cfg)
+    keys = [k for k in range(1, 4096) if g.machine.memory.set_of(k) == 0][:cfg.ways + 1]
+    entries = [(k, 100 + i) for i, k in enumerate(keys)]
+    f = fast(cfg)
+    with pytest.raises(MemoryFullError) as got:
+        f.write_memory(entries)
+    with pytest.raises(MemoryFullError) as want:
+        g.write_memory(entries)
+    assert got.value.index == want.value.index == cfg.ways
+    assert str(got.value) == str(want.value)
+    assert_same(f.state(), g.state())
+
+
+def test_resume_after_repairing_a_fault(fast):
+    """Run into MEM_FULL, erase an entry through the debug port, run again: the
+    fault re-executes and the run goes on, as in the golden model."""
+    words = assemble("""
+        CLI c0, 0.0.0/0.0.0/0.0.0
+        LI r1, 1
+    fill: SCATTER [c0], r1 | IADD r1, r1, r1 | CADD c0.sc, 8
+        JUMP fill
+    """, "<fill>").words
+    f, g = both(fast, words, SMALL_MEMORY)
+    first = f.run(10_000)
+    assert_same(first, g.run(10_000))
+    assert first.fault == Fault.MEM_FULL
+    key = next(iter(first.entries()))
+    from sim.coord import morton_coord
+    assert f.request("MEM_ERASE", coord=morton_coord(key, SMALL_MEMORY.dim_bits))[0] == "NONE"
+    g.machine.memory.erase(key)
+    assert_same(f.run(10_000), g.run(10_000))
+
+
+def test_float_results_bit_exact(fast):
+    """A few IEEE facts through the compiled float unit: 0.1 + 0.2, a subnormal
+    product, overflow to infinity, the canonical NaN."""
+    def f32(x):                               # the nearest binary32, as a Python float
+        return struct.unpack("<f", struct.pack("<f", x))[0]
+
+    def bits(x):
+        return struct.unpack("<I", struct.pack("<f", x))[0]
+    words = assemble("""
+        FLI r1, 0.1
+        FLI r2, 0.2
+        ADD r3, r1, r2
+        LI32 r4, 0x00800000
+        FLI r5, 0.5
+        MUL r6, r4, r5
+        LI32 r7, 0x7F7FFFFF
+        ADD r8, r7, r7
+        LI32 r9, 0x7F800000
+        SUB r10, r9, r9
+        HALT
+    """, "<floats>").words
+    f, g = both(fast, words)
+    s = f.run(1000)
+    assert_same(s, g.run(1000))
+    # Two binary32 values add exactly in binary64; one rounding gives the IEEE sum.
+    assert s.regs[3] == bits(f32(0.1) + f32(0.2))
+    assert s.regs[6] == 0x00400000            # the smallest normal halved: a subnormal
+    assert s.regs[8] == 0x7F800000            # overflow rounds to +infinity
+    assert s.regs[10] == 0x7FC00000           # inf - inf: the canonical quiet NaN
+
+
+# ---------------------------------------------------------------- speed, cache, tools
+
+def test_cycles_per_second_is_reported(fast):
+    f = fast()
+    assert f.cycles_per_second() == 0.0
+    rate = fe.benchmark(200_000, engine=f)
+    cycles, seconds, cpu = f.last_run
+    assert 200_000 <= cycles <= 200_000 + 1 and seconds > 0
+    assert rate == pytest.approx(cycles / seconds)
+    assert f.cycles_per_second(cpu=True) > 0
+
+
+def test_second_engine_uses_the_cache(fast, monkeypatch):
+    """Once built, a configuration's library is found without elaborating the design."""
+    fast()
+    monkeypatch.setattr(fe, "build_library", lambda *a, **k: pytest.fail("rebuilt"))
+    monkeypatch.setattr(fe, "_probed", lambda *a, **k: pytest.fail("elaborated"))
+    assert fe.FastEngine(CoreConfig()).library_path.is_file()
+
+
+def test_no_compiler_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("MICRO_VTPU_CXX", raising=False)
+    monkeypatch.setattr(fe.shutil, "which", lambda name: None)
+    real = fe.importlib.util.find_spec
+    monkeypatch.setattr(fe.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ziglang" else real(name, *a))
+    with pytest.raises(fe.ToolMissingError, match="ziglang"):
+        fe.find_compiler()
+
+
+def test_compiler_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MICRO_VTPU_CXX", "clang++ -march=native")
+    assert fe.find_compiler() == ["clang++", "-march=native"]
+
+
+def test_unknown_backend_is_refused(monkeypatch):
+    monkeypatch.setenv("MICRO_VTPU_FAST_BACKEND", "iverilog")
+    with pytest.raises(fe.FastEngineError, match="verilator, cxxrtl"):
+        fe.default_backend()
+
+
+def test_cli_prints_the_speed(fast, capsys):
+    fast()                                   # built (cached) before the CLI needs it
+    from sim.cli import main
+    path = next(p for p in EXAMPLES if p.name == "saxpy.vasm")
+    status = main(["sim", str(path), "--engine", "fast", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    g = golden(assemble(path.read_text(), str(path)).words).run(10_000_000)
+    assert status == (0 if g.fault == Fault.NONE else 1)
+    assert out["engine"] == "fast" and out["cycles"] == g.cycles and out["regs"] == list(g.regs)
+    assert out["cycles_per_second"] > 0
+    main(["sim", str(path), "--engine", "fast"])
+    assert "simulated cycles/s" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the C++ harness alone
+
+def test_harness_on_a_stand_in_core():
+    """The tool flow and the debug-port driver on a small stand-in core (compiles in
+    seconds): programs load, runs end by HALT or PC_RANGE, max_cycles stops an
+    endless loop, registers read back."""
+    _compiler_or_skip()
+    from tests.fast_standin import StandInCore
+    e = fe.FastEngine(CoreConfig(), design=StandInCore)
+    e.load_program(assemble("LI r1, 7\nLI r3, 5\nIADD r2, r1, r3 | HALT\n", "<x>").words)
+    s = e.run()
+    assert s.halted and s.fault == Fault.NONE and s.regs[:4] == (0, 7, 12, 5) and s.pc == 3
+    e.load_program(assemble("LI r1, 1\nloop: IADD r2, r2, r1 | JUMP loop\n", "<loop>").words)
+    s = e.run(max_cycles=s.cycles + 1000)     # r2 was 12; one IADD per cycle
+    assert not s.halted and 12 + 990 <= s.regs[2] <= 12 + 1000
+    e.load_program(assemble("LI r1, 1\n", "<end>").words)
+    s = e.run()
+    assert s.fault == Fault.PC_RANGE and s.fault_pc == 1
+
+
+@pytest.mark.slow
+def test_cxxrtl_backend_matches_golden():
+    """The other backend (yosys CXXRTL; compiling the core takes minutes)."""
+    _compiler_or_skip()
+    for path in EXAMPLES:
+        words = assemble(path.read_text(), str(path)).words
+        f = fe.FastEngine(CoreConfig(), backend="cxxrtl")
+        f.load_program(words)
+        assert_same(f.run(1_000_000), golden(words).run(1_000_000))
