@@ -60,8 +60,8 @@ triple:
 
 PERSISTENCE = """\
 # persistence: store k*k (as a float) at 3.0.0/0.0.0/0.0.k for k = 0..3, then list
-# what the coordinate memory holds.  (A row of scrolls shares one set of the memory,
-# whose 4 ways it fills: examples/memory_full.vasm shows what a fifth does.)
+# what the coordinate memory holds.  (The set is the key folded by XOR, so the row
+# spreads over sets 3, 2, 1, 0; examples/memory_full.vasm fills one set.)
     CLI c0, 3.0.0/0.0.0/0.0.0
     CLI c1, 0.0.0/0.0.0/0.0.4       # loop limit: scroll < 4
 loop:

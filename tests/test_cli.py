@@ -214,7 +214,8 @@ def test_sim_json(tmp_path, capsys):
     assert regs["r2"]["int"] == -7
     assert regs["r1"]["float"] == "inf" and regs["r3"]["float"] == "inf"
     assert obj["cregs"][0] == "0.0.0/0.0.0/0.0.1"
-    assert obj["memory"] == [{"coord": "0.0.0/0.0.0/0.0.1", "key": 256, "set": 0, "way": 0,
+    # key 256 = scroll bit 0 at key bit 8, which the XOR fold (docs/isa.md 5) puts in set 1.
+    assert obj["memory"] == [{"coord": "0.0.0/0.0.0/0.0.1", "key": 256, "set": 1, "way": 0,
                               "bits": "0x7f800000", "int": 0x7F800000, "float": "inf"}]
     # 7 SIWs: CLI (2), FLI (2), three more; ops: 2 + 2 + 2 + 3 + 1.
     assert (obj["siws"], obj["ops"]) == (7, 10)
