@@ -26,6 +26,7 @@ import glob
 import os
 import sys
 import time
+import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -109,13 +110,25 @@ def components():
         units.append(("IntAlu", lambda: IntAlu()))
     except ImportError:
         pass
-    units += [
-        ("FloatUnit (F=4)", lambda: FloatUnit(4)),
-        ("RegisterFile 32x32 (6R 5W)", lambda: RegisterFile(32, 32, 6, 5)),
-        ("RegisterFile 8x99 (5R 2W)", lambda: RegisterFile(99, 8, 5, 2)),
+    # The register files as the core builds them (port counts change with the core).
+    from amaranth.hdl import UnusedElaboratable
+    warnings.filterwarnings("ignore", category=UnusedElaboratable)   # only inspected
+    core = Sentron(CoreConfig())
+    files = []
+    for label, rf in (("data", core._regs), ("coordinate", core._cregs)):
+        nr, nw = len(getattr(rf, "read", ())), len(getattr(rf, "write", ()))
+        files.append((f"RegisterFile, {label}: {rf.depth}x{rf.width} ({nr}R {nw}W)",
+                      lambda rf=rf, nr=nr, nw=nw: RegisterFile(rf.width, rf.depth, nr, nw)))
+    units += [("FloatUnit (F=4)", lambda: FloatUnit(4))] + files + [
         ("CoordinateMemory (256 sets x 4 ways)", lambda: CoordinateMemory(11, 8, 4)),
         ("Sentron core (default config)", lambda: Sentron(CoreConfig())),
     ]
+    try:
+        from boards.icebreaker import CONFIG as ice
+        units.append((f"Sentron core (iCEBreaker config: {ice.sets} sets x {ice.ways} ways, "
+                      f"{ice.prog_depth} SIWs)", lambda: Sentron(ice)))
+    except ImportError:
+        pass
     return units
 
 
