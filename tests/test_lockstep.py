@@ -303,3 +303,23 @@ def test_rtl_engine_step_and_max_cycles():
     assert not g.halted and not r.halted
     g, r = golden.run(), rtl.run()
     assert g.halted and set(r.diff(g)) <= {"cycles"}, r.diff(g)
+
+
+def test_vtpu_sim_engine_rtl_with_vcd(tmp_path, capsys):
+    """``vtpu sim --engine rtl --vcd FILE`` prints what the golden engine prints."""
+    import json
+    from sim.cli import main
+    src = tmp_path / "p.vasm"
+    src.write_text(CORNERS["hazards"])
+    vcd = tmp_path / "wave.vcd"
+    outputs = {}
+    for engine in ("golden", "rtl"):
+        argv = ["sim", str(src), "--json", "--engine", engine]
+        if engine == "rtl":
+            argv += ["--vcd", str(vcd)]
+        assert main(argv) == 0
+        outputs[engine] = json.loads(capsys.readouterr().out)
+        del outputs[engine]["engine"]
+    assert outputs["rtl"] == outputs["golden"]
+    assert b"$enddefinitions" in vcd.read_bytes()
+    assert main(["sim", str(src), "--vcd", str(vcd)]) == 2        # golden has no waveform
