@@ -190,6 +190,30 @@ def test_random_siw_total():
     assert total >= MIN_RANDOM_SIWS, f"only {total} random SIWs were checked in lockstep"
 
 
+#: Other cores the HDL can be built as: float latency 1, 2 and 6; one way; 6-bit
+#: dimensions (so CSET itself can leave the range); a short program memory.
+OTHER_CONFIGS = [CoreConfig(float_latency=1, prog_depth=64),
+                 CoreConfig(float_latency=2, set_bits=3, ways=1, prog_depth=64),
+                 CoreConfig(dim_bits=6, float_latency=6, set_bits=5, ways=3)]
+
+
+@pytest.mark.parametrize("config", OTHER_CONFIGS, ids=["F1", "F2_one_way", "B6_F6"])
+def test_other_configurations_in_lockstep(config):
+    with Lockstep(config) as ls:
+        for seed in range(4):
+            ls.check_program(generate(seed, config))
+        ls.compare_full_state()
+
+
+def test_running_off_a_full_program_memory():
+    """A program that fills program memory and has no HALT faults PC_RANGE at its end."""
+    config = CoreConfig(prog_depth=16)
+    words = [encode_siw(d=encode_slot("D", DOp.LI, rd=i, imm16=i)) for i in range(16)]
+    with Lockstep(config) as ls:
+        records = ls.run_program(words, max_cycles=100)
+    assert records[-1].fault == Fault.PC_RANGE and records[-1].pc == 16
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS, ids=["default", "small_memory"])
 def test_long_random_lockstep(config):
