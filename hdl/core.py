@@ -279,8 +279,8 @@ class Sentron(wiring.Component):
         m.d.comb += [
             dbg.running.eq(iu.running),
             dbg.fault.eq(iu.fault),
-            dbg.fault_pc.eq(iu.fault_pc[:PC_BITS]),
-            dbg.pc.eq(iu.pc[:PC_BITS]),
+            dbg.fault_pc.eq(iu.fault_pc),
+            dbg.pc.eq(iu.pc),
             dbg.prog_len.eq(prog_len),
             dbg.cycles.eq(iu.cycles),
             dbg.siws.eq(iu.siws),
