@@ -9,7 +9,6 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hdl.debug import DebugSignature
 from hdl.host_link import HostLink
 from hdl.uart import UartRx, UartTx
 
@@ -17,18 +16,6 @@ __all__ = ["BoardTop", "DEFAULT_TIMEOUT_BITS"]
 
 #: Idle-line timeout of the host link, in bit times, when the board does not say.
 DEFAULT_TIMEOUT_BITS = 64
-
-
-def _connect_debug(m, requester, core, dim_bits):
-    """Wire the link's requester port to the core's debug port member by member, in
-    the directions hdl/debug.py's contract gives (requests to the core, answers and
-    status from it), whichever way the core's component declares its member."""
-    for name, member in DebugSignature(dim_bits).members.items():
-        ours, theirs = getattr(requester, name), getattr(core, name)
-        if member.flow == In:
-            m.d.comb += theirs.eq(ours)
-        else:
-            m.d.comb += ours.eq(theirs)
 
 
 class BoardTop(wiring.Component):
@@ -89,7 +76,7 @@ class BoardTop(wiring.Component):
         m.submodules.uart_rx = self.uart_rx
         m.submodules.uart_tx = self.uart_tx
         m.submodules.link = self.link
-        _connect_debug(m, self.link.debug, self.core.debug, self.config.dim_bits)
+        wiring.connect(m, self.link.debug, self.core.debug)
         wiring.connect(m, self.uart_rx.stream, self.link.rx)
         wiring.connect(m, self.link.tx, self.uart_tx.stream)
         debug = self.core.debug
