@@ -230,3 +230,17 @@ def test_damaged_line_still_gives_the_golden_result():
     state = board.run(max_cycles=100_000)
     assert state.diff(golden(words).run(100_000)) == []
     assert board.link.stats["resent"] >= 3
+
+
+def test_vtpu_run_sim_prints_the_report_of_vtpu_sim(tmp_path, capsys):
+    from sim.cli import main
+    program = tmp_path / "tiny.vasm"
+    program.write_text("    LI r1, 7\n"
+                       "    LI r2, 5 | CSET c0.sc, 3\n"
+                       "    IADD r3, r1, r2 | SCATTER [c0], r1\n"
+                       "    HALT\n")
+    assert main(["sim", str(program)]) == 0
+    expected = capsys.readouterr().out
+    assert main(["run", "--sim", str(program)]) == 0
+    assert capsys.readouterr().out == expected
+    assert "r3   0x0000000c" in expected

@@ -122,3 +122,13 @@ def test_icebreaker_bitstream(tmp_path):
 def test_ulx3s_bitstream(tmp_path):
     result = build("ulx3s", out_dir=tmp_path / "ulx3s", echo=None)
     _check_build(result, "ulx3s", "TRELLIS_COMB")
+
+
+def test_vtpu_flash_and_build_report_bad_input(tmp_path, capsys):
+    from sim.cli import main
+    assert main(["flash", "--board", "icebreaker", "--bitstream", str(tmp_path / "none.bin")]) == 2
+    assert "no such bitstream" in capsys.readouterr().err
+    bad = tmp_path / "bad.phext"
+    bad.write_text("not an image")
+    assert main(["build", "--board", "ulx3s", "--image", str(bad), "-o", str(tmp_path / "b")]) == 2
+    assert str(bad) in capsys.readouterr().err
