@@ -251,8 +251,11 @@ class HostLink(wiring.Component):
                 m.d.comb += req_addr.eq(slot)
             with m.Default():
                 m.d.comb += req_addr.eq(frame[:16])
-        m.d.comb += [dbg.req_cmd.eq(dcmd), dbg.req_addr.eq(req_addr),
-                     dbg.req_data.eq(req_data), dbg.req_coord.eq(req_coord)]
+        # The command and address go out registered (they come through decode
+        # multiplexers); so a request is raised one cycle after its address is chosen
+        # (states ISSUE and NEXT_SLOT).  Data and coordinate are frame slices already.
+        m.d.sync += [dbg.req_cmd.eq(dcmd), dbg.req_addr.eq(req_addr)]
+        m.d.comb += [dbg.req_data.eq(req_data), dbg.req_coord.eq(req_coord)]
 
         resent = last_valid & (last_seq == seq) & (last_cmd == cmd) & \
             ((cmd == Cmd.RUN) | (cmd == Cmd.STEP))
@@ -288,12 +291,19 @@ class HostLink(wiring.Component):
             m.d.sync += [status.eq(code), reply_len.eq(0)]
             m.next = "SEND"
 
+        more = Signal()        # the mask has a byte to send after its top one
+        # The command's decode, registered in DECIDE for the states after it.
+        ok_len_r = Signal.like(ok_len)
+        sends_r = Signal.like(sends)
+        dump_r = Signal()
+
         def load_reply(contents):
-            m.d.sync += [frame.eq(contents),
-                         mask.eq(Cat(*(sends[_REC_BYTES - 1 - i] for i in range(_REC_BYTES))))]
+            sends_top_first = Cat(*(sends_r[_REC_BYTES - 1 - i] for i in range(_REC_BYTES)))
+            m.d.sync += [frame.eq(contents), mask.eq(sends_top_first),
+                         more.eq(sends_top_first[:-1].any())]
 
         def answer(contents):
-            m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len)]
+            m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len_r)]
             load_reply(contents)
             m.next = "SEND"
 
@@ -357,6 +367,7 @@ class HostLink(wiring.Component):
             # byte's decode to the frame register.
             bad_crc, bad_cmd, bad_len, bad_coord = Signal(), Signal(), Signal(), Signal()
             is_resent, past_end = Signal(), Signal()
+            block_r, block_last_r = Signal(), Signal(8)
             with m.State("DECIDE"):
                 m.d.sync += [bad_crc.eq(crc != 0), bad_cmd.eq(~known),
                              bad_len.eq(length != want_len),
@@ -364,7 +375,8 @@ class HostLink(wiring.Component):
                                                            (cmd == Cmd.MEM_READ) |
                                                            (cmd == Cmd.MEM_WRITE) |
                                                            (cmd == Cmd.MEM_ERASE))),
-                             is_resent.eq(resent),
+                             is_resent.eq(resent), block_r.eq(is_block), block_last_r.eq(block_last),
+                             ok_len_r.eq(ok_len), sends_r.eq(sends), dump_r.eq(cmd == Cmd.DUMP_NEXT),
                              past_end.eq((cmd == Cmd.DUMP_NEXT) & (frame[:16] >= slots))]
                 m.next = "CHECK"
 
@@ -382,8 +394,8 @@ class HostLink(wiring.Component):
                 with m.Elif(past_end):
                     answer(dump_none)
                 with m.Elif(uses_debug):
-                    m.d.sync += [dbg.req_valid.eq(1), slot.eq(Mux(is_block, 0, frame[:16]))]
-                    m.next = "EXECUTE"
+                    m.d.sync += slot.eq(Mux(block_r, 0, frame[:16]))
+                    m.next = "NEXT_SLOT"
                 with m.Elif(cmd == Cmd.CONFIG):
                     answer(config_reply)         # served by the link itself
                 with m.Else():
@@ -399,7 +411,7 @@ class HostLink(wiring.Component):
                     with m.If(dbg.resp_error != DebugError.NONE):
                         m.d.sync += reply_len.eq(0)
                         m.next = "SEND"
-                    with m.Elif((cmd == Cmd.DUMP_NEXT) & ~dbg.resp_hit):
+                    with m.Elif(dump_r & ~dbg.resp_hit):
                         # Not stored: try the next slot, or report that none is left.
                         with m.If(slot == slots - 1):
                             answer(dump_none)
@@ -447,16 +459,20 @@ class HostLink(wiring.Component):
                 m.d.comb += [self.tx.valid.eq(take), tx_byte.eq(frame[-8:]), crc_byte.eq(tx_byte)]
                 with m.If(~take | self.tx.ready):
                     m.d.sync += [frame.eq(Cat(Const(0, 8), frame[:-8])),
-                                 mask.eq(Cat(Const(0, 1), mask[:-1]))]
+                                 mask.eq(Cat(Const(0, 1), mask[:-1])), more.eq(mask[:-2].any())]
                     with m.If(take):
                         m.d.sync += crc.eq(crc_after)
-                    with m.If(mask[:-1] == 0):
-                        with m.If(is_block & (slot != block_last)):
+                    with m.If(~more):
+                        with m.If(block_r & (slot != block_last_r)):
                             # The next element of a block read: fetch it, then go on.
-                            m.d.sync += [slot.eq(slot + 1), dbg.req_valid.eq(1)]
-                            m.next = "BLOCK_NEXT"
+                            m.d.sync += slot.eq(slot + 1)
+                            m.next = "BLOCK_ISSUE"
                         with m.Else():
                             m.next = "SEND_CRC_HI"
+
+            with m.State("BLOCK_ISSUE"):
+                m.d.sync += dbg.req_valid.eq(1)
+                m.next = "BLOCK_NEXT"
 
             with m.State("BLOCK_NEXT"):
                 # The core is idle (the link serves one request at a time and the first
