@@ -27,6 +27,7 @@ docs/fast-engine.md.
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import importlib.resources
 import importlib.util
@@ -112,6 +113,12 @@ def find_compiler():
 
 def _compiler_identity(cxx):
     """A string that changes when the compiler does (part of the cache key)."""
+    return _compiler_identity_of(tuple(cxx))
+
+
+@functools.lru_cache(maxsize=None)
+def _compiler_identity_of(cxx):
+    # Once per process: `python -m ziglang c++ --version` alone takes a fraction of a second.
     try:
         out = subprocess.run([*cxx, "--version"], capture_output=True, text=True, timeout=600)
         return " ".join(cxx) + "\n" + out.stdout.strip().splitlines()[0]
