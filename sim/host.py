@@ -244,7 +244,6 @@ class HostLink:
                 last = FrameRejected(f"{cmd.name}: the board rejected the request "
                                      f"({Status(status).name}) {attempt + 1} time(s)", Status(status))
                 continue
-            self._synced = True
             if status != Status.OK:
                 try:
                     name = Status(status).name
@@ -257,6 +256,8 @@ class HostLink:
                                     f"expected {REPLY_LEN[cmd]}")
                 self.stats["garbled"] += 1
                 continue
+            # The board now remembers a SEQ of this session (see the module docstring).
+            self._synced = True
             return data
         raise last
 
