@@ -491,7 +491,9 @@ class FastEngine(Engine):
     ``design``: a function ``config -> component`` with a ``debug`` port
     (default ``hdl.core.Sentron``); tests pass a small stand-in.  ``backend``:
     ``verilator`` or ``cxxrtl`` (default :func:`default_backend`).  ``log``:
-    called with a line of text before slow build steps.
+    called with a line of text before slow build steps.  ``library``: a library
+    already built for this configuration (``engine.library_path``), used as it is:
+    a test session pins the design it started with even if ``hdl/`` changes.
 
     After each :meth:`run` or :meth:`step`, :attr:`last_run` holds ``(cycles,
     seconds, cpu_seconds)``: the simulated cycles of that run and the wall-clock
@@ -505,11 +507,12 @@ class FastEngine(Engine):
     """
     name = "fast"
 
-    def __init__(self, config=None, design=None, backend=None, log=None):
+    def __init__(self, config=None, design=None, backend=None, log=None, library=None):
         self.config = config if config is not None else CoreConfig()
         factory = design if design is not None else _default_design
         self.backend = backend or default_backend()
-        self.library_path = library_for(factory, self.config, self.backend, log=log)
+        self.library_path = Path(library) if library is not None else \
+            library_for(factory, self.config, self.backend, log=log)
         self._lib = _load_library(self.library_path)
         self._cw = self._lib.vtpu_coord_words()
         self._h = self._lib.vtpu_create()
