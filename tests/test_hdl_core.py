@@ -579,7 +579,7 @@ def test_default_config_with_memory_image():
             await b.drv.write_pc(b.ctx, 1020)
             recs = await b.run_both(m, f"off the end of 1024 words: {what}")
             assert (recs[-1].pc, recs[-1].fault) == (1024, Fault.PC_RANGE)
-            assert b.ctx.get(b.drv.port.fault_pc) == 0     # the port shows PC_BITS bits
+            assert b.ctx.get(b.drv.port.fault_pc) == 1024  # 11 bits: 1024, never wrapped to 0
 
     Bench(cfg, image).run([image_visible, off_the_end_of_1024, s_debug_port,
                            lambda b: s_random(b, seeds=range(200, 203))])
