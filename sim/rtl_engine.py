@@ -187,17 +187,7 @@ class RtlEngine(Engine):
 
     async def read_state(self, ctx, memory=True):
         """The state through the debug port; ``memory`` dumps every slot (SLOT_READ)."""
-        state = await self.driver.state(ctx, memory=False)
-        if not memory:
-            return state
-        cfg = self.config
-        slots = []
-        for s in range(cfg.sets):
-            ways = []
-            for w in range(cfg.ways):
-                ways.append(await self.driver.slot_read(ctx, s, w))
-            slots.append(tuple(ways))
-        return dataclasses.replace(state, memory=tuple(slots))
+        return await self.driver.state(ctx, memory=memory)
 
     def trace_run(self, max_cycles=None):
         """Run like :meth:`run`; also return ``(cycle, pc, word, fault)`` per retired SIW
