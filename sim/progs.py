@@ -28,9 +28,10 @@ import random
 from dataclasses import dataclass, field
 
 from .coord import morton_key
+from .decode import FLOAT_DOPS
+from .encoding import C_FIELDS, C_SLOT, D_OPERANDS, D_SLOT, NDIMS, S_SLOT, COp, CoreConfig, DOp, SOp
 from .memory import set_index
-from .encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
-                       S_FIELDS, S_OPERANDS, S_SLOT, COp, CoreConfig, DOp, SOp)
+from .syntax import LANE_OPERANDS, LANE_OPS, LANE_SLOTS, written_register
 
 __all__ = ["Program", "CONFIGS", "SMALL_MEMORY", "generate", "programs", "configs",
            "golden_trace", "observed_features",
@@ -41,17 +42,15 @@ SMALL_MEMORY = CoreConfig(set_bits=2, ways=2)
 #: Configurations the random programs are drawn for: the default core and a tiny memory.
 CONFIGS = (CoreConfig(), SMALL_MEMORY)
 
-#: D operations with latency F (docs/isa.md section 7).
-FLOAT_OPS = (DOp.ADD, DOp.SUB, DOp.MUL, DOp.MAC, DOp.MIN, DOp.MAX, DOp.ITOF, DOp.FTOI)
+#: D operations with latency F (docs/isa.md section 7), in opcode order: the six
+#: two-operand ones first (ADD SUB MUL MAC MIN MAX), then ITOF and FTOI.
+FLOAT_OPS = tuple(sorted(FLOAT_DOPS))
+_FLOAT_BINARY = FLOAT_OPS[:6]
 #: Ways a generated illegal word breaks docs/isa.md section 3 (its rules 1..4).
 ILLEGAL_KINDS = ("d_opcode", "c_opcode", "spare_bits", "dim", "double_write")
 #: How a program is meant to end.
 ENDINGS = ("halt", "off_end", "illegal", "coord_range", "mem_full")
 
-_LANE_FIELDS = {"D": D_FIELDS, "S": S_FIELDS, "C": C_FIELDS}
-_LANE_OPERANDS = {"D": D_OPERANDS, "S": S_OPERANDS, "C": C_OPERANDS}
-_LANE_SLOTS = {"D": D_SLOT, "S": S_SLOT, "C": C_SLOT}
-_LANE_OPS = {"D": DOp, "S": SOp, "C": COp}
 
 #: Registers the loops own: counters in dimensions of c6, limits in dimensions of c7.
 _COUNTER, _LIMIT = 6, 7
@@ -94,14 +93,12 @@ def encode_slot(lane, op, **fields):
     Exactly the operands the operation uses must be given (docs/isa.md section 3:
     every other bit is zero), so a mistake here is an error, not an illegal word.
     """
-    op = _LANE_OPS[lane](op)
-    wanted = set(_LANE_OPERANDS[lane][op])
+    from .asm import encode_siw as assemble_siw
+    op = LANE_OPS[lane](op)
+    wanted = set(LANE_OPERANDS[lane][op])
     if set(fields) != wanted:
         raise ValueError(f"{lane} {op.name} takes fields {sorted(wanted)}, not {sorted(fields)}")
-    bits = _LANE_FIELDS[lane]["op"].put(op.value)
-    for name, value in fields.items():
-        bits |= _LANE_FIELDS[lane][name].put(value)
-    return bits
+    return LANE_SLOTS[lane].get(assemble_siw({lane: (op, fields)}))
 
 
 def encode_siw(d=0, s=0, c=0):
@@ -110,7 +107,7 @@ def encode_siw(d=0, s=0, c=0):
 
 
 class _Slot:
-    """One operation of one lane, with the registers it reads and writes."""
+    """One operation of one lane (its fields are still editable while a block is built)."""
     __slots__ = ("lane", "op", "fields")
 
     def __init__(self, lane, op, **fields):
@@ -119,24 +116,10 @@ class _Slot:
     def bits(self):
         return encode_slot(self.lane, self.op, **self.fields)
 
-    def reads(self):
-        op, f = self.op, self.fields
-        if self.lane == "D":
-            regs = [f[n] for n in ("rs1", "rs2") if n in f]
-            if op in (DOp.MAC, DOp.LIH):
-                regs.append(f["rd"])
-            return regs
-        if self.lane == "S":
-            return [f["reg"]] if op == SOp.SCATTER else []
-        return [f["reg"]] if op == COp.CPUT else []
-
     def writes(self):
-        op, f = self.op, self.fields
-        if self.lane == "D":
-            return [f["rd"]]
-        if self.lane == "S":
-            return [f["reg"]] if op == SOp.GATHER else []
-        return [f["reg"]] if op in (COp.CGET, COp.KEY) else []
+        """The data register this slot writes, as a list (empty or one)."""
+        reg = written_register(self.lane, self.op, self.fields)
+        return [] if reg is None else [reg]
 
 
 def _siw(*slots):
@@ -353,7 +336,7 @@ class _Builder:
                 return
             kind = ch.choice(("rs1", "rs2", "mac", "lih", "waw", "scatter", "gather", "cget"))
             if kind in ("rs1", "rs2"):
-                consumer = self.d_slot(op=ch.choice(FLOAT_OPS[:6]), rd=self.reg())
+                consumer = self.d_slot(op=ch.choice(_FLOAT_BINARY), rd=self.reg())
                 consumer.fields[kind] = r
                 slots = [consumer]
             elif kind == "mac":
@@ -704,7 +687,6 @@ def observed_features(program, records):
     ``erase_reuse`` (a SCATTER into a way an ERASE freed), ``halt``, and one
     ``fault_<NAME>`` per fault, with ``coord_range_<OP>`` and ``illegal_rule_<n>``.
     """
-    from .decode import FLOAT_DOPS
     from .disasm import DisasmError, decode_siw
     from .encoding import Fault
     F = program.config.float_latency
