@@ -4,14 +4,18 @@ A request is ``SYNC LEN SEQ CMD payload CRC16`` (docs/host-link.md).  The parser
 takes it in byte by byte, running the CRC as it goes, and executes nothing until
 the whole frame has arrived and its CRC, command and length have checked: a
 garbled, truncated, overlong or unknown frame gets an error reply and changes
-nothing.  Then it issues the request's one debug-port command (DUMP_NEXT: as many
-SLOT_READs as it takes to find a stored entry), and streams the reply
-``SYNC LEN SEQ CMD STATUS payload CRC16`` out, computing its CRC on the fly.
+nothing.  Then it issues the request's debug-port command (DUMP_NEXT: as many
+SLOT_READs as it takes to find a stored entry; READ_REGS/READ_CREGS: one read per
+register, streamed), and sends the reply ``SYNC LEN SEQ CMD STATUS payload
+CRC16``, computing its CRC on the fly.
 
-Multi-byte fields are big-endian.  So the payload shift register, which takes
-each new byte in at its bottom, holds the payload as one big-endian integer whose
-fields sit at fixed bit positions for each command: field extraction is wiring.
-The reply goes out of the top of another shift register loaded left-aligned.
+Multi-byte fields are big-endian.  One *frame register* serves both halves of the
+exchange: the request payload shifts in at its bottom, so it holds the payload
+as one big-endian integer whose fields sit at fixed bit positions (field
+extraction is wiring); then the answer is loaded into it as a *record* (hit,
+slot, coordinate, data: one layout for every reply read from the core) and
+shifts out of its top, a byte mask saying which record bytes this command's
+reply sends.  One register and one load path keep the link small on an iCE40.
 
 Resynchronisation: between frames every byte but SYNC is ignored; inside a frame,
 an idle line for ``timeout`` clock cycles ends it (TIMEOUT reply), as does a UART
