@@ -10,7 +10,7 @@ LEDs: the green user LED is *running*, the red one is *fault*; on the snap-off
 PMOD, LED1 (left) is *halted* and LED2 is *link busy*.
 """
 
-from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.icebreaker import ICEBreakerPlatform
@@ -46,8 +46,9 @@ class ICEBreakerTop(wiring.Component):
     """The iCEBreaker bitstream's top level (elaborates only on an ICEBreakerPlatform)."""
 
     def __init__(self, config=CONFIG, freq=DEFAULT_FREQ, memory_init=(), baud=BAUD, core=None):
-        self.pll = ice40_pll(12e6, freq)
-        self.freq = self.pll.f_out
+        # The PLL makes 16 MHz at least; below that the core runs from the oscillator.
+        self.pll = ice40_pll(12e6, freq) if freq >= 16e6 else None
+        self.freq = self.pll.f_out if self.pll else 12e6
         self.baud = baud
         self.top = BoardTop(config, divisor=int(self.freq // baud),
                             timeout=int(self.freq * TIMEOUT_S), memory_init=memory_init, core=core)
@@ -58,19 +59,24 @@ class ICEBreakerTop(wiring.Component):
         pll = self.pll
 
         clk_pin = platform.request("clk12", dir="-")
-        pll_clk = Signal()
-        locked = Signal()
-        m.submodules.pll = Instance(
-            "SB_PLL40_PAD",
-            p_FEEDBACK_PATH="SIMPLE",
-            p_DIVR=pll.divr, p_DIVF=pll.divf, p_DIVQ=pll.divq, p_FILTER_RANGE=pll.filter_range,
-            i_PACKAGEPIN=clk_pin.io, i_RESETB=1, i_BYPASS=0,
-            o_PLLOUTGLOBAL=pll_clk, o_LOCK=locked)
+        clk = Signal()
+        if pll is None:
+            m.submodules.clk_buf = clk_buf = io.Buffer("i", clk_pin)
+            m.d.comb += clk.eq(clk_buf.i)
+            locked = Const(1)
+        else:
+            locked = Signal()
+            m.submodules.pll = Instance(
+                "SB_PLL40_PAD",
+                p_FEEDBACK_PATH="SIMPLE",
+                p_DIVR=pll.divr, p_DIVF=pll.divf, p_DIVQ=pll.divq, p_FILTER_RANGE=pll.filter_range,
+                i_PACKAGEPIN=clk_pin.io, i_RESETB=1, i_BYPASS=0,
+                o_PLLOUTGLOBAL=clk, o_LOCK=locked)
         m.domains.sync = ClockDomain("sync")
-        m.d.comb += ClockSignal("sync").eq(pll_clk)
+        m.d.comb += ClockSignal("sync").eq(clk)
         # Held in reset until the PLL locks; released in step with the clock.
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
-        platform.add_clock_constraint(pll_clk, self.freq)
+        platform.add_clock_constraint(clk, self.freq)
 
         m.submodules.top = top = self.top
         uart = platform.request("uart", 0, dir="-")
