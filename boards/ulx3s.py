@@ -23,7 +23,7 @@ __all__ = ["ULX3STop", "CONFIG", "DEFAULT_FREQ", "BAUD", "platform"]
 #: The core on the 85F: the ISA's default configuration.
 CONFIG = CoreConfig()
 #: System clock made by the PLL from 25 MHz.
-DEFAULT_FREQ = 40e6
+DEFAULT_FREQ = 20e6
 BAUD = 115200
 TIMEOUT_S = 0.010
 
