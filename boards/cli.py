@@ -13,19 +13,6 @@ from sim.encoding import CoreConfig
 __all__ = []
 
 
-def _image_entries(path, config):
-    from sim.cli import CliError
-    from sim.image import ImageError, check_fits, read_image
-    try:
-        image = read_image(path)
-        check_fits(image, config)
-    except ImageError as e:
-        raise CliError(str(e)) from None
-    except OSError as e:
-        raise CliError(f"{path}: cannot read: {e.strerror or e}") from None
-    return image.entries
-
-
 # ---------------------------------------------------------------------------- build
 
 def _build_configure(p):
@@ -39,10 +26,10 @@ def _build_configure(p):
 
 def _build_run(args):
     import importlib
-    from sim.cli import EXIT_FAULT, EXIT_OK, CliError
+    from sim.cli import EXIT_FAULT, EXIT_OK, CliError, image_entries
     from .build import BOARDS, BuildError, TimingError, build, format_report
     module = importlib.import_module(BOARDS[args.board][0])
-    entries = _image_entries(args.image, module.CONFIG) if args.image else ()
+    entries = image_entries(args.image, module.CONFIG) if args.image else ()
     try:
         build(args.board, out_dir=args.output, memory_init=entries,
               freq=args.freq * 1e6 if args.freq else None, echo=print)
@@ -91,7 +78,7 @@ def _run_configure(p):
 
 
 def _run_run(args):
-    from sim.cli import CliError, _load, _print_json
+    from sim.cli import CliError, _load, _print_json, image_entries
     from sim.host import BoardEngine, HostLink, LinkError, SerialTransport
     from sim.report import exit_status, format_state, state_to_dict
     loaded = _load(args.file)
@@ -105,7 +92,7 @@ def _run_run(args):
             config = engine.config
         engine.load_program(loaded.words)
         if args.image:
-            engine.write_memory(_image_entries(args.image, config))
+            engine.write_memory(image_entries(args.image, config))
         state = engine.run(args.max_cycles)
     except LinkError as e:
         raise CliError(f"{args.port or 'simulated board'}: {e}") from None

@@ -156,7 +156,9 @@ def _sim_configure(p):
                    help="write a waveform of the simulated hardware to FILE (HDL engines, e.g. rtl)")
 
 
-def _load_image(engine, path, config):
+def image_entries(path, config):
+    """The entries of the memory image at ``path``, checked to fit ``config``;
+    any problem becomes a CliError naming the file (and the entry, if one is bad)."""
     from .image import ImageError, check_fits, read_image
     try:
         image = read_image(path)
@@ -165,7 +167,7 @@ def _load_image(engine, path, config):
         raise CliError(str(e)) from None
     except OSError as e:
         raise CliError(f"{path}: cannot read: {e.strerror or e}") from None
-    engine.write_memory(image.entries)
+    return image.entries
 
 
 def _save_image(state, path, config):
@@ -230,7 +232,7 @@ def _sim_run(args):
         engine.record_vcd(args.vcd)
     engine.load_program(loaded.words)
     if args.image:
-        _load_image(engine, args.image, config)
+        engine.write_memory(image_entries(args.image, config))
     records = None
     if args.trace:
         state, records = traced_run(engine, args.max_cycles)
