@@ -10,15 +10,14 @@ LEDs: the green user LED is *running*, the red one is *fault*; on the snap-off
 PMOD, LED1 (left) is *halted* and LED2 is *link busy*.
 """
 
-from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Signal
+from amaranth.hdl import Const, Instance, Module, Signal
 from amaranth.lib import io, wiring
-from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
 from sim.encoding import CoreConfig
 
 from .pll import ice40_pll
-from .top import BoardTop
+from .top import BoardTop, connect_board
 
 __all__ = ["ICEBreakerTop", "CONFIG", "DEFAULT_FREQ", "BAUD", "platform"]
 
@@ -72,19 +71,5 @@ class ICEBreakerTop(wiring.Component):
                 p_DIVR=pll.divr, p_DIVF=pll.divf, p_DIVQ=pll.divq, p_FILTER_RANGE=pll.filter_range,
                 i_PACKAGEPIN=clk_pin.io, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=clk, o_LOCK=locked)
-        m.domains.sync = ClockDomain("sync")
-        m.d.comb += ClockSignal("sync").eq(clk)
-        # Held in reset until the PLL locks; released in step with the clock.
-        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
-        platform.add_clock_constraint(clk, self.freq)
-
-        m.submodules.top = top = self.top
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
-        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
-        m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
-        for name, number, led in _LEDS:
-            buf = io.Buffer("o", platform.request(name, number, dir="-"))
-            m.submodules[f"{name}_{number}"] = buf
-            m.d.comb += buf.o.eq(getattr(top, led))
+        connect_board(m, platform, self.top, clk, locked, self.freq, _LEDS)
         return m

@@ -5,14 +5,15 @@ line (``sim/serial_sim.py``) drives exactly it, so what the tests exercise is wh
 goes into the bitstream, minus only the platform wrapper.
 """
 
-from amaranth.hdl import Module
-from amaranth.lib import wiring
+from amaranth.hdl import ClockDomain, ClockSignal, Module
+from amaranth.lib import io, wiring
+from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from hdl.host_link import HostLink
 from hdl.uart import UartRx, UartTx
 
-__all__ = ["BoardTop", "DEFAULT_TIMEOUT_BITS"]
+__all__ = ["BoardTop", "DEFAULT_TIMEOUT_BITS", "connect_board"]
 
 #: Idle-line timeout of the host link, in bit times, when the board does not say.
 DEFAULT_TIMEOUT_BITS = 64
@@ -90,3 +91,25 @@ class BoardTop(wiring.Component):
             self.led_link.eq(self.link.busy),
         ]
         return m
+
+
+def connect_board(m, platform, top, clk, locked, freq, leds):
+    """Everything a board wrapper does once it has a clock: the sync domain on ``clk``
+    (held in reset until ``locked``, released in step with the clock), the clock
+    constraint nextpnr checks, ``top`` on the board's ``uart 0``, and its LED
+    outputs on the ``(resource name, number, BoardTop attribute)`` triples ``leds``.
+    """
+    m.domains.sync = ClockDomain("sync")
+    m.d.comb += ClockSignal("sync").eq(clk)
+    m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+    platform.add_clock_constraint(clk, freq)
+
+    m.submodules.top = top
+    uart = platform.request("uart", 0, dir="-")
+    m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+    m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+    m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
+    for name, number, led in leds:
+        buf = io.Buffer("o", platform.request(name, number, dir="-"))
+        m.submodules[f"{name}_{number}"] = buf
+        m.d.comb += buf.o.eq(getattr(top, led))

@@ -8,15 +8,14 @@ the FTDI USB UART (``/dev/ttyUSB0`` on the host).
 LEDs (D0..D3): running, halted, fault, link busy.
 """
 
-from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, Signal
+from amaranth.hdl import Instance, Module, Signal
 from amaranth.lib import io, wiring
-from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from sim.encoding import CoreConfig
 
 from .pll import ecp5_pll
-from .top import BoardTop
+from .top import BoardTop, connect_board
 
 __all__ = ["ULX3STop", "CONFIG", "DEFAULT_FREQ", "BAUD", "platform"]
 
@@ -69,18 +68,5 @@ class ULX3STop(wiring.Component):
             i_CLKI=clk25.i, o_CLKOP=pll_clk, i_CLKFB=pll_clk,
             i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1,
             i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0, o_LOCK=locked)
-        m.domains.sync = ClockDomain("sync")
-        m.d.comb += ClockSignal("sync").eq(pll_clk)
-        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
-        platform.add_clock_constraint(pll_clk, self.freq)
-
-        m.submodules.top = top = self.top
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
-        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
-        m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
-        for name, number, led in _LEDS:
-            buf = io.Buffer("o", platform.request(name, number, dir="-"))
-            m.submodules[f"{name}_{number}"] = buf
-            m.d.comb += buf.o.eq(getattr(top, led))
+        connect_board(m, platform, self.top, pll_clk, locked, self.freq, _LEDS)
         return m
