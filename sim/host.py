@@ -132,7 +132,14 @@ def _coord_wire(dims):
 
 
 def _wire_coord(data, dim_bits):
-    return Coord((int.from_bytes(data[2 * d:2 * d + 2], "big") for d in range(NDIMS)), dim_bits)
+    """A coordinate from a reply; a dimension beyond ``dim_bits`` is a ProtocolError (the
+    reply's CRC checked, so the board itself sent it: not line noise)."""
+    dims = [int.from_bytes(data[2 * d:2 * d + 2], "big") for d in range(NDIMS)]
+    try:
+        return Coord(dims, dim_bits)
+    except ValueError as e:
+        raise ProtocolError(f"board sent coordinate {dims} outside its {dim_bits}-bit "
+                            f"dimensions: {e}", None) from None
 
 
 @dataclass(frozen=True)
@@ -270,9 +277,12 @@ class HostLink:
         if version != PROTOCOL_VERSION:
             raise ProtocolError(f"board speaks host-link protocol {version}, "
                                 f"this driver {PROTOCOL_VERSION}", None)
-        self._config = CoreConfig(dim_bits=dim_bits, set_bits=set_bits, ways=ways,
-                                  prog_depth=int.from_bytes(data[4:6], "big"),
-                                  float_latency=data[6])
+        try:
+            self._config = CoreConfig(dim_bits=dim_bits, set_bits=set_bits, ways=ways,
+                                      prog_depth=int.from_bytes(data[4:6], "big"),
+                                      float_latency=data[6])
+        except ValueError as e:
+            raise ProtocolError(f"CONFIG: board reports an impossible core: {e}", None) from None
         return self._config
 
     def _cfg(self):
@@ -291,7 +301,11 @@ class HostLink:
 
     def status(self):
         d = self._transact(Cmd.STATUS)
-        return BoardStatus(running=bool(d[0] & 1), fault=Fault(d[1]),
+        try:
+            fault = Fault(d[1])
+        except ValueError:
+            raise ProtocolError(f"STATUS: board reports undefined fault code {d[1]}", None) from None
+        return BoardStatus(running=bool(d[0] & 1), fault=fault,
                            fault_pc=int.from_bytes(d[2:4], "big"),
                            pc=int.from_bytes(d[4:6], "big"),
                            prog_len=int.from_bytes(d[6:8], "big"),

@@ -29,7 +29,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.control import currently_in_test_context, event as _event
 
 from sim.syntax import source_lines
@@ -742,29 +742,14 @@ def check_driver(data, names):
 
 DRIVER_INPUTS = (st.data(), st.lists(st.sampled_from(sorted(DRIVER_CALLS)), min_size=1, max_size=4))
 
-#: Known bug, reported to the host driver's owner (see the three tests below): a reply
-#: whose CRC checks but whose fields are out of range escapes as a bare ValueError.
-#: Any other exception still fails the fuzz tests.
-DRIVER_FIELD_BUG = pytest.mark.xfail(
-    raises=ValueError, strict=False,
-    reason="sim/host.py: out-of-range fields in a CRC-good reply raise ValueError, not ProtocolError")
-
-
-#: While the bug stands: stop at the first failure, unshrunk (an xfail needs no minimal
-#: example, and must not cost the run a minute of shrinking).
-_UNTIL_FIXED = dict(report_multiple_bugs=False, phases=[Phase.explicit, Phase.reuse, Phase.generate])
-
-
-@DRIVER_FIELD_BUG
-@settings(max_examples=300, **FAST, **_UNTIL_FIXED)
+@settings(max_examples=300, **FAST)
 @given(*DRIVER_INPUTS)
 def test_host_driver_survives_any_reply(data, names):
     check_driver(data, names)
 
 
-@DRIVER_FIELD_BUG
 @pytest.mark.slow
-@settings(max_examples=5000, **FAST, **_UNTIL_FIXED)
+@settings(max_examples=5000, **FAST)
 @given(*DRIVER_INPUTS)
 def test_host_driver_fuzz_long(data, names):
     check_driver(data, names)
@@ -785,21 +770,18 @@ class ScriptTransport(FuzzTransport):
 GOOD_CONFIG = bytes([1, 4, 2, 2, 0, 64, 4])   # version 1, dim_bits 4, set_bits 2, ways 2, 64 SIWs, F=4
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="sim/host.py status(): Fault(d[1])")
 def test_host_driver_status_with_undefined_fault_code():
     link = host_driver.HostLink(ScriptTransport({Cmd.STATUS: bytes([0, 99]) + bytes(24)}))
     with pytest.raises(host_driver.LinkError):
         link.status()
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="sim/host.py config(): CoreConfig(...)")
 def test_host_driver_config_with_impossible_parameters():
     link = host_driver.HostLink(ScriptTransport({Cmd.CONFIG: bytes([1, 0, 2, 2, 0, 64, 4])}))
     with pytest.raises(host_driver.LinkError):
         link.config()
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="sim/host.py _wire_coord(): Coord(...)")
 def test_host_driver_coordinate_beyond_dim_bits():
     link = host_driver.HostLink(ScriptTransport({Cmd.CONFIG: GOOD_CONFIG,
                                                  Cmd.READ_CREG: b"\xff" * 18}))
@@ -916,7 +898,15 @@ def check_link_stream(chunks):
         for data, gap, quiet, framing in chunks:
             await send(ctx, data, gap, len(data) // 2 if framing else None)
             await idle(ctx, quiet)
-        await idle(ctx, 3 * LINK_TIMEOUT + 400)          # every frame ended, every reply out
+        await idle(ctx, 3 * LINK_TIMEOUT)          # every frame ended by its timeout
+        # ... and every reply out: a READ_REGS reply alone takes over a thousand cycles.
+        for _ in range(20_000):
+            if not ctx.get(link.busy):
+                break
+            await ctx.tick()
+        else:
+            raise AssertionError("the link stayed busy for 20,000 cycles after the stream")
+        await idle(ctx, 10)
         stream_out = list(out)
         out.clear()
         await send(ctx, request_frame(Cmd.HALT, b"", 0x71), 3)   # a RUN may be under way
@@ -957,10 +947,6 @@ def check_link_stream(chunks):
 LINK_STREAMS = st.lists(link_chunks(), min_size=1, max_size=8)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug in hdl/host_link.py (docs/errors.md): some random streams make the link "
-    "send a reply whose LEN byte (0x80) exceeds the bytes it sends; found by this test "
-    "on 2026-11-25, not yet fixed"))
 @fast(8)
 @given(LINK_STREAMS)
 def test_host_link_hardware_answers_any_stream_and_recovers(chunks):
