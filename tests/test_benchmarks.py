@@ -1,0 +1,169 @@
+"""benchmarks/run.py: its readers of build results and a quick run on one example.
+
+Only behaviour is checked (what the script reads from a nextpnr report, a build
+log, a Yosys ``stat``; that a program row shows the golden model's counters);
+no wall-clock figure is asserted.
+"""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def run():
+    spec = importlib.util.spec_from_file_location("bench_run",
+                                                  os.path.join(ROOT, "benchmarks", "run.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _step(kind, frm, to, delay, sources=()):
+    step = {"type": kind, "delay": delay, "from": {"cell": frm, "port": "Q"},
+            "to": {"cell": to, "port": "D"}}
+    if sources:
+        step["sources"] = list(sources)
+    return step
+
+
+#: A nextpnr --report in the shape nextpnr 0.x writes: two clocks, their critical paths.
+REPORT = {
+    "fmax": {"$glbnet$clk": {"achieved": 22.5, "constraint": 20.0},
+             "$glbnet$other": {"achieved": 150.0, "constraint": 20.0}},
+    "utilization": {"TRELLIS_COMB": {"used": 19622, "available": 83640},
+                    "TRELLIS_FF": {"used": 3300, "available": 83640},
+                    "DP16KD": {"used": 20, "available": 208},
+                    "MULT18X18D": {"used": 4, "available": 156}},
+    "critical_paths": [
+        {"from": "posedge $glbnet$other", "to": "posedge $glbnet$other",
+         "path": [_step("clk-to-q", "x", "x", 0.5), _step("setup", "y", "y", 0.1)]},
+        {"from": "<async>", "to": "posedge $glbnet$clk",
+         "path": [_step("routing", "pin", "z", 3.0)]},
+        {"from": "posedge $glbnet$clk", "to": "posedge $glbnet$clk",
+         "path": [_step("clk-to-q", "top.core.regs.r1_FF", "top.core.regs.r1_FF", 0.5),
+                  _step("routing", "top.core.regs.r1_FF", "top.core.fpu.a_LUT4", 2.0,
+                        [os.path.join(ROOT, "hdl", "regfile.py") + ":40",
+                         "/share/lattice/cells_map_trellis.v:108.23-108.24"]),
+                  _step("logic", "top.core.fpu.a_LUT4", "top.core.fpu.a_LUT4", 0.4),
+                  _step("routing", "top.core.fpu.a_LUT4", "top.core.issue.s_FF", 1.5,
+                        [os.path.join(ROOT, "hdl", "float_unit.py") + ":99",
+                         os.path.join(ROOT, "hdl", "regfile.py") + ":40"]),
+                  _step("setup", "top.core.issue.s_FF", "top.core.issue.s_FF", 0.1)]},
+    ],
+}
+
+TOP_IL = """module \\top
+end
+module \\top.top.core
+  memory width 64 size 1024 \\prog
+end
+module \\top.top.core.fpu
+end
+module \\top.top.core.coord_memory
+  memory width 124 size 256 \\way0
+  memory width 124 size 256 \\way1
+  memory width 124 size 256 \\way2
+  memory width 124 size 256 \\way3
+end
+"""
+
+
+def test_critical_path_of_the_slowest_clock(run):
+    c = run.critical_path(REPORT)
+    assert c["clock"] == "$glbnet$clk" and c["fmax"] == 22.5
+    assert c["from"] == "top.core.regs.r1_FF" and c["to"] == "top.core.issue.s_FF"
+    assert c["delay"] == pytest.approx(4.5)
+    assert c["logic"] == 1
+    # The design's own sources, relative to the repository, once each, in path order.
+    assert c["sources"] == [os.path.join("hdl", "regfile.py") + ":40",
+                            os.path.join("hdl", "float_unit.py") + ":99"]
+    assert run.critical_path({"fmax": {}}) is None
+
+
+def test_board_row_from_a_routed_build(run, tmp_path):
+    (tmp_path / "report.json").write_text(json.dumps(REPORT))
+    (tmp_path / "top.il").write_text(TOP_IL)
+    row = run.read_board_dir("ulx3s", tmp_path)
+    assert row["status"] == "routed"
+    assert row["design"] == "full Sentron core (256 sets x 4 ways, 1024 SIWs)"
+    assert row["util"]["LUT4s"] == (19622, 83640)
+    assert row["clocks"]["$glbnet$clk"] == (22.5, 20.0)
+    table = run.board_table([row])
+    assert "**22.5 MHz**" in table and "19622 / 83640" in table and "20 / 208" in table
+    assert "`top.core.regs.r1_FF`" in table
+    text = run.targets([], None, [row], None, None)
+    line = next(l for l in text.splitlines() if "LFE5U-85F" in l)
+    assert "22.5 MHz" in line and "NOT met" in line and "top.core.issue.s_FF" in line
+
+
+def test_board_row_from_a_build_that_does_not_fit(run, tmp_path):
+    (tmp_path / "top.il").write_text(TOP_IL.replace("size 256", "size 64"))
+    (tmp_path / "build.log").write_text(
+        "Info: Device utilisation:\n"
+        "Info: \t         ICESTORM_LC:   22140/   5280   419%\n"
+        "Info: \t        ICESTORM_RAM:      20/     30    66%\n"
+        "Info: \t        ICESTORM_DSP:       0/      8     0%\n"
+        "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
+        "'ICESTORM_LC'\n")
+    row = run.read_board_dir("icebreaker", tmp_path)
+    assert row["status"] == "does not fit"
+    assert row["over"] == {"ICESTORM_LC": (22140, 5280)}
+    table = run.board_table([row])
+    assert "**does not fit**: ICESTORM_LC 22140 / 5280" in table and "| 20 / 30 |" in table
+    text = run.targets([], None, [row], None, None)
+    assert "does not fit: ICESTORM_LC 22140 / 5280" in text
+
+
+def test_board_dir_must_hold_the_core(run, tmp_path):
+    (tmp_path / "report.json").write_text(json.dumps(REPORT))
+    (tmp_path / "top.il").write_text("module \\top\nend\nmodule \\top.link\nend\n")
+    with pytest.raises(SystemExit, match="not a build of the Sentron core"):
+        run.read_board_dir("ulx3s", tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "top.il").write_text(TOP_IL)
+    with pytest.raises(SystemExit, match="is the build finished"):
+        run.read_board_dir("ulx3s", empty)
+
+
+def test_module_breakdown_sums_children(run):
+    stat = {"modules": {
+        "\\top": {"num_cells_by_type": {"SB_LUT4": 10, "SB_DFF": 2, "SB_RAM40_4K": 4,
+                                        "top.fpu": 1}},
+        "\\top.fpu": {"num_cells_by_type": {"SB_LUT4": 100, "SB_CARRY": 7}},
+        "\\top.fpu.product": {"num_cells_by_type": {"SB_LUT4": 50, "SB_MAC16": 1,
+                                                    "SB_DFFE": 3}},
+        "\\top.regs": {"num_cells_by_type": {"SB_LUT4": 300, "SB_DFFESR": 64}},
+    }}
+    groups = run.module_breakdown(stat)
+    assert groups["top glue"]["luts"] == 10 and groups["top glue"]["brams"] == 4
+    assert groups["fpu"] == {"luts": 150, "ffs": 3, "carries": 7, "brams": 0, "dsps": 1,
+                             "modules": 2}
+    assert groups["regs"]["ffs"] == 64
+    table = run.breakdown_table(groups)
+    assert table.splitlines()[2].startswith("| regs | 300 |")     # largest first
+    assert "| **total** | **460** |" in table
+
+
+def test_quick_run_on_one_example(run, capsys):
+    from sim.encoding import CoreConfig
+    from sim.machine import Machine
+    from sim.progfile import load_program_file
+    path = os.path.join(ROOT, "examples", "micro_vtpu.vasm")
+    m = Machine(CoreConfig())
+    m.load_program(load_program_file(path).words)
+    g = m.run(100_000)
+    before = open(run.DOC).read()
+    assert run.main(["--no-synth", "--no-engines", "--no-write", path]) == 0
+    out = capsys.readouterr().out
+    row = next(l for l in out.splitlines() if l.startswith("| micro_vtpu.vasm |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:5] == [str(g.cycles), str(g.siws), str(g.ops), f"{g.ops / g.cycles:.2f}"]
+    assert cells[6].startswith("equal")
+    assert "### Targets" in out
+    assert open(run.DOC).read() == before
