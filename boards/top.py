@@ -36,6 +36,8 @@ class BoardTop(wiring.Component):
     core : wiring.Component or None
         The core; default ``hdl.core.Sentron(config, memory_init)``.  Tests pass a
         stand-in that has the same ``debug`` member.
+    regfile : "ff" or "lutram"
+        The default core's data register file (``hdl/regfile.py``).
 
     Attributes
     ----------
@@ -49,13 +51,13 @@ class BoardTop(wiring.Component):
         The host link is executing a request or sending its reply.
     """
 
-    def __init__(self, config, divisor, timeout=None, memory_init=(), core=None):
+    def __init__(self, config, divisor, timeout=None, memory_init=(), core=None, regfile="ff"):
         self.config = config
         self.divisor = divisor
         self.timeout = DEFAULT_TIMEOUT_BITS * divisor if timeout is None else timeout
         if core is None:
             from hdl.core import Sentron
-            core = Sentron(config, memory_init=tuple(memory_init))
+            core = Sentron(config, memory_init=tuple(memory_init), regfile=regfile)
         elif memory_init:
             raise ValueError("memory_init is for the default core; a given core brings its own")
         self.core = core

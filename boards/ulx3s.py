@@ -17,10 +17,13 @@ from sim.encoding import CoreConfig
 from .pll import ecp5_pll
 from .top import BoardTop, connect_board
 
-__all__ = ["ULX3STop", "CONFIG", "DEFAULT_FREQ", "BAUD", "platform"]
+__all__ = ["ULX3STop", "CONFIG", "REGFILE", "DEFAULT_FREQ", "BAUD", "platform"]
 
 #: The core on the 85F: the ISA's default configuration.
 CONFIG = CoreConfig()
+#: The data register file in the slices' distributed RAM (hdl/regfile.py): in
+#: flip-flops it is half the core's logic and a routing knot.
+REGFILE = "lutram"
 #: System clock made by the PLL from 25 MHz.
 DEFAULT_FREQ = 20e6
 BAUD = 115200
@@ -43,7 +46,8 @@ class ULX3STop(wiring.Component):
         self.freq = self.pll.f_out
         self.baud = baud
         self.top = BoardTop(config, divisor=int(self.freq // baud),
-                            timeout=int(self.freq * TIMEOUT_S), memory_init=memory_init, core=core)
+                            timeout=int(self.freq * TIMEOUT_S), memory_init=memory_init, core=core,
+                            regfile=REGFILE)
         super().__init__({})
 
     def elaborate(self, platform):

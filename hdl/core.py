@@ -35,7 +35,7 @@ from .float_unit import FloatUnit
 from .int_alu import IntAlu
 from .issue import IssueUnit, RunState
 from .morton import morton_coord_value, morton_key_value
-from .regfile import RegisterFile
+from .regfile import RegisterFile, make_register_file
 
 __all__ = ["Sentron"]
 
@@ -70,6 +70,10 @@ class Sentron(wiring.Component):
         ``dim_bits``, ``set_bits``, ``ways``, ``prog_depth``, ``float_latency``.
     memory_init : sequence of (key, value)
         Initial coordinate-memory contents, placed in order (docs/isa.md section 5).
+    regfile : "ff" or "lutram"
+        How the data register file is built (``hdl/regfile.py``): flip-flops (any
+        FPGA; the default) or LUT RAM with a live value table (ECP5: a fifth of
+        the logic).  Same behaviour either way.
 
     Attributes
     ----------
@@ -110,18 +114,19 @@ class Sentron(wiring.Component):
         The coordinate memory (its ``image`` holds the placed initial contents).
     """
 
-    def __init__(self, config=None, memory_init=()):
+    def __init__(self, config=None, memory_init=(), regfile="ff"):
         config = config if config is not None else CoreConfig()
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
         self.config = config
+        self.regfile_kind = regfile
         B = config.dim_bits
         self.coord_bits = NDIMS * B
         super().__init__({"debug": Out(DebugSignature(B))})
 
         self._prog = Memory(shape=SIW_BITS, depth=config.prog_depth, init=[])
         self._decoder = Decoder()
-        self._regs = RegisterFile(32, 32, read_ports=5, write_ports=4)
+        self._regs = make_register_file(regfile, 32, 32, read_ports=5, write_ports=4)
         self._cregs = RegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1)
         self._clane = CLane(B)
         self._alu = IntAlu()

@@ -1,4 +1,4 @@
-"""Flip-flop register files of the Sentron core: 32 data registers and 8 coordinate registers.
+"""Register files of the Sentron core: 32 data registers and 8 coordinate registers.
 
 Why flip-flops and not block RAM
 --------------------------------
@@ -13,13 +13,28 @@ key and the D-stage key forwarding, so they are flip-flops for the same reason.
 
 Every register is also a plain :class:`Signal` in :attr:`RegisterFile.storage`,
 so a test bench or a lockstep checker can observe the whole file directly.
+
+Why a second implementation with LUT RAM
+----------------------------------------
+In flip-flops, each read port is a ``depth``:1 multiplexer per bit: for the data
+file (5 read ports of 32 x 32 bits) about 8,800 LUT4s, half the core, and on an
+ECP5 so dense a knot of wires that the router does not converge.  ECP5 slices
+also hold 16 x 4 distributed RAMs with a synchronous write and an asynchronous
+read: :class:`LutRamRegisterFile` builds the same ports from them with a *live
+value table* (LVT; LaForest and Steffan, FPGA 2010): one RAM bank per write
+port, copied once per read port (Yosys makes the copies), and a small
+flip-flop table that remembers, per register, which bank holds its newest
+value.  A read takes that bank's word.  Same behaviour, cycle for cycle, as the
+flip-flop file; about a fifth of the logic.  (iCE40 has no distributed RAM: its
+block RAMs read synchronously, so there the flip-flop file stays.)
 """
 
 from amaranth.hdl import Array, Module, Signal
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["RegisterFile"]
+__all__ = ["RegisterFile", "LutRamRegisterFile", "REGFILE_KINDS", "make_register_file"]
 
 
 class RegisterFile(wiring.Component):
@@ -84,3 +99,67 @@ class RegisterFile(wiring.Component):
             with m.If(port.en):
                 m.d.sync += regs[port.addr].eq(port.data)
         return m
+
+
+class LutRamRegisterFile(RegisterFile):
+    """The same ports and behaviour as :class:`RegisterFile`, built from LUT RAM banks.
+
+    One :class:`~amaranth.lib.memory.Memory` bank per write port, each with one
+    combinational (asynchronous) read port per read port of the file, which Yosys
+    maps to distributed RAM on ECP5 (a copy of the bank per read port).  The
+    *live value table* ``lvt[r]`` names the bank that holds register ``r``'s
+    newest value; a read port reads every bank at its address and takes the one
+    the table names.  Bank 0 starts with ``init`` and the table with all zeros, so
+    the reset state is the same as the flip-flop file's; two enabled write ports
+    naming the same register leave the higher-numbered port's value, as there.
+
+    :attr:`storage` is a flip-flop *shadow* of the file for observation only
+    (test benches, the lockstep checker).  Nothing in the design reads it, so
+    synthesis removes it; the read ports never use it.  tests/test_hdl_regfile.py
+    checks the read ports themselves against a model.
+    """
+
+    def __init__(self, width, depth, read_ports, write_ports, init=()):
+        if write_ports < 1:
+            raise ValueError("a LUT RAM register file needs at least one write port")
+        super().__init__(width, depth, read_ports, write_ports, init)
+        self._init = [s.init for s in self.storage]
+
+    def elaborate(self, platform):
+        m = Module()
+        reads = getattr(self, "read", [])
+        writes = self.write
+        nbanks = len(writes)
+        lvt = Array(Signal(range(max(nbanks, 2)), name=f"lvt{i}") for i in range(self.depth))
+        for b, port in enumerate(writes):
+            bank = Memory(shape=self.width, depth=self.depth,
+                          init=self._init if b == 0 else [])
+            m.submodules[f"bank{b}"] = bank
+            wr = bank.write_port()
+            m.d.comb += [wr.en.eq(port.en), wr.addr.eq(port.addr), wr.data.eq(port.data)]
+            with m.If(port.en):
+                m.d.sync += lvt[port.addr].eq(b)
+            port._bank_reads = []
+            for r in reads:
+                rd = bank.read_port(domain="comb")
+                m.d.comb += rd.addr.eq(r.addr)
+                port._bank_reads.append(rd.data)
+        for i, r in enumerate(reads):
+            m.d.comb += r.data.eq(Array(w._bank_reads[i] for w in writes)[lvt[r.addr]])
+        # The observation shadow (see the class docstring).
+        shadow = Array(self.storage)
+        for port in writes:
+            with m.If(port.en):
+                m.d.sync += shadow[port.addr].eq(port.data)
+        return m
+
+
+#: Register file implementations by name: flip-flops (any FPGA) or LUT RAM (ECP5).
+REGFILE_KINDS = {"ff": RegisterFile, "lutram": LutRamRegisterFile}
+
+
+def make_register_file(kind, *args, **kwargs):
+    """A register file of ``kind`` (a key of :data:`REGFILE_KINDS`)."""
+    if kind not in REGFILE_KINDS:
+        raise ValueError(f"unknown register file kind {kind!r}; use one of {', '.join(REGFILE_KINDS)}")
+    return REGFILE_KINDS[kind](*args, **kwargs)

@@ -93,15 +93,16 @@ class Lockstep:
     that gets a new program), so a long random test pays for building the
     simulator once.  ``siws`` and ``cycles`` count what has been checked.
 
-    Parameters: ``config`` (CoreConfig), ``vcd`` (waveform file for the RTL).
+    Parameters: ``config`` (CoreConfig), ``vcd`` (waveform file for the RTL),
+    ``regfile`` (the RTL's data register file: "ff" or "lutram", hdl/regfile.py).
     """
 
-    def __init__(self, config=None, vcd=None):
+    def __init__(self, config=None, vcd=None, regfile="ff"):
         from .machine import Machine
         from .rtl_engine import RtlEngine
         self.config = config if config is not None else CoreConfig()
         self.machine = Machine(self.config)
-        self.engine = RtlEngine(self.config, vcd=vcd)
+        self.engine = RtlEngine(self.config, vcd=vcd, regfile=regfile)
         self.core = self.engine.core
         self.driver = self.engine.driver
         self.siws = 0

@@ -73,14 +73,16 @@ class RtlEngine(Engine):
         Initial contents baked into the coordinate memory (as a bitstream would).
     timeout : int
         Cycles a single wait (a debug answer, a run) may take before TimeoutError.
+    regfile : "ff" or "lutram"
+        The data register file's implementation (``hdl/regfile.py``).
     """
     name = "rtl"
 
-    def __init__(self, config=None, vcd=None, memory_init=(), timeout=10_000_000):
+    def __init__(self, config=None, vcd=None, memory_init=(), timeout=10_000_000, regfile="ff"):
         from hdl.core import Sentron
         from .rtl_driver import DebugDriver
         self.config = config if config is not None else CoreConfig()
-        self.core = Sentron(self.config, memory_init=memory_init)
+        self.core = Sentron(self.config, memory_init=memory_init, regfile=regfile)
         self.driver = DebugDriver(self.core, timeout=timeout)
         self.words = []
         self.vcd_path = vcd

@@ -205,6 +205,20 @@ def test_other_configurations_in_lockstep(config):
         ls.compare_full_state()
 
 
+def test_lutram_register_file_core_in_lockstep():
+    """The core with the LUT RAM data register file (hdl/regfile.py, the ULX3S build's):
+    every example and random programs in lockstep, with the registers also read back
+    through the debug port (its read ports, not the observation shadow) after each run."""
+    with Lockstep(CoreConfig(), regfile="lutram") as ls:
+        ls.read_back = True
+        for path in EXAMPLES:
+            words = load_program_file(path).words
+            assert ls.run_program(words, max_cycles=golden_cycles(words) + 100)[-1].ended
+        for seed in range(8):
+            ls.check_program(generate(seed, CoreConfig()))
+        ls.compare_full_state()
+
+
 def test_running_off_a_full_program_memory():
     """A program that fills program memory and has no HALT faults PC_RANGE at its end."""
     config = CoreConfig(prog_depth=16)
