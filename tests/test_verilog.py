@@ -132,6 +132,22 @@ def test_small_memory_in_iverilog():
             assert got.diff(golden) == [], (seed, got.diff(golden))
 
 
+def test_lutram_register_file_in_iverilog():
+    """The core with the LUT RAM register file (the ULX3S build's) as Verilog: its
+    asynchronous-read memories and live value table, in an independent simulator."""
+    simulator_or_skip("iverilog")
+    config = CoreConfig()
+    text = generate_verilog(config, regfile="lutram")
+    with VerilogSim("iverilog", config, verilog_text=text) as sim:
+        for path in EXAMPLES:
+            words = load_program_file(path).words
+            assert sim.run(words).diff(golden_state(config, words)) == [], path
+        for seed in range(4):
+            p = generate(seed, config)
+            got = sim.run(p.words, p.memory)
+            assert got.diff(golden_state(config, p.words, p.memory)) == [], seed
+
+
 def test_vtpu_verilog_command(tmp_path):
     from sim.cli import main
     out = tmp_path / "build" / "sentron.v"
