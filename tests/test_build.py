@@ -1,18 +1,22 @@
-"""Bitstream builds: one iCEBreaker (iCE40UP5K) and one ULX3S (ECP5-85F) build in the default run.
+"""Bitstream builds: each board's shell and the full Sentron on the ULX3S in the default run.
 
 Each build runs the PyPI toolchain (yowasp Yosys, nextpnr, icepack/ecppack) on the
-real Sentron + host link + UART, and its figures are read back here from
-nextpnr's own JSON report, independently of boards/build.py's parsing.  They
-take minutes (measured figures in docs/boards.md).
+board's platform wrapper, PLL, UART and host link around a core, and its figures
+are read back here from nextpnr's own JSON report, independently of
+boards/build.py's parsing.  Measured figures are in docs/boards.md.
 """
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
 from boards import flash as flash_mod
 from boards.build import BuildError, BuildResult, TimingError, build, format_report, parse_report
 from boards.pll import ecp5_pll, ice40_pll
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 # -- fast checks of the pieces
@@ -68,8 +72,9 @@ def test_flash_commands_name_the_boards(tmp_path):
 # The default run builds each board's *shell*: the real platform wrapper, PLL, pins,
 # UART and host link around a small hardware stand-in for the core (EchoCore), so
 # every part of the board flow (toolchain, constraints, report, timing verdict) is
-# exercised in seconds.  The full Sentron builds take far longer (and, today, the
-# core does not fit the iCE40UP5K: docs/boards.md), so they are marked slow.
+# exercised in seconds, and the full Sentron on the ULX3S (several minutes: the
+# longest test of the run).  The full Sentron does not fit the iCE40UP5K
+# (docs/boards.md); that build is marked slow and expected to fail.
 
 def _check_build(result, board, lut_key):
     report = json.loads((result.bitstream.parent / "report.json").read_text())
@@ -111,17 +116,66 @@ def test_missed_timing_fails_loudly(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.xfail(raises=BuildError, strict=True,
-                   reason="the Sentron needs about 22000 iCE40 logic cells; the UP5K has 5280 "
+                   reason="the Sentron needs about 16600 iCE40 LUT4s; the UP5K has 5280 logic cells "
                           "(docs/boards.md): it builds once the core has a variant that fits")
 def test_icebreaker_bitstream(tmp_path):
     result = build("icebreaker", out_dir=tmp_path / "icebreaker", echo=None)
     _check_build(result, "icebreaker", "ICESTORM_LC")
 
 
-@pytest.mark.slow
+def _meminit_rows(il_text, memid):
+    """The initial rows of memory ``memid`` in an RTLIL netlist (its $meminit_v2 cell)."""
+    cell = re.search(r'cell \$meminit_v2 \S+\n(?:\s+parameter [^\n]*\n)*?'
+                     rf'\s+parameter \\MEMID "\\\\{memid}"\n(?P<body>(?:\s+(?:parameter|connect) [^\n]*\n)*)',
+                     il_text)
+    assert cell, f"no initial contents for memory {memid} in the netlist"
+    body = cell.group("body")
+    width = int(re.search(r"parameter \\WIDTH (\d+)", body).group(1))
+    words = int(re.search(r"parameter \\WORDS (\d+)", body).group(1))
+    bits = re.search(r"connect \\DATA (\d+)'([01]+)", body).group(2)
+    value = int(bits, 2)
+    return [(value >> (width * i)) & ((1 << width) - 1) for i in range(words)]
+
+
 def test_ulx3s_bitstream(tmp_path):
-    result = build("ulx3s", out_dir=tmp_path / "ulx3s", echo=None)
+    """The full Sentron (LUT RAM register file) on the ECP5-85F meets the board clock,
+    with a memory image saved from a run baked into its coordinate memory.
+
+    The image comes from the dot-product example run by the golden model, saved and
+    read back as a file; the netlist the bitstream is made from must hold each entry
+    in the way of its set that the golden model's placement gives (docs/isa.md
+    section 5), as a row (valid, tag, value) of that way's memory."""
+    from sim.image import read_image, write_image
+    from sim.machine import Machine
+    from sim.memory import CoordinateMemory
+    from sim.progfile import load_program_file
+    from boards.ulx3s import CONFIG
+
+    machine = Machine(CONFIG)
+    machine.load_program(load_program_file(EXAMPLES / "dot_product.vasm").words)
+    machine.run(100_000)
+    saved = machine.state().memory
+    entries = [slot for ways in saved for slot in ways if slot is not None]
+    assert len(entries) >= 64
+    image_path = tmp_path / "dot.phext"
+    write_image(image_path, entries, dim_bits=CONFIG.dim_bits, set_bits=CONFIG.set_bits,
+                ways=CONFIG.ways)
+    image = read_image(image_path)
+
+    result = build("ulx3s", out_dir=tmp_path / "ulx3s", echo=None, memory_init=image.entries)
     _check_build(result, "ulx3s", "TRELLIS_COMB")
+
+    golden = CoordinateMemory(CONFIG.dim_bits, CONFIG.set_bits, CONFIG.ways)
+    golden.load(image.entries)
+    il = (result.bitstream.parent / "top.il").read_text()
+    S = CONFIG.set_bits
+    tag_bits = 9 * CONFIG.dim_bits - S
+    for way in range(CONFIG.ways):
+        rows = _meminit_rows(il, f"way{way}")
+        for set_, ways in enumerate(golden.slots()):
+            slot = ways[way]
+            want = 0 if slot is None else 1 | (slot[0] >> S) << 1 | slot[1] << (1 + tag_bits)
+            assert rows[set_] == want, (way, set_, slot, hex(rows[set_]))
 
 
 def test_vtpu_flash_and_build_report_bad_input(tmp_path, capsys):
