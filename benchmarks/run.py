@@ -65,6 +65,11 @@ BOARD_PARTS = {"icebreaker": ("iCE40UP5K-SG48", "logic cells"),
                "ulx3s": ("LFE5U-85F", "LUT4s")}
 
 
+#: What the iCE40UP5K offers (its datasheet; nextpnr's reports list the same "available"
+#: counts): logic cells, 4-kbit block RAMs, DSPs.  Used only when the core is not placed.
+UP5K_RESOURCES = {"lcs": 5280, "brams_avail": 30, "dsps_avail": 8}
+
+
 def say(text):
     print(text, file=sys.stderr, flush=True)
 
@@ -330,6 +335,18 @@ def components():
     ]
     from boards.icebreaker import CONFIG as ice
     units.append((f"Sentron core (iCEBreaker config: {_config_text(ice)})", lambda: Sentron(ice)))
+    # The ULX3S core: its data register file in the ECP5's distributed RAM (no iCE40 figure:
+    # iCE40 has no distributed RAM).
+    from boards.ulx3s import CONFIG as ulx, REGFILE
+    from hdl.regfile import make_register_file
+    rf = core._regs
+    nr, nw = len(getattr(rf, "read", ())), len(getattr(rf, "write", ()))
+    units += [
+        (f"RegisterFile, data, {REGFILE}: {rf.depth}x{rf.width} ({nr}R {nw}W)",
+         lambda: make_register_file(REGFILE, rf.width, rf.depth, nr, nw), ("ecp5",)),
+        (f"Sentron core (ULX3S: {_config_text(ulx)}, data registers {REGFILE})",
+         lambda: Sentron(ulx, regfile=REGFILE), ("ecp5",)),
+    ]
     return units
 
 
@@ -340,9 +357,9 @@ def _config_text(config):
 def bench_synth(families=("ice40", "ecp5")):
     from hdl.synth import synth_stats
     rows = []
-    for label, make in components():
+    for label, make, *only in components():
         row = {"name": label}
-        for family in families:
+        for family in (only[0] if only else families):
             start = time.perf_counter()
             s = synth_stats(make(), family)
             row[family] = s
@@ -352,21 +369,32 @@ def bench_synth(families=("ice40", "ecp5")):
     for row in rows:
         if row["name"].startswith("Morton"):
             for family in families:
-                if row[family]["cells"] != 0:
+                if row.get(family, {}).get("cells", 0) != 0:
                     raise SystemExit(f"{row['name']} costs {row[family]['cells']} cells on "
                                      f"{family}: the Morton units must be pure wiring")
     return rows
 
 
+#: Extra columns per family: (label, cell type substring) counted from ``by_type``.
+_EXTRA = {"ecp5": [("LUT RAMs (DPR16X4)", "DPR16X4")]}
+
+
 def synth_table(rows, families=("ice40", "ecp5")):
-    head = "| component | " + " | ".join(
-        f"{f} LUTs | {f} FFs | {f} BRAMs | {f} DSPs" for f in families) + " |"
-    out = [head, "|---|" + "---:|" * (4 * len(families))]
+    heads = []
+    for f in families:
+        heads += [f"{f} LUTs", f"{f} FFs", f"{f} BRAMs", f"{f} DSPs"] + \
+            [f"{f} {label}" for label, _ in _EXTRA.get(f, ())]
+    out = ["| component | " + " | ".join(heads) + " |", "|---|" + "---:|" * len(heads)]
     for r in rows:
         cells = []
         for f in families:
-            s = r[f]
+            s = r.get(f)
+            extra = _EXTRA.get(f, ())
+            if s is None:
+                cells += ["—"] * (4 + len(extra))
+                continue
             cells += [str(s["luts"]), str(s["ffs"]), str(s["brams"]), str(s["dsps"])]
+            cells += [str(sum(n for t, n in s["by_type"].items() if key in t)) for _, key in extra]
         out.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
@@ -498,12 +526,40 @@ def critical_path(report):
                         continue
                     if rel not in sources:
                         sources.append(rel)
-            return {"clock": clock, "fmax": fmax[clock]["achieved"],
+            by_module = {}
+            for st in steps:
+                if st.get("type") == "logic":
+                    mod = _module_of(st["from"]["cell"])
+                    by_module[mod] = by_module.get(mod, 0) + 1
+            return {"clock": clock, "fmax": fmax[clock]["achieved"], "by_module": by_module,
                     "delay": sum(s.get("delay", 0) for s in steps),
                     "from": steps[0]["from"]["cell"], "to": steps[-1]["to"]["cell"],
                     "logic": sum(1 for s in steps if s.get("type") == "logic"),
                     "sources": sources}
     return None
+
+
+def _module_of(cell):
+    """The design module of a nextpnr cell name: its leading plain hierarchical names
+    (``top.core.clane.x_LUT4_Z`` -> ``top.core.clane``)."""
+    parts = cell.split(".")
+    mods = []
+    for part in parts[:-1]:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            break
+        mods.append(part)
+    return ".".join(mods) or "(top)"
+
+
+def _path_text(c, sources=6):
+    text = (f"{c['delay']:.1f} ns, {c['logic']} logic steps, from `{c['from']}` to `{c['to']}`")
+    if c.get("by_module"):
+        text += "; logic steps by module: " + ", ".join(
+            f"`{m}` {n}" for m, n in sorted(c["by_module"].items(), key=lambda kv: -kv[1]))
+    if c["sources"]:
+        text += "; design sources nextpnr lists along it: " + ", ".join(
+            f"`{s}`" for s in c["sources"][:sources])
+    return text
 
 
 def describe_design(directory):
@@ -529,6 +585,8 @@ def describe_design(directory):
         parts.append(f"{ways[0][0]} sets x {len(ways)} ways")
     if prog:
         parts.append(f"{prog.group(1)} SIWs")
+    lutram = re.search(r"^module \\\S*\.core\.regs\n(?:.*\n){0,8}?\s*memory ", text, re.M)
+    parts.append("data registers in " + ("LUT RAM" if lutram else "flip-flops"))
     return "full Sentron core" + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -633,12 +691,14 @@ def board_table(rows):
                        f"{s['ffs']} flip-flops after synthesis, {r['lcs']} logic cells present "
                        f"(a logic cell holds one LUT4) | {s['brams']} / {r['brams_avail']} | "
                        f"{s['dsps']} / {r['dsps_avail']} | — (not placed) | — | {osc:g} MHz | — |")
+    for r in rows:
+        if r.get("dir"):
+            what = "report.json" if r["status"] == "routed" else "build.log"
+            out += ["", f"{r['board']}: read from the `vtpu build` directory `{r['dir']}` "
+                    f"({what}, {r['date']})."]
     for board, c in crit:
         out += ["", f"Critical path, {board} (clock `{c['clock']}`, nextpnr report): "
-                f"{c['delay']:.1f} ns, {c['logic']} logic steps, from `{c['from']}` to "
-                f"`{c['to']}`" + (f"; design sources along it: "
-                                  f"{', '.join(f'`{s}`' for s in c['sources'])}" if c["sources"]
-                                  else "") + "."]
+                f"{_path_text(c, sources=20)}."]
     return "\n".join(out)
 
 
@@ -648,7 +708,7 @@ def icebreaker_synth_row(synth_rows):
     row = next(r for r in synth_rows if r["name"].startswith("Sentron core (iCEBreaker"))
     return {"board": "icebreaker", "status": "synthesis", "synth": row["ice40"],
             "design": f"full Sentron core ({_config_text(CONFIG)})",
-            "lcs": 5280, "brams_avail": 30, "dsps_avail": 8}
+            **UP5K_RESOURCES}
 
 
 # ---------------------------------------------------------------- targets
@@ -658,10 +718,13 @@ def targets(programs, engines, boards, breakdown, fp_rows):
     red = next((p for p in programs if p["name"] == "reduction.vasm"), None)
     if red:
         met = red["opc"] >= TARGET_OPC
+        lost = (f"{red['cycles'] - red['siws']} cycles retire no SIW (stalls); "
+                f"{3 * red['siws'] - red['ops']} of the {3 * red['siws']} lane slots of the "
+                f"retired SIWs are NOPs")
         out.append(f"| ops/cycle >= {TARGET_OPC} on the scheduled kernel (reduction.vasm) | "
                    f"{red['opc']:.2f} ({red['ops']} ops / {red['cycles']} cycles) | "
                    f"{'met' if met else 'NOT met'} | "
-                   f"{'—' if met else 'setup, loop fall-through and combine SIWs'} |")
+                   f"{'—' if met else lost} |")
     else:
         out.append(f"| ops/cycle >= {TARGET_OPC} on reduction.vasm | not run | — | — |")
     fp = {r["family"]: r for r in fp_rows or ()}
@@ -678,10 +741,8 @@ def targets(programs, engines, boards, breakdown, fp_rows):
             fmax = min(a for a, _ in r["clocks"].values())
             met = fmax >= want
             c = r.get("critical")
-            limit = "—" if met else (
-                f"critical path {c['delay']:.1f} ns ({c['logic']} logic steps) from "
-                f"`{c['from']}` to `{c['to']}`" + (f", through {', '.join(f'`{s}`' for s in c['sources'][:6])}"
-                                                  if c["sources"] else "") if c else "no path in the report")
+            limit = "—" if met else (f"critical path: {_path_text(c)}" if c
+                                     else "no critical path in the report")
             out.append(f"| Fmax >= {want:g} MHz, {part}, full core | {fmax:.1f} MHz | "
                        f"{'met' if met else 'NOT met'} | {limit}{fp_note if not met else ''} |")
         else:
@@ -770,6 +831,8 @@ def main(argv=None):
     paths = args.examples or sorted(glob.glob(os.path.join(ROOT, "examples", "*.vasm")))
     env = environment()
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # Existing build directories are read first: a wrong one fails before the long runs.
+    read = {board: read_board_dir(board, directory) for board, directory in args.board_report}
 
     programs = []
     for path in paths:
@@ -809,14 +872,11 @@ def main(argv=None):
         parts += ["", "### Float unit alone, placed and routed", "", fp_table(fp_rows, latency)]
         boards.append(icebreaker_synth_row(synth_rows))
 
-    reports = dict(args.board_report)
     if args.boards:
-        for board in ("icebreaker", "ulx3s"):
-            if board not in reports:
-                reports[board] = None
-    for board, directory in reports.items():
-        row = run_board_build(board, os.path.join(ROOT, "build", "bench")) if directory is None \
-            else read_board_dir(board, directory)
+        for board in BOARD_PARTS:
+            if board not in read:
+                read[board] = run_board_build(board, os.path.join(ROOT, "build", "bench"))
+    for board, row in read.items():
         boards = [b for b in boards if b["board"] != board] + [row]
     if boards:
         boards.sort(key=lambda b: list(BOARD_PARTS).index(b["board"]))

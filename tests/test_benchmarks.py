@@ -79,6 +79,7 @@ def test_critical_path_of_the_slowest_clock(run):
     assert c["from"] == "top.core.regs.r1_FF" and c["to"] == "top.core.issue.s_FF"
     assert c["delay"] == pytest.approx(4.5)
     assert c["logic"] == 1
+    assert c["by_module"] == {"top.core.fpu": 1}
     # The design's own sources, relative to the repository, once each, in path order.
     assert c["sources"] == [os.path.join("hdl", "regfile.py") + ":40",
                             os.path.join("hdl", "float_unit.py") + ":99"]
@@ -90,12 +91,13 @@ def test_board_row_from_a_routed_build(run, tmp_path):
     (tmp_path / "top.il").write_text(TOP_IL)
     row = run.read_board_dir("ulx3s", tmp_path)
     assert row["status"] == "routed"
-    assert row["design"] == "full Sentron core (256 sets x 4 ways, 1024 SIWs)"
+    assert row["design"] == ("full Sentron core (256 sets x 4 ways, 1024 SIWs, "
+                             "data registers in flip-flops)")
     assert row["util"]["LUT4s"] == (19622, 83640)
     assert row["clocks"]["$glbnet$clk"] == (22.5, 20.0)
     table = run.board_table([row])
     assert "**22.5 MHz**" in table and "19622 / 83640" in table and "20 / 208" in table
-    assert "`top.core.regs.r1_FF`" in table
+    assert "`top.core.regs.r1_FF`" in table and "`top.core.fpu` 1" in table
     text = run.targets([], None, [row], None, None)
     line = next(l for l in text.splitlines() if "LFE5U-85F" in l)
     assert "22.5 MHz" in line and "NOT met" in line and "top.core.issue.s_FF" in line
@@ -111,6 +113,8 @@ def test_board_row_from_a_build_that_does_not_fit(run, tmp_path):
         "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
         "'ICESTORM_LC'\n")
     row = run.read_board_dir("icebreaker", tmp_path)
+    assert row["design"] == ("full Sentron core (64 sets x 4 ways, 1024 SIWs, "
+                             "data registers in flip-flops)")
     assert row["status"] == "does not fit"
     assert row["over"] == {"ICESTORM_LC": (22140, 5280)}
     table = run.board_table([row])
