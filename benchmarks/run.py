@@ -6,7 +6,7 @@
     python benchmarks/run.py --board-report ulx3s=DIR # + a board row from an existing
                                                       # `vtpu build` directory
     python benchmarks/run.py --boards                 # + run the full-core board builds
-                                                      # (ECP5: well over 15 minutes)
+                                                      # (minutes each)
     python benchmarks/run.py --no-synth               # programs and engines only
     python benchmarks/run.py --no-write               # print, do not touch docs/benchmarks.md
 
@@ -821,8 +821,7 @@ def main(argv=None):
                         help="the program every engine runs (default: examples/reduction.vasm)")
     parser.add_argument("--boards", action="store_true",
                         help="build both boards' full cores (boards/build.py) into "
-                             "build/bench/<board> and report them (the ECP5 route takes well "
-                             "over 15 minutes)")
+                             "build/bench/<board> and report them (minutes each)")
     parser.add_argument("--board-report", action="append", type=_board_report_arg, default=[],
                         metavar="BOARD=DIR", help="take BOARD's row from an existing `vtpu "
                         "build` directory (its report.json, or build.log if it did not fit)")
