@@ -108,12 +108,14 @@ def bench_program(path):
         seconds, siws_checked = ls.last_run_seconds, ls.siws
         ls.compare_full_state()       # every register and memory slot: raises on a difference
         st = ls.engine.call(lambda ctx: ls.engine.read_state(ctx, memory=False))
+        regfile = _regfile(ls.engine.core)
     diff = [f for f in st.diff(g) if f != "memory"]     # memory: compared just above
     if diff:
         raise SystemExit(f"{path}: RTL and golden final states differ in {diff}")
     return {"name": os.path.basename(path), "path": path,
             "cycles": st.cycles, "siws": st.siws, "ops": st.ops, "opc": st.ops_per_cycle(),
-            "fault": st.fault.name, "lockstep_seconds": seconds, "checked_siws": siws_checked}
+            "fault": st.fault.name, "lockstep_seconds": seconds, "checked_siws": siws_checked,
+            "regfile": regfile}
 
 
 def program_table(rows):
@@ -127,6 +129,15 @@ def program_table(rows):
 
 
 # ---------------------------------------------------------------- engines
+
+_REGFILE_TEXT = {"ff": "flip-flops", "lutram": "LUT RAM"}
+
+
+def _regfile(core):
+    """How ``core`` (an hdl.core.Sentron) builds its data register file, in words."""
+    kind = getattr(core, "regfile_kind", "ff")
+    return _REGFILE_TEXT.get(kind, kind)
+
 
 def _verdict(state, golden):
     diff = state.diff(golden)
@@ -158,6 +169,7 @@ def bench_engines(path, lockstep_row=None, min_time=0.5):
     g = runs[-1][0]
     wall, cpu = sum(r[1] for r in runs), sum(r[2] for r in runs)
     rows.append({"engine": "golden", "what": "`sim/machine.py` (Python)", "runs": len(runs),
+                 "regfile": "—",
                  "cycles": g.cycles, "wall": wall / len(runs), "cpu": cpu / len(runs),
                  "setup": None, "check": "is the reference"})
     say(f"  golden: {g.cycles / rows[-1]['wall']:,.0f} cycles/s")
@@ -172,7 +184,9 @@ def bench_engines(path, lockstep_row=None, min_time=0.5):
         rtl.call(lambda ctx: rtl.driver.run(ctx))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         st = rtl.state()
+        regfile = _regfile(rtl.core)
     rows.append({"engine": "pysim", "what": "`hdl/core.py` on Amaranth's Python simulator",
+                 "regfile": regfile,
                  "runs": 1, "cycles": st.cycles, "wall": wall, "cpu": cpu, "setup": setup,
                  "setup_what": "elaboration, simulator start, program load",
                  "check": _verdict(st, g)})
@@ -182,6 +196,7 @@ def bench_engines(path, lockstep_row=None, min_time=0.5):
     rows.append({"engine": "pysim + lockstep", "what": "the same, checked SIW by SIW and "
                  "cycle by cycle against the golden model (`sim/lockstep.py`)", "runs": 1,
                  "cycles": lockstep_row["cycles"], "wall": lockstep_row["lockstep_seconds"],
+                 "regfile": lockstep_row["regfile"],
                  "cpu": None, "setup": None, "check": "equal (lockstep)"})
 
     rows.append(_bench_icarus(config, words, g))
@@ -198,7 +213,7 @@ def _bench_icarus(config, words, g):
     time is the difference of the two."""
     from sim.asm import assemble
     from sim.machine import Machine
-    from sim.verilog import VerilogSim, VerilogSimError, find_simulator
+    from sim.verilog import VerilogSim, VerilogSimError, find_simulator, generate_verilog
     row = {"engine": "icarus", "what": "generated Verilog (`vtpu verilog`) under Icarus "
            "Verilog (`iverilog` + `vvp`), debug-port test bench of `sim/verilog.py`"}
     if find_simulator("iverilog") is None:
@@ -210,7 +225,7 @@ def _bench_icarus(config, words, g):
     g_base = m.run(100)
     t0 = time.perf_counter()
     try:
-        sim = VerilogSim("iverilog", config)
+        sim = VerilogSim("iverilog", config, verilog_text=generate_verilog(config, regfile="ff"))
     except VerilogSimError as e:
         return {**row, "missing": f"compilation failed: {str(e).splitlines()[0]}"}
     setup = time.perf_counter() - t0
@@ -226,7 +241,7 @@ def _bench_icarus(config, words, g):
     cpu = min(c for _, c in times["prog"]) - min(c for _, c in times["base"])
     cycles = g.cycles - g_base.cycles
     say(f"  icarus: {cycles / wall:,.0f} cycles/s")
-    return {**row, "runs": 2, "cycles": cycles, "wall": wall, "cpu": cpu, "setup": setup,
+    return {**row, "runs": 2, "regfile": _REGFILE_TEXT["ff"], "cycles": cycles, "wall": wall, "cpu": cpu, "setup": setup,
             "setup_what": "Verilog generation (Yosys), `iverilog` compilation",
             "note": f"{g.cycles} - {g_base.cycles} cycles: the program's run minus the same "
                     f"bench with a HALT first (load, dump, start-up: "
@@ -235,9 +250,9 @@ def _bench_icarus(config, words, g):
 
 
 def _bench_fast(config, words, g, min_time):
-    from sim.fast_engine import FastEngine, FastEngineError, cache_dir
-    row = {"engine": "fast", "what": "`vtpu sim --engine fast`: the same Amaranth design "
-           "compiled to C++ (Verilator backend of `sim/fast_engine.py`)"}
+    from sim.fast_engine import FastEngine, FastEngineError, cache_dir, _default_design
+    row = {"engine": "fast", "what": "`vtpu sim --engine fast`: the Amaranth core as that "
+           "engine builds it, compiled to C++ (`sim/fast_engine.py`, Verilator backend)"}
     def libraries():
         return set(cache_dir().glob("*.so")) if cache_dir().is_dir() else set()
     before = libraries()
@@ -259,7 +274,11 @@ def _bench_fast(config, words, g, min_time):
     cycles = sum(r[0] for r in runs)
     wall, cpu = sum(r[1] for r in runs), sum(r[2] for r in runs)
     say(f"  fast: {cycles / wall:,.0f} cycles/s")
-    return {**row, "runs": len(runs), "cycles": cycles // len(runs), "wall": wall / len(runs),
+    from amaranth.hdl import UnusedElaboratable
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)    # only inspected
+        regfile = _regfile(_default_design(config))
+    return {**row, "runs": len(runs), "regfile": regfile, "cycles": cycles // len(runs), "wall": wall / len(runs),
             "cpu": cpu / len(runs), "setup": setup, "backend": first.backend, "load": load,
             "setup_what": "elaboration and C++ library "
                           + ("built (Yosys, Verilator, C++ compiler)"
@@ -273,13 +292,13 @@ def engine_table(rows, program):
            "*cycles/s* = simulated cycles / wall time of the run itself (mean over *runs*); "
            "*CPU cycles/s* the same per CPU second of the simulating process (less "
            "sensitive to the machine's load); *setup* = one-time cost, not in the rate.", "",
-           "| engine | what runs | runs | cycles | cycles/s | CPU cycles/s | setup | "
-           "final state vs golden |",
-           "|---|---|---:|---:|---:|---:|---|---|"]
+           "| engine | what runs | data registers | runs | cycles | cycles/s | CPU cycles/s | "
+           "setup | final state vs golden |",
+           "|---|---|---|---:|---:|---:|---:|---|---|"]
     notes = []
     for r in rows:
         if "missing" in r:
-            out.append(f"| {r['engine']} | {r['what']} | — | — | — | — | — | "
+            out.append(f"| {r['engine']} | {r['what']} | — | — | — | — | — | — | "
                        f"not run: {r['missing']} |")
             continue
         cps = r["cycles"] / r["wall"] if r["wall"] > 0 else float("nan")
@@ -289,7 +308,8 @@ def engine_table(rows, program):
         if r.get("note"):
             notes.append(r["note"])
             mark = f" [{len(notes)}]"
-        out.append(f"| {r['engine']} | {r['what']} | {r['runs']} | {r['cycles']}{mark} | "
+        out.append(f"| {r['engine']} | {r['what']} | {r['regfile']} | {r['runs']} | "
+                   f"{r['cycles']}{mark} | "
                    f"{cps:,.0f} | {cpu} | {setup} | {r['check']} |")
     for i, n in enumerate(notes, 1):
         out += ["", f"[{i}] Icarus: {n}."]
