@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .proofs import PROOFS
-from .sby import run_sby, sby_available
+from .sby import sby_available
 
 
 def main(argv=None):
@@ -30,9 +30,8 @@ def main(argv=None):
     for name in args.names or list(PROOFS):
         proof = PROOFS[name]
         start = time.monotonic()
-        result = run_sby(proof.make(), name=name, depth=proof.depth,
-                         workdir=Path(args.keep) / name if args.keep else None)
-        print(f"{result.status:7} {name:14} depth {proof.depth}  "
+        result = proof.run(workdir=Path(args.keep) / name if args.keep else None)
+        print(f"{result.status:7} {name:14} {proof.mode} depth {proof.depth}  "
               f"{time.monotonic() - start:6.1f} s  {proof.summary}")
         ok &= result.status == "PASS"
     return 0 if ok else 1

@@ -1,24 +1,50 @@
-"""The registry of proofs: what ``python -m formal`` and tests/test_formal.py run.
+"""The registry of proofs: what ``python -m formal``, tests/test_formal.py and
+tests/test_formal_core.py run.
 
-Each entry builds a harness and says how to prove it.  ``depth`` is k of the
-k-induction (``mode prove``: a BMC base case of k steps from the initial state,
-then the induction step over k steps from *any* state).  A PASS is a complete,
-unbounded proof for that configuration; see formal/README.md.
+Each entry builds a harness and says how to prove it.  With ``mode`` "prove"
+(the default) ``depth`` is k of the k-induction (a BMC base case of k steps from
+the initial state, then the induction step over k steps from *any* state), and a
+PASS is a complete, unbounded proof for that configuration.  With ``mode`` "bmc"
+(the ``core_*`` entries) a PASS is a *bounded* proof: no assertion fails in the
+first ``depth`` cycles (steps 0 .. depth-1); see formal/README.md.
 """
 
+from sim.encoding import CoreConfig
+
+from .core_proof import CoreCommitProof
 from .memory_proof import MemoryShadowProof
 from .morton_proof import MortonRoundTrip
+from .sby import run_sby
 
 __all__ = ["Proof", "PROOFS"]
 
 
 class Proof:
-    def __init__(self, name, make, depth, summary, slow=False):
+    def __init__(self, name, make, depth, summary, slow=False, mode="prove", script=(),
+                 config=None):
         self.name = name
         self.make = make
         self.depth = depth
         self.summary = summary
         self.slow = slow
+        self.mode = mode
+        self.script = tuple(script)     # extra Yosys commands before ``prep``
+        self.config = config
+
+    def run(self, workdir=None, timeout=3600):
+        """Build the harness and run SymbiYosys on it; an :class:`SbyResult`."""
+        return run_sby(self.make(), name=self.name, mode=self.mode, depth=self.depth,
+                       script_extra=self.script, workdir=workdir, timeout=timeout)
+
+
+def _core(name, config, depth, summary, slow=False):
+    return Proof(name, lambda: CoreCommitProof(config), depth, summary, slow=slow, mode="bmc",
+                 script=CoreCommitProof.FREE_START_SCRIPT, config=config)
+
+
+#: The core proofs' configurations (docs/isa.md section 9 names the real ones).
+CORE_SMALL = CoreConfig(dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=2)
+CORE_WAYS2 = CoreConfig(dim_bits=2, set_bits=1, ways=2, prog_depth=8, float_latency=3)
 
 
 PROOFS = {p.name: p for p in [
@@ -31,4 +57,10 @@ PROOFS = {p.name: p for p in [
           "the same, 9-bit keys, 4 sets x 3 ways"),
     Proof("memory_2_1_2", lambda: MemoryShadowProof(dim_bits=2, set_bits=1, ways=2), 1,
           "the same, 18-bit keys, 2 sets x 2 ways (slow: parity of an 18-bit fold)", slow=True),
+    _core("core_small", CORE_SMALL, 6,
+          "Sentron core (B=1, 2 sets x 1 way, 4 SIWs, F=2), BOUNDED: the first 3 SIWs of every "
+          "run commit exactly their lanes, a fault commits nothing"),
+    _core("core_ways2", CORE_WAYS2, 8,
+          "the same, B=2, 2 sets x 2 ways, 8 SIWs, F=3, the first 5 SIWs of every run (slow)",
+          slow=True),
 ]}
