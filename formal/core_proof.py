@@ -46,6 +46,20 @@ the program, not from the core's pipeline):
 ``cycles`` counts every RUN cycle and no other (section 7: drain cycles are not
 counted).
 
+One data register and one coordinate register are checked per trace, chosen by
+the solver (``AnyConst``), which covers all of them; every memory row is checked.
+The D-lane value is stated in two asserted parts (the ALU gets this SIW's op and
+operands; on its inputs it computes the specification's function), and ISUB is
+written ``a + ~b + 1`` (two's complement, the same number as ``a - b`` mod
+2**32): in one piece, or with ``a - b``, boolector does not finish.
+
+**The proof is bounded** (``mode bmc``, formal/proofs.py): from every start
+state of a run (see FREE_START_SCRIPT below), a run accepted in cycle 0 retires
+its first SIW in cycle 3, so depth N covers the first N-3 SIWs of the run (the
+state after them: N-4).  Full k-induction on the whole core was tried (k = 2..5)
+and did not finish in 15 minutes per attempt.  ``skip`` (message prefixes) turns
+assertions off, to find which one is expensive.
+
 Environment and abstractions (stated in formal/README.md too):
 
 * **Program memory**: the core's ``Memory`` is replaced by :class:`RomStandIn`,
@@ -57,6 +71,12 @@ Environment and abstractions (stated in formal/README.md too):
   its pipeline registers (placed by the real ``choose_cuts``) and valid/tag path
   are the real ones, its arithmetic is not (that is checked bit-exactly by
   simulation, tests/test_hdl_float_unit.py).
+* **Start state** (``FREE_START_SCRIPT``, Yosys commands run before ``prep``):
+  the reset values of the architectural state are dropped, so registers,
+  coordinate registers, counters, ``pc``, ``fault_pc``, the program length
+  (assumed <= ``prog_depth``) and the memory rows (assumed to hold no key twice,
+  what formal/memory_proof.py proves) start arbitrary; the pipeline, the run
+  state (IDLE) and the debug port start from reset, as at the start of any run.
 * **Coordinate memory**: the real unit plus asynchronous probe ports
   (:func:`formal.memory_proof.probed`), one per set, for the harness only.
 * **Host**: the debug port is driven freely by the solver (any command, any
@@ -173,6 +193,11 @@ def _allowed(fields, operands, op):
     for name in operands[op]:
         mask |= fields[name].mask << fields[name].lsb
     return mask
+
+
+def _imp(premise, conclusion):
+    """``premise`` implies ``conclusion``."""
+    return ~Value.cast(premise) | conclusion
 
 
 def _any_of(value, codes):
@@ -470,9 +495,9 @@ class CoreCommitProof(wiring.Component):
                      faulted.eq(retire & (fault != Fault.NONE))]
         n_ops = (d_op != 0) + (s_op != 0) + (c_op != 0)
 
-        m.d.comb += A(retire.implies(core.retire_fault == fault),
+        m.d.comb += A(_imp(retire, core.retire_fault == fault),
                            "fault: retire_fault differs from the specification")
-        m.d.comb += A(retire.implies(core.retire_pc == pc),
+        m.d.comb += A(_imp(retire, core.retire_pc == pc),
                            "order: the retiring SIW is not the one at pc")
 
         # -------------------------------------------------------------- float write-back (section 7)
@@ -493,9 +518,9 @@ class CoreCommitProof(wiring.Component):
         m.d.comb += [
             A(wp[W_FLOAT].en == land_valid,
                    "float: write-back not exactly F-1 cycles after a float op committed"),
-            A(land_valid.implies(wp[W_FLOAT].addr == land_tag),
+            A(_imp(land_valid, wp[W_FLOAT].addr == land_tag),
                    "float: result written to another register than the op's rd"),
-            A((state == RunState.IDLE).implies(~Cat(*fl_valid).any()),
+            A(_imp((state == RunState.IDLE), ~Cat(*fl_valid).any()),
                    "float: core IDLE while a float result is still in flight"),
         ]
         # Interlock: a legal SIW retires only when every register it reads or writes is
@@ -516,40 +541,40 @@ class CoreCommitProof(wiring.Component):
         m.d.comb += no_fault_write.eq(
             ~wp[W_DINT].en & ~wp[W_GATHER].en & ~wp[W_CREG].en &
             ~core._cregs.write[core_module._CW_X].en & ~mem.x_commit)
-        m.d.comb += A(faulted.implies(no_fault_write),
+        m.d.comb += A(_imp(faulted, no_fault_write),
                            "fault: a faulting SIW enables a register, coordinate or memory write")
         d_int = commit & d_wr & ~d_float
         with m.If(running):
             m.d.comb += [
                 A(wp[W_DINT].en == d_int, "D: integer write enabled wrongly"),
-                A(d_int.implies(wp[W_DINT].addr == rd), "D: integer write to another register"),
+                A(_imp(d_int, wp[W_DINT].addr == rd), "D: integer write to another register"),
                 A(wp[W_GATHER].en == (commit & s_gather), "S: GATHER write enabled wrongly"),
-                A((commit & s_gather).implies(wp[W_GATHER].addr == s_reg),
+                A(_imp((commit & s_gather), wp[W_GATHER].addr == s_reg),
                        "S: GATHER writes another register"),
                 A(wp[W_CREG].en == (commit & c_wr), "C: CGET/KEY write enabled wrongly"),
-                A((commit & c_wr).implies(wp[W_CREG].addr == c_reg),
+                A(_imp((commit & c_wr), wp[W_CREG].addr == c_reg),
                        "C: CGET/KEY writes another register"),
                 A(core._cregs.write[core_module._CW_X].en == (commit & ck_written),
                        "C: coordinate register write enabled wrongly"),
-                A((commit & ck_written).implies(core._cregs.write[core_module._CW_X].addr == c_ck),
+                A(_imp((commit & ck_written), core._cregs.write[core_module._CW_X].addr == c_ck),
                        "C: another coordinate register written"),
                 A(mem.x_commit == commit, "S: memory commit differs from the SIW's commit"),
                 # The values written: the specification's (section 3).
-                A(d_int.implies(alu.op == d_op), "value: D operation is not the SIW's"),
-                A((d_int & uses_rs1).implies(xa == a), "value: D rs1 operand is not regs[rs1]"),
-                A((d_int & uses_rs2).implies(xb == b), "value: D rs2 operand is not regs[rs2]"),
-                A((d_int & uses_imm).implies(ximm == imm16), "value: D imm16 is not the SIW's"),
-                A((d_int & reads_rd).implies(xc == old_rd), "value: D rd operand is not regs[rd]"),
-                A(d_int.implies(wp[W_DINT].data == d_int_val), "value: D integer result"),
-                A(issue_float.implies((fpu.x_op == d_op) & (fpu.x_tag == rd)),
+                A(_imp(d_int, alu.op == d_op), "value: D operation is not the SIW's"),
+                A(_imp((d_int & uses_rs1), xa == a), "value: D rs1 operand is not regs[rs1]"),
+                A(_imp((d_int & uses_rs2), xb == b), "value: D rs2 operand is not regs[rs2]"),
+                A(_imp((d_int & uses_imm), ximm == imm16), "value: D imm16 is not the SIW's"),
+                A(_imp((d_int & reads_rd), xc == old_rd), "value: D rd operand is not regs[rd]"),
+                A(_imp(d_int, wp[W_DINT].data == d_int_val), "value: D integer result"),
+                A(_imp(issue_float, (fpu.x_op == d_op) & (fpu.x_tag == rd)),
                   "value: float op or destination is not the SIW's"),
-                A((issue_float & uses_rs1).implies(fpu.x_a == a), "value: float rs1 operand"),
-                A((issue_float & uses_rs2).implies(fpu.x_b == b), "value: float rs2 operand"),
-                A((issue_float & reads_rd).implies(fpu.x_c == old_rd), "value: float rd operand"),
+                A(_imp((issue_float & uses_rs1), fpu.x_a == a), "value: float rs1 operand"),
+                A(_imp((issue_float & uses_rs2), fpu.x_b == b), "value: float rs2 operand"),
+                A(_imp((issue_float & reads_rd), fpu.x_c == old_rd), "value: float rd operand"),
                 A(fpu.x_valid == issue_float, "value: float unit issued wrongly"),
-                A((commit & s_gather).implies(wp[W_GATHER].data == gather_val),
+                A(_imp((commit & s_gather), wp[W_GATHER].data == gather_val),
                   "value: GATHER result"),
-                A((commit & c_wr).implies(wp[W_CREG].data == c_reg_val), "value: CGET/KEY result"),
+                A(_imp((commit & c_wr), wp[W_CREG].data == c_reg_val), "value: CGET/KEY result"),
                 # No two writes of one register in one cycle (WAW by the interlock).
                 A(~(land_valid & d_int & (land_tag == rd)), "float write-back meets D write"),
                 A(~(land_valid & commit & s_gather & (land_tag == s_reg)),
@@ -623,7 +648,7 @@ class CoreCommitProof(wiring.Component):
                 A(pc == exp.pc, "state: pc"),
                 A(dbg.fault == exp.fault, "state: fault"),
                 A(core.fault_pc_full == exp.fault_pc, "state: fault_pc"),
-                A(exp.ended.implies(state != RunState.RUN),
+                A(_imp(exp.ended, state != RunState.RUN),
                        "state: the run goes on after a fault or HALT"),
             ]
             i = 0
