@@ -66,7 +66,9 @@ def _mutant_core(path, old, new, cls):
     core_module.__package__ = "hdl"
     core_source = (ROOT / "hdl" / "core.py").read_text()
     exec(compile(core_source, str(ROOT / "hdl" / "core.py"), "exec"), core_module.__dict__)
-    setattr(core_module, cls, getattr(module, cls))
+    for name in {cls, *getattr(module, "__all__", ())}:   # e.g. IssueUnit with its RunState
+        if hasattr(core_module, name):
+            setattr(core_module, name, getattr(module, name))
     return core_module.Sentron
 
 
@@ -79,8 +81,9 @@ MUTANTS = {
                           "cregs.write[_CW_X].en.eq(iu.retire & cl.ck_we)", "Sentron", True),
     "fault_writes_memory": ("core.py", "mem.x_commit.eq(iu.x_commit)",
                             "mem.x_commit.eq(iu.retire)", "Sentron", True),
-    "fault_counted": ("issue.py", "self.siws.eq(self.siws + 1)",
-                      "self.siws.eq(self.siws + 1 + faulted)", "IssueUnit", True),
+    "fault_counted": ("issue.py", "self.fault.eq(fault), self.fault_pc.eq(x.pc)]",
+                      "self.fault.eq(fault), self.fault_pc.eq(x.pc), "
+                      "self.siws.eq(self.siws + 1)]", "IssueUnit", True),
     # (b) a committing SIW commits the wrong thing
     "no_ck_forwarding": ("core.py", "d_ck = Mux(x_writes_dck, cl.ck_new, cregs.read[_C_DKEY].data)",
                          "d_ck = cregs.read[_C_DKEY].data", "Sentron", True),
