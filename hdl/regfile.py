@@ -95,10 +95,15 @@ class RegisterFile(wiring.Component):
         regs = Array(self.storage)
         for port in getattr(self, "read", []):
             m.d.comb += port.data.eq(regs[port.addr])
+        self._write_storage(m)
+        return m
+
+    def _write_storage(self, m):
+        """Every write port writes :attr:`storage`; in port order, so the last one wins."""
+        regs = Array(self.storage)
         for port in getattr(self, "write", []):
             with m.If(port.en):
                 m.d.sync += regs[port.addr].eq(port.data)
-        return m
 
 
 class LutRamRegisterFile(RegisterFile):
@@ -131,6 +136,7 @@ class LutRamRegisterFile(RegisterFile):
         writes = self.write
         nbanks = len(writes)
         lvt = Array(Signal(range(max(nbanks, 2)), name=f"lvt{i}") for i in range(self.depth))
+        bank_data = []                      # bank_data[b][i]: bank b read at read port i's address
         for b, port in enumerate(writes):
             bank = Memory(shape=self.width, depth=self.depth,
                           init=self._init if b == 0 else [])
@@ -139,18 +145,14 @@ class LutRamRegisterFile(RegisterFile):
             m.d.comb += [wr.en.eq(port.en), wr.addr.eq(port.addr), wr.data.eq(port.data)]
             with m.If(port.en):
                 m.d.sync += lvt[port.addr].eq(b)
-            port._bank_reads = []
+            bank_data.append([])
             for r in reads:
                 rd = bank.read_port(domain="comb")
                 m.d.comb += rd.addr.eq(r.addr)
-                port._bank_reads.append(rd.data)
+                bank_data[b].append(rd.data)
         for i, r in enumerate(reads):
-            m.d.comb += r.data.eq(Array(w._bank_reads[i] for w in writes)[lvt[r.addr]])
-        # The observation shadow (see the class docstring).
-        shadow = Array(self.storage)
-        for port in writes:
-            with m.If(port.en):
-                m.d.sync += shadow[port.addr].eq(port.data)
+            m.d.comb += r.data.eq(Array(data[i] for data in bank_data)[lvt[r.addr]])
+        self._write_storage(m)              # the observation shadow (see the class docstring)
         return m
 
 

@@ -111,25 +111,25 @@ def test_examples_in_independent_simulator(compiled):
         assert got.diff(golden) == [], (os.path.basename(path), got.diff(golden))
 
 
-def test_random_programs_in_independent_simulator(compiled):
-    """Random programs: faults of every kind, hazards, loops, memory traffic."""
-    config = CoreConfig()
-    for seed in range(8):
+def check_random_programs(sim, config, seeds):
+    """Seeded random programs (sim/progs.py) on ``sim`` end in the golden model's state."""
+    for seed in range(seeds):
         p = generate(seed, config)
         golden = golden_state(config, p.words, p.memory)
-        got = compiled.run(p.words, p.memory)
+        got = sim.run(p.words, p.memory)
         assert got.diff(golden) == [], (seed, got.diff(golden))
+
+
+def test_random_programs_in_independent_simulator(compiled):
+    """Random programs: faults of every kind, hazards, loops, memory traffic."""
+    check_random_programs(compiled, CoreConfig(), 8)
 
 
 def test_small_memory_in_iverilog():
     """A 4-set, 2-way core: memory-full faults and reuse after ERASE."""
     simulator_or_skip("iverilog")
     with VerilogSim("iverilog", SMALL_MEMORY) as sim:
-        for seed in range(8):
-            p = generate(seed, SMALL_MEMORY)
-            golden = golden_state(SMALL_MEMORY, p.words, p.memory)
-            got = sim.run(p.words, p.memory)
-            assert got.diff(golden) == [], (seed, got.diff(golden))
+        check_random_programs(sim, SMALL_MEMORY, 8)
 
 
 def test_lutram_register_file_in_iverilog():
@@ -142,10 +142,7 @@ def test_lutram_register_file_in_iverilog():
         for path in EXAMPLES:
             words = load_program_file(path).words
             assert sim.run(words).diff(golden_state(config, words)) == [], path
-        for seed in range(4):
-            p = generate(seed, config)
-            got = sim.run(p.words, p.memory)
-            assert got.diff(golden_state(config, p.words, p.memory)) == [], seed
+        check_random_programs(sim, config, 4)
 
 
 def test_vtpu_verilog_command(tmp_path):
