@@ -125,14 +125,15 @@ class Sentron(wiring.Component):
         super().__init__({"debug": Out(DebugSignature(B))})
 
         self._prog = Memory(shape=SIW_BITS, depth=config.prog_depth, init=[])
-        self._decoder = Decoder()
+        self._decoder = Decoder(has_float=config.has_float)
         self._regs = make_register_file(regfile, 32, 32, read_ports=5, write_ports=4)
         self._cregs = RegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1)
         self._clane = CLane(B)
         self._alu = IntAlu()
-        self._fpu = FloatUnit(config.float_latency)
+        # float_latency 0: no float unit; the decoder makes float operations illegal.
+        self._fpu = FloatUnit(config.float_latency) if config.has_float else None
         self.coord_memory = CoordinateMemory(B, config.set_bits, config.ways, init=memory_init)
-        self._issue = IssueUnit(config.float_latency)
+        self._issue = IssueUnit(max(config.float_latency, 1))
 
         iu = self._issue
         self.retire = iu.retire
@@ -163,7 +164,8 @@ class Sentron(wiring.Component):
         m.submodules.cregs = cregs
         m.submodules.clane = cl
         m.submodules.alu = alu
-        m.submodules.fpu = fpu
+        if fpu is not None:
+            m.submodules.fpu = fpu
         m.submodules.coord_memory = mem
         m.submodules.issue = iu
 
@@ -213,13 +215,16 @@ class Sentron(wiring.Component):
             alu.b.eq(rs2),
             alu.c.eq(drd),
             alu.imm16.eq(xd.d_imm16),
-            fpu.x_valid.eq(iu.x_float),
-            fpu.x_op.eq(xd.d_op),
-            fpu.x_a.eq(rs1),
-            fpu.x_b.eq(rs2),
-            fpu.x_c.eq(drd),
-            fpu.x_tag.eq(xd.d_rd),
         ]
+        if fpu is not None:
+            m.d.comb += [
+                fpu.x_valid.eq(iu.x_float),
+                fpu.x_op.eq(xd.d_op),
+                fpu.x_a.eq(rs1),
+                fpu.x_b.eq(rs2),
+                fpu.x_c.eq(drd),
+                fpu.x_tag.eq(xd.d_rd),
+            ]
 
         # -------------------------------------------------------------- X: C lane
         m.d.comb += [
@@ -272,13 +277,16 @@ class Sentron(wiring.Component):
             regs.write[_W_CREG].en.eq(commit & xd.wr_creg),
             regs.write[_W_CREG].addr.eq(xd.c_reg),
             regs.write[_W_CREG].data.eq(cl.reg_data),
-            regs.write[_W_FLOAT].en.eq(fpu.w_valid),
-            regs.write[_W_FLOAT].addr.eq(fpu.w_tag),
-            regs.write[_W_FLOAT].data.eq(fpu.w_result),
             cregs.write[_CW_X].en.eq(commit & cl.ck_we),
             cregs.write[_CW_X].addr.eq(xd.c_ck),
             cregs.write[_CW_X].data.eq(cl.ck_new),
         ]
+        if fpu is not None:
+            m.d.comb += [
+                regs.write[_W_FLOAT].en.eq(fpu.w_valid),
+                regs.write[_W_FLOAT].addr.eq(fpu.w_tag),
+                regs.write[_W_FLOAT].data.eq(fpu.w_result),
+            ]
 
         # -------------------------------------------------------------- status outputs
         m.d.comb += [

@@ -97,9 +97,16 @@ class Decoder(wiring.Component):
         opcode, a set bit outside the operation's fields, a used ``dim``/``dim2``
         above 8, two lanes writing one data register), the register-use flags
         (all zero when ``illegal``), ``d_float`` and the non-NOP slot count.
+
+    Parameters
+    ----------
+    has_float : bool
+        False for a core without a float unit: a float D operation is then
+        illegal (rule 5), so it never reaches a float unit that is not there.
     """
 
-    def __init__(self):
+    def __init__(self, has_float=True):
+        self.has_float = has_float
         super().__init__({"siw": In(SIW_BITS), "out": Out(decoded_layout)})
 
     def elaborate(self, platform):
@@ -167,7 +174,11 @@ class Decoder(wiring.Component):
                  (raw_wr_drd & raw_wr_creg & (d_rd == c_reg)) |
                  (raw_wr_sreg & raw_wr_creg & (s_reg == c_reg)))
 
-        illegal = d_bad | s_bad | c_bad | dim_bad | clash
+        is_float = Cat(d_op == code for code in FLOAT_DOPS).any()
+        # Rule 5: a float operation on a core without a float unit.
+        no_fpu = is_float if not self.has_float else 0
+
+        illegal = d_bad | s_bad | c_bad | dim_bad | clash | no_fpu
         legal = ~illegal
         m.d.comb += [
             o.illegal.eq(illegal),
@@ -179,7 +190,7 @@ class Decoder(wiring.Component):
             o.wr_drd.eq(legal & raw_wr_drd),
             o.wr_sreg.eq(legal & raw_wr_sreg),
             o.wr_creg.eq(legal & raw_wr_creg),
-            o.d_float.eq(legal & Cat(d_op == code for code in FLOAT_DOPS).any()),
+            o.d_float.eq(legal & is_float),
             o.ops.eq((d_op != 0) + (s_op != 0) + (c_op != 0)),
         ]
         return m

@@ -106,8 +106,12 @@ def _lane_name(lane, op):
     return f"{lane} {op.name}" if hasattr(op, "name") else f"{lane} opcode {op}"
 
 
-def decode(word):
-    """Split a 64-bit SIW into fields and judge it against the illegal-SIW rules."""
+def decode(word, has_float=True):
+    """Split a 64-bit SIW into fields and judge it against the illegal-SIW rules.
+
+    ``has_float`` False judges it for a core without a float unit
+    (``CoreConfig.has_float``), where a float D operation is illegal (rule 5).
+    """
     if not 0 <= word < 1 << 64:
         raise ValueError(f"SIW {word} is not a 64-bit unsigned integer")
     d = D_SLOT.get(word)
@@ -131,10 +135,10 @@ def decode(word):
         c_reg=C_FIELDS["reg"].get(c), c_dim2=C_FIELDS["dim2"].get(c),
         c_target=C_FIELDS["target"].get(c),
     )
-    return Decoded(**fields, illegal=_judge(d, s, c, fields))
+    return Decoded(**fields, illegal=_judge(d, s, c, fields, has_float))
 
 
-def _judge(d, s, c, f):
+def _judge(d, s, c, f, has_float=True):
     """The first illegal-SIW rule (docs/isa.md section 3) the word breaks, or None."""
     d_op, s_op, c_op = f["d_op"], f["s_op"], f["c_op"]
     # Rule 1: undefined opcodes.
@@ -142,6 +146,9 @@ def _judge(d, s, c, f):
         return f"D opcode {d_op} is undefined (defined: 0..{max(DOp)})"
     if not isinstance(c_op, COp):
         return f"C opcode {c_op} is undefined (defined: 0..{max(COp)})"
+    # Rule 5: a float operation on a core without a float unit.
+    if not has_float and d_op in FLOAT_DOPS:
+        return f"D {d_op.name} is a float operation and this core has no float unit"
     # Rule 2: every bit outside the fields the operation uses is zero.
     for lane, slot, value, fields, operands, op in (
             ("D", D_SLOT, d, D_FIELDS, D_OPERANDS, d_op),

@@ -193,7 +193,10 @@ class CoreConfig:
 
     ``dim_bits`` bits per dimension, ``2**set_bits`` sets of ``ways`` ways in the
     coordinate memory, ``prog_depth`` SIWs of program memory (at most 2**PC_BITS),
-    ``float_latency`` the latency F of float operations (docs/isa.md section 7).
+    ``float_latency`` the latency F of float operations (docs/isa.md section 7), or 0
+    for a core without a float unit, on which the float operations are illegal SIWs
+    (docs/isa.md section 3, rule 5): how a small part (iCE40UP5K) carries the rest of
+    the ISA.
     """
 
     def __init__(self, dim_bits=DEFAULT_DIM_BITS, set_bits=8, ways=4, prog_depth=1 << PC_BITS,
@@ -206,8 +209,9 @@ class CoreConfig:
             raise ValueError(f"ways must be at least 1, not {ways}")
         if not 1 <= prog_depth <= 1 << PC_BITS:
             raise ValueError(f"prog_depth must be 1..{1 << PC_BITS}, not {prog_depth}")
-        if float_latency < 1:
-            raise ValueError(f"float_latency must be at least 1, not {float_latency}")
+        if float_latency < 0:
+            raise ValueError(f"float_latency must be at least 1, or 0 for no float unit, "
+                             f"not {float_latency}")
         self.dim_bits = dim_bits
         self.set_bits = set_bits
         self.ways = ways
@@ -217,6 +221,11 @@ class CoreConfig:
     @property
     def key_bits(self):
         return NDIMS * self.dim_bits
+
+    @property
+    def has_float(self):
+        """The core has a float unit (``float_latency`` > 0)."""
+        return self.float_latency > 0
 
     @property
     def sets(self):

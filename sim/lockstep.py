@@ -241,7 +241,7 @@ class Lockstep:
                 golden_set = None
                 word = m.program[m.pc] if 0 <= m.pc < len(m.program) else None
                 if word is not None:
-                    dec = decode(word)
+                    dec = decode(word, cfg.has_float)
                     if dec.legal and dec.s_op != SOp.NOP:
                         gkey = morton_key(m.cregs[dec.s_ck], cfg.dim_bits)
                         gset = m.memory.slots()[set_index(gkey, cfg.set_bits)]

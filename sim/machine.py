@@ -227,7 +227,7 @@ class Machine:
         if not 0 <= self.pc < len(self.program):
             return None, None
         word = self.program[self.pc]
-        return word, decode(word)
+        return word, decode(word, self.config.has_float)
 
     def _schedule(self, word, dec):
         """Retire cycle of the SIW by the section 7 formula.

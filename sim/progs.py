@@ -46,8 +46,11 @@ CONFIGS = (CoreConfig(), SMALL_MEMORY)
 #: two-operand ones first (ADD SUB MUL MAC MIN MAX), then ITOF and FTOI.
 FLOAT_OPS = tuple(sorted(FLOAT_DOPS))
 _FLOAT_BINARY = FLOAT_OPS[:6]
-#: Ways a generated illegal word breaks docs/isa.md section 3 (its rules 1..4).
+#: Ways a generated illegal word breaks docs/isa.md section 3 (its rules 1..4; rule
+#: 5, "float_op", only on a configuration without a float unit).
 ILLEGAL_KINDS = ("d_opcode", "c_opcode", "spare_bits", "dim", "double_write")
+#: Integer two-operand D operations: the hazard consumers of a core without floats.
+_INT_BINARY = (DOp.IADD, DOp.ISUB, DOp.AND, DOp.XOR, DOp.SHL)
 #: How a program is meant to end.
 ENDINGS = ("halt", "off_end", "illegal", "coord_range", "mem_full")
 
@@ -184,6 +187,14 @@ class _Builder:
         self.illegal = set()
         self.maxc = (1 << config.dim_bits) - 1
         self.F = config.float_latency
+        # Without a float unit a float operation is illegal: programs use the
+        # integer operations instead, and meet a float one only as an illegal word.
+        if config.has_float:
+            self.float_ops, self.binary_ops = FLOAT_OPS, _FLOAT_BINARY
+            self.illegal_kinds = ILLEGAL_KINDS
+        else:
+            self.float_ops, self.binary_ops = (), _INT_BINARY
+            self.illegal_kinds = ILLEGAL_KINDS + ("float_op",)
         # A small memory fills after a few SCATTERs: erase more there, so that
         # programs also get past their memory traffic, not only into MEM_FULL.
         if config.ways * config.sets <= 16:
@@ -235,7 +246,8 @@ class _Builder:
     def d_slot(self, avoid=(), op=None, rd=None):
         ch = self.ch
         if op is None:
-            op = ch.choice([o for o in DOp if o != DOp.NOP])
+            op = ch.choice([o for o in DOp if o != DOp.NOP
+                            and (self.config.has_float or o not in FLOAT_DOPS)])
         if rd is None:
             rd = self.reg(avoid)
         names = D_OPERANDS[op]
@@ -321,7 +333,7 @@ class _Builder:
         that reads or writes it: distance ``k`` in 1..F+1; chains of these."""
         ch = self.ch
         r = self.reg()
-        op = ch.choice(FLOAT_OPS + (DOp.IADD, DOp.LI, DOp.MOV))
+        op = ch.choice(self.float_ops + (DOp.IADD, DOp.LI, DOp.MOV))
         producer = self.d_slot(op=op, rd=r)
         extra = [s for s in self.mixed(avoid=(r,), lanes=(0, 40, 45))]
         self.emit_slots(producer, *extra)
@@ -336,15 +348,15 @@ class _Builder:
                 return
             kind = ch.choice(("rs1", "rs2", "mac", "lih", "waw", "scatter", "gather", "cget"))
             if kind in ("rs1", "rs2"):
-                consumer = self.d_slot(op=ch.choice(_FLOAT_BINARY), rd=self.reg())
+                consumer = self.d_slot(op=ch.choice(self.binary_ops), rd=self.reg())
                 consumer.fields[kind] = r
                 slots = [consumer]
             elif kind == "mac":
-                slots = [self.d_slot(op=DOp.MAC, rd=r)]
+                slots = [self.d_slot(op=DOp.MAC if self.config.has_float else DOp.LIH, rd=r)]
             elif kind == "lih":
                 slots = [self.d_slot(op=DOp.LIH, rd=r)]
             elif kind == "waw":
-                slots = [self.d_slot(op=ch.choice(FLOAT_OPS + (DOp.IADD, DOp.LI)), rd=r)]
+                slots = [self.d_slot(op=ch.choice(self.float_ops + (DOp.IADD, DOp.LI)), rd=r)]
             elif kind == "scatter":
                 slots = [_Slot("S", SOp.SCATTER, ck=ch.integer(0, 7), reg=r)]
             elif kind == "gather":
@@ -483,7 +495,9 @@ class _Builder:
     def illegal_word(self, kind=None):
         """A word breaking docs/isa.md section 3, by rule."""
         ch = self.ch
-        kind = kind or ch.choice(ILLEGAL_KINDS)
+        kind = kind or ch.choice(self.illegal_kinds)
+        if kind == "float_op":
+            return encode_siw(d=self.d_slot(op=ch.choice(FLOAT_OPS)).bits())
         if kind == "d_opcode":
             return encode_siw(d=ch.integer(20, 31) | (self.reg() << 5))
         if kind == "c_opcode":

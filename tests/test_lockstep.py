@@ -191,18 +191,35 @@ def test_random_siw_total():
 
 
 #: Other cores the HDL can be built as: float latency 1, 2 and 6; one way; 6-bit
-#: dimensions (so CSET itself can leave the range); a short program memory.
+#: dimensions (so CSET itself can leave the range); a short program memory; no
+#: float unit (float operations are illegal SIWs).
 OTHER_CONFIGS = [CoreConfig(float_latency=1, prog_depth=64),
                  CoreConfig(float_latency=2, set_bits=3, ways=1, prog_depth=64),
-                 CoreConfig(dim_bits=6, float_latency=6, set_bits=5, ways=3)]
+                 CoreConfig(dim_bits=6, float_latency=6, set_bits=5, ways=3),
+                 CoreConfig(dim_bits=6, float_latency=0, set_bits=2, ways=2, prog_depth=128)]
 
 
-@pytest.mark.parametrize("config", OTHER_CONFIGS, ids=["F1", "F2_one_way", "B6_F6"])
+@pytest.mark.parametrize("config", OTHER_CONFIGS, ids=["F1", "F2_one_way", "B6_F6", "no_float"])
 def test_other_configurations_in_lockstep(config):
     with Lockstep(config) as ls:
         for seed in range(4):
             ls.check_program(generate(seed, config))
         ls.compare_full_state()
+
+
+def test_no_float_unit_faults_float_operations_in_lockstep():
+    """Without a float unit every float D operation is an illegal SIW (rule 5), on the
+    golden model and on the hardware alike, and the integer operations still run."""
+    config = CoreConfig(float_latency=0, set_bits=2, ways=2, prog_depth=64)
+    li = encode_siw(d=encode_slot("D", DOp.LI, rd=1, imm16=7))
+    with Lockstep(config) as ls:
+        for op in (DOp.ADD, DOp.SUB, DOp.MUL, DOp.MAC, DOp.MIN, DOp.MAX, DOp.ITOF, DOp.FTOI):
+            fields = {"rd": 2, "rs1": 1} if op in (DOp.ITOF, DOp.FTOI) else {"rd": 2, "rs1": 1, "rs2": 1}
+            words = [li, encode_siw(d=encode_slot("D", op, **fields))]
+            records = ls.run_program(words, max_cycles=50)
+            assert [(r.pc, r.fault) for r in records] == [(0, Fault.NONE), (1, Fault.ILLEGAL_SIW)], op
+        for seed in range(6):
+            ls.check_program(generate(seed, config))
 
 
 def test_lutram_register_file_core_in_lockstep():

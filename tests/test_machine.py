@@ -291,6 +291,29 @@ def test_run_start_clears_fault():
     assert st.fault == Fault.NONE and st.halted
 
 
+def test_no_float_unit_makes_float_operations_illegal():
+    """float_latency 0: a float D operation is an illegal SIW (docs/isa.md rule 5) that
+    commits nothing; integer operations and the other lanes still work; with a float
+    unit the same word is legal."""
+    cfg = CoreConfig(float_latency=0)
+    assert not cfg.has_float and CoreConfig().has_float
+    for op in (DOp.ADD, DOp.SUB, DOp.MUL, DOp.MAC, DOp.MIN, DOp.MAX, DOp.ITOF, DOp.FTOI):
+        word = D(op, rd=2, rs1=1) if op in (DOp.ITOF, DOp.FTOI) else D(op, rd=2, rs1=1, rs2=1)
+        assert decode(word).legal
+        assert "no float unit" in decode(word, has_float=False).illegal
+        m = Machine(cfg)
+        m.load_program([D(DOp.LI, rd=1, imm16=3), siw(word, C(COp.CSET, ck=0, dim=0, imm11=1)), HALT])
+        st = m.run()
+        assert (st.fault, st.fault_pc, st.siws) == (Fault.ILLEGAL_SIW, 1, 1)
+        assert st.regs[2] == 0 and m.cregs[0][0] == 0
+    m = Machine(cfg)
+    m.load_program([D(DOp.LI, rd=1, imm16=3), D(DOp.IADD, rd=2, rs1=1, rs2=1), HALT])
+    st = m.run()
+    assert st.fault == Fault.NONE and st.regs[2] == 6
+    with pytest.raises(ValueError, match="0 for no float unit"):
+        CoreConfig(float_latency=-1)
+
+
 # ------------------------------------------------------------------ illegal SIWs
 
 def _illegal(word):
