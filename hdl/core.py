@@ -20,7 +20,9 @@ one cycle, act in the next), so the host goes through exactly the placement
 logic a SCATTER does.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from types import SimpleNamespace
+
+from amaranth.hdl import Array, Cat, EnableInserter, Module, Mux, Signal
 from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
@@ -35,7 +37,7 @@ from .float_unit import FloatUnit
 from .int_alu import IntAlu
 from .issue import IssueUnit, RunState
 from .morton import morton_coord_value, morton_key_value
-from .regfile import RegisterFile, make_register_file
+from .regfile import BlockRamRegisterFile, RegisterFile, make_register_file
 
 __all__ = ["Sentron"]
 
@@ -55,6 +57,12 @@ _CW_X = 0
 _CW_DEBUG = _CW_X
 
 
+#: Clocks per cycle of a core with block RAM register files (``regfile="bram"``):
+#: the data file's five reads on two copies take three clocks, plus one to answer
+#: and one to hold (hdl/regfile.py); the four writes of a cycle fit in five.
+BRAM_STEPS = 5
+
+
 class _Phase(enum.Enum, shape=1):
     """Debug commands that need the memory answer one cycle after they are accepted."""
     ACCEPT = 0      # waiting for a request (or answering a one-cycle one)
@@ -70,10 +78,13 @@ class Sentron(wiring.Component):
         ``dim_bits``, ``set_bits``, ``ways``, ``prog_depth``, ``float_latency``.
     memory_init : sequence of (key, value)
         Initial coordinate-memory contents, placed in order (docs/isa.md section 5).
-    regfile : "ff" or "lutram"
+    regfile : "ff", "lutram" or "bram"
         How the data register file is built (``hdl/regfile.py``): flip-flops (any
-        FPGA; the default) or LUT RAM with a live value table (ECP5: a fifth of
-        the logic).  Same behaviour either way.
+        FPGA; the default), LUT RAM with a live value table (ECP5: a fifth of
+        the logic), or block RAM, both register files, served in turn over
+        :data:`BRAM_STEPS` clocks per cycle (iCE40, which has no LUT RAM: a
+        few hundred LUTs instead of ten thousand, at a fifth of the clock rate).
+        The same behaviour, cycle for cycle, every way.
 
     Attributes
     ----------
@@ -110,6 +121,11 @@ class Sentron(wiring.Component):
         The SIW in D waits for a float result (interlock) this cycle.
     run_state : Signal(RunState)
         IDLE, RUN or DRAIN.
+    arch_edge : Signal(1)
+        The last clock of a cycle, when the state above moves; always 1 unless
+        ``micro_cycles`` > 1.  Observe the core in these clocks only.
+    micro_cycles : int
+        Clocks per cycle (1, or :data:`BRAM_STEPS` for ``regfile="bram"``).
     coord_memory : CoordinateMemory
         The coordinate memory (its ``image`` holds the placed initial contents).
     """
@@ -126,8 +142,18 @@ class Sentron(wiring.Component):
 
         self._prog = Memory(shape=SIW_BITS, depth=config.prog_depth, init=[])
         self._decoder = Decoder(has_float=config.has_float)
-        self._regs = make_register_file(regfile, 32, 32, read_ports=5, write_ports=4)
-        self._cregs = RegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1)
+        if regfile == "bram":
+            self.micro_cycles = BRAM_STEPS
+            self._regs = BlockRamRegisterFile(32, 32, read_ports=5, write_ports=4,
+                                              steps=BRAM_STEPS, copies=2)
+            self._cregs = BlockRamRegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1,
+                                               steps=BRAM_STEPS)
+        else:
+            self.micro_cycles = 1
+            self._regs = make_register_file(regfile, 32, 32, read_ports=5, write_ports=4)
+            self._cregs = RegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1)
+        self.arch_edge = Signal()
+        self._resp_valid = Signal()
         self._clane = CLane(B)
         self._alu = IntAlu()
         # float_latency 0: no float unit; the decoder makes float operations illegal.
@@ -160,8 +186,6 @@ class Sentron(wiring.Component):
         cl, alu, fpu, mem = self._clane, self._alu, self._fpu, self.coord_memory
         m.submodules.prog = self._prog
         m.submodules.decoder = dec
-        m.submodules.regs = regs
-        m.submodules.cregs = cregs
         m.submodules.clane = cl
         m.submodules.alu = alu
         if fpu is not None:
@@ -302,7 +326,52 @@ class Sentron(wiring.Component):
 
         # -------------------------------------------------------------- debug port
         self._debug_port(m, idle, prog_len, prog_rd, prog_wr, d_ck)
+        return self._clocking(m)
+
+    def _clocking(self, arch):
+        """One clock per cycle, or, with block RAM register files, ``micro_cycles``.
+
+        In the second case everything but the register files (``arch``) moves
+        only in the last clock of each cycle (an enable on all of its flip-flops
+        and memory ports); the register files use the clocks in between to serve
+        their ports from block RAM (:class:`hdl.regfile.BlockRamRegisterFile`).
+        The architecture, and so the timing model, counts cycles, not clocks.
+        The debug port's answer is a one-clock pulse in the cycle's first clock.
+        """
+        regs, cregs = self._regs, self._cregs
+        if self.micro_cycles == 1:
+            arch.submodules.regs = regs
+            arch.submodules.cregs = cregs
+            arch.d.comb += [self.arch_edge.eq(1), self.debug.resp_valid.eq(self._resp_valid)]
+            return arch
+        m = Module()
+        steps = self.micro_cycles
+        phase = Signal(range(steps))
+        edge = phase == steps - 1
+        m.d.sync += phase.eq(Mux(edge, 0, phase + 1))
+        m.submodules.arch = EnableInserter(edge)(arch)
+        m.submodules.regs = regs
+        m.submodules.cregs = cregs
+        m.d.comb += [regs.phase.eq(phase), cregs.phase.eq(phase), self.arch_edge.eq(edge),
+                     self.debug.resp_valid.eq(self._resp_valid & (phase == 0))]
         return m
+
+    def _request(self, m):
+        """The debug request as the core sees it: the port itself, or, when a cycle
+        is several clocks, the port as it was at the end of the last cycle, so that
+        it holds steady through a cycle whenever the requester changes it."""
+        dbg = self.debug
+        port = SimpleNamespace(valid=dbg.req_valid, cmd=dbg.req_cmd, addr=dbg.req_addr,
+                               data=dbg.req_data, coord=dbg.req_coord)
+        if self.micro_cycles == 1:
+            return port
+        held = SimpleNamespace(valid=Signal(name="req_valid_held"),
+                               cmd=Signal(DebugCmd, name="req_cmd_held"),
+                               addr=Signal(16, name="req_addr_held"),
+                               data=Signal(64, name="req_data_held"),
+                               coord=Signal(self.coord_bits, name="req_coord_held"))
+        m.d.sync += [getattr(held, k).eq(getattr(port, k)) for k in vars(port)]
+        return held
 
     def _debug_port(self, m, idle, prog_len, prog_rd, prog_wr, d_ck):
         """Host commands: one at a time, answered with a one-cycle ``resp_valid``.
@@ -318,13 +387,13 @@ class Sentron(wiring.Component):
         slots = cfg.sets * cfg.ways
 
         phase = Signal(_Phase)
-        accept = dbg.req_valid & ~dbg.resp_valid & (phase == _Phase.ACCEPT)
-        cmd = dbg.req_cmd
-        addr = dbg.req_addr
-        coord_key = morton_key_value(dbg.req_coord, NDIMS, B)
+        req = self._request(m)
+        resp_valid = self._resp_valid
+        accept = req.valid & ~resp_valid & (phase == _Phase.ACCEPT)
+        cmd = req.cmd
+        addr = req.addr
+        coord_key = morton_key_value(req.coord, NDIMS, B)
 
-        resp_valid = Signal()
-        m.d.comb += dbg.resp_valid.eq(resp_valid)
         m.d.sync += resp_valid.eq(0)
 
         def answer(error=DebugError.NONE, **fields):
@@ -338,13 +407,13 @@ class Sentron(wiring.Component):
                 regs.read[_R_DEBUG].addr.eq(addr[:5]),
                 cregs.read[_C_DEBUG].addr.eq(addr[:3]),
                 regs.write[_W_DEBUG].addr.eq(addr[:5]),
-                regs.write[_W_DEBUG].data.eq(dbg.req_data[:32]),
+                regs.write[_W_DEBUG].data.eq(req.data[:32]),
                 cregs.write[_CW_DEBUG].addr.eq(addr[:3]),
-                cregs.write[_CW_DEBUG].data.eq(dbg.req_coord),
+                cregs.write[_CW_DEBUG].data.eq(req.coord),
             ]
         m.d.comb += [
             prog_wr.addr.eq(addr),
-            prog_wr.data.eq(dbg.req_data),
+            prog_wr.data.eq(req.data),
             iu.pc_wdata.eq(addr),
         ]
 
@@ -368,7 +437,7 @@ class Sentron(wiring.Component):
                     m.d.sync += answer(data=mem.x_rdata, hit=mem.x_hit)
                 with m.Case(DebugCmd.MEM_WRITE):
                     m.d.comb += [mem.x_key.eq(coord_key), mem.x_op.eq(SOp.SCATTER),
-                                 mem.x_wdata.eq(dbg.req_data[:32]), mem.x_commit.eq(1)]
+                                 mem.x_wdata.eq(req.data[:32]), mem.x_commit.eq(1)]
                     m.d.sync += answer(Mux(mem.x_full, DebugError.MEM_FULL, DebugError.NONE),
                                        hit=mem.x_hit)
                 with m.Case(DebugCmd.MEM_ERASE):

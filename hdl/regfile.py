@@ -25,16 +25,32 @@ value table* (LVT; LaForest and Steffan, FPGA 2010): one RAM bank per write
 port, copied once per read port (Yosys makes the copies), and a small
 flip-flop table that remembers, per register, which bank holds its newest
 value.  A read takes that bank's word.  Same behaviour, cycle for cycle, as the
-flip-flop file; about a fifth of the logic.  (iCE40 has no distributed RAM: its
-block RAMs read synchronously, so there the flip-flop file stays.)
+flip-flop file; about a fifth of the logic.
+
+Why a third implementation in block RAM, a few clocks per cycle
+---------------------------------------------------------------
+iCE40 has no distributed RAM, and its block RAMs have one read and one write
+port, read synchronously: five reads and four writes of one cycle would need
+twenty live-value banks of two block RAMs each, more than the UP5K holds.  But
+a core that takes ``steps`` clocks for each of its cycles can serve many ports
+from one block RAM in turn.  :class:`BlockRamRegisterFile` does that for a core
+whose *architectural* cycle is ``steps`` clocks long (``hdl/core.py``,
+``regfile="bram"``): the core's own state moves only in the last clock of each
+step sequence, when ``phase`` is ``steps - 1`` (the *edge*); in between, the file
+reads the ports' addresses one after another from its block RAM copies into
+operand registers, and writes the previous edge's writes, one per clock.  To
+the core it behaves exactly like the flip-flop file, cycle for cycle of the
+architecture, with no multiplexer trees: a few hundred LUTs instead of nine
+thousand on the iCE40.
 """
 
-from amaranth.hdl import Array, Module, Signal
+from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["RegisterFile", "LutRamRegisterFile", "REGFILE_KINDS", "make_register_file"]
+__all__ = ["RegisterFile", "LutRamRegisterFile", "BlockRamRegisterFile", "REGFILE_KINDS",
+           "make_register_file"]
 
 
 class RegisterFile(wiring.Component):
@@ -98,11 +114,12 @@ class RegisterFile(wiring.Component):
         self._write_storage(m)
         return m
 
-    def _write_storage(self, m):
-        """Every write port writes :attr:`storage`; in port order, so the last one wins."""
+    def _write_storage(self, m, when=1):
+        """Every write port writes :attr:`storage` (in a clock where ``when`` holds);
+        in port order, so the last one wins."""
         regs = Array(self.storage)
         for port in getattr(self, "write", []):
-            with m.If(port.en):
+            with m.If(port.en & when):
                 m.d.sync += regs[port.addr].eq(port.data)
 
 
@@ -156,7 +173,89 @@ class LutRamRegisterFile(RegisterFile):
         return m
 
 
+class BlockRamRegisterFile(RegisterFile):
+    """The ports of :class:`RegisterFile` for a core whose cycle is ``steps`` clocks.
+
+    Parameters (besides those of :class:`RegisterFile`)
+    ----------------------------------------------------
+    steps : int
+        Clocks per architectural cycle.
+    copies : int
+        Block RAM copies of the file, each holding every register; each copy
+        serves ``ceil(read_ports / copies)`` reads per cycle, one per clock.
+
+    ``steps`` must be at least ``ceil(read_ports / copies) + 2`` (a read is
+    issued, answered a clock later, then held) and at least ``write_ports``.
+
+    Attributes (besides those of :class:`RegisterFile`)
+    ---------------------------------------------------
+    phase : In(range(steps))
+        Which clock of the architectural cycle this is; the core's state, and
+        this file's contents as the core sees them, move at the end of clock
+        ``steps - 1``.  Read addresses must hold steady through a cycle (they
+        come from the core's registers); ``read[i].data`` is valid in the last
+        clock; the write ports are sampled in the last clock.
+
+    How: at the edge, the enabled writes are caught in *pending* registers and
+    go into every copy one per clock during the next cycle.  Read ``i`` is
+    issued on copy ``i % copies`` in clock ``i // copies``; a clock later its
+    answer, or the value of the highest-numbered pending write to the same
+    register (which the copy may not hold yet), is caught in operand register
+    ``i``.  So a read returns the register as of the cycle's start: the writes
+    of every earlier edge, none of this one's, as in the flip-flop file.
+    """
+
+    def __init__(self, width, depth, read_ports, write_ports, steps, copies=1, init=()):
+        if copies < 1:
+            raise ValueError(f"copies must be at least 1, not {copies}")
+        slots = -(-read_ports // copies)
+        if steps < max(slots + 2, write_ports, 1):
+            raise ValueError(f"{read_ports} reads on {copies} copies and {write_ports} writes "
+                             f"need at least {max(slots + 2, write_ports)} steps, not {steps}")
+        super().__init__(width, depth, read_ports, write_ports, init)
+        self.steps = steps
+        self.copies = copies
+        self._init = [s.init for s in self.storage]
+        self.phase = Signal(range(steps))
+
+    def elaborate(self, platform):
+        m = Module()
+        reads = getattr(self, "read", [])
+        writes = getattr(self, "write", [])
+        edge = self.phase == self.steps - 1
+        pending = [(Signal(name=f"pend{j}_en"), Signal(range(self.depth), name=f"pend{j}_addr"),
+                    Signal(self.width, name=f"pend{j}_data")) for j in range(len(writes))]
+        for (en, addr, data), port in zip(pending, writes):
+            with m.If(edge):
+                m.d.sync += [en.eq(port.en), addr.eq(port.addr), data.eq(port.data)]
+
+        for c in range(self.copies):
+            copy = Memory(shape=self.width, depth=self.depth, init=self._init,
+                          attrs={"ram_style": "block"})
+            m.submodules[f"copy{c}"] = copy
+            wr = copy.write_port()
+            for j, (en, addr, data) in enumerate(pending):
+                with m.If(self.phase == j):
+                    m.d.comb += [wr.en.eq(en), wr.addr.eq(addr), wr.data.eq(data)]
+            rd = copy.read_port()            # synchronous, not transparent
+            mine = [(i, r) for i, r in enumerate(reads) if i % self.copies == c]
+            for slot, (i, r) in enumerate(mine):
+                with m.If(self.phase == slot):
+                    m.d.comb += rd.addr.eq(r.addr)
+                operand = Signal(self.width, name=f"operand{i}")
+                value = rd.data
+                for en, addr, data in pending:  # later ports win, as in the flip-flop file
+                    value = Mux(en & (addr == r.addr), data, value)
+                with m.If(self.phase == slot + 1):
+                    m.d.sync += operand.eq(value)
+                m.d.comb += r.data.eq(operand)
+        self._write_storage(m, edge)        # the observation shadow, as in LutRamRegisterFile
+        return m
+
+
 #: Register file implementations by name: flip-flops (any FPGA) or LUT RAM (ECP5).
+#: (:class:`BlockRamRegisterFile` changes the core's clocking, so ``hdl/core.py``
+#: builds it itself for ``regfile="bram"``.)
 REGFILE_KINDS = {"ff": RegisterFile, "lutram": LutRamRegisterFile}
 
 

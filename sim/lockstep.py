@@ -94,7 +94,7 @@ class Lockstep:
     simulator once.  ``siws`` and ``cycles`` count what has been checked.
 
     Parameters: ``config`` (CoreConfig), ``vcd`` (waveform file for the RTL),
-    ``regfile`` (the RTL's data register file: "ff" or "lutram", hdl/regfile.py).
+    ``regfile`` (the RTL's register files: "ff", "lutram" or "bram", hdl/core.py).
     """
 
     def __init__(self, config=None, vcd=None, regfile="ff"):
@@ -199,6 +199,7 @@ class Lockstep:
         return [Value.cast(s) for s in fixed] + list(core.regs) + list(core.cregs)
 
     async def _lockstep_run(self, ctx, max_cycles):
+        from amaranth.hdl import Value
         from hdl.debug import DebugCmd
         from hdl.issue import RunState
         from .decode import decode
@@ -218,7 +219,14 @@ class Lockstep:
         check_commit = False        # compare the committed state in this cycle
         started = False
         elapsed = 0
+        # A core whose cycle is several clocks (hdl/core.py, micro_cycles) is
+        # compared in the last clock of each cycle, when its state has settled.
+        edge = Value.cast(self.core.arch_edge)
+        every_clock = self.core.micro_cycles == 1
         while True:
+            if not every_clock and not ctx.get(edge):
+                await ctx.tick()
+                continue
             v = reader.read()
             (retire, retire_pc, retire_fault, cycles, run_state, pc, siws, ops, fault_pc,
              fault, running, x_key, x_op, x_slots) = v[:nfixed]

@@ -199,11 +199,15 @@ class DebugDriver:
         core, p = self.core, self.port
         events = []
         halt_sent = False
+        # A core whose cycle is several clocks (hdl/core.py, micro_cycles) is
+        # observed in the last clock of each cycle, when its state has settled.
+        every_clock = core.micro_cycles == 1
         for _ in range(self.timeout):
-            if ctx.get(core.retire):
+            edge = every_clock or ctx.get(core.arch_edge)
+            if edge and ctx.get(core.retire):
                 events.append(RetireEvent(ctx.get(core.retire_pc), ctx.get(core.cycles),
                                           Fault(ctx.get(core.retire_fault))))
-            if on_cycle is not None:
+            if edge and on_cycle is not None:
                 await on_cycle(ctx)
             if halt_sent and ctx.get(p.resp_valid):
                 ctx.set(p.req_valid, 0)
@@ -211,8 +215,8 @@ class DebugDriver:
             if not halt_sent and not ctx.get(p.running):
                 return events
             cycle = ctx.get(core.cycles)
-            if ((max_cycles is not None and cycle >= max_cycles) or
-                    (halt_at is not None and cycle == halt_at)):
+            if edge and ((max_cycles is not None and cycle >= max_cycles) or
+                         (halt_at is not None and cycle == halt_at)):
                 max_cycles = halt_at = None
                 ctx.set(p.req_cmd, DebugCmd.HALT)
                 ctx.set(p.req_valid, 1)

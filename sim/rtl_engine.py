@@ -73,8 +73,8 @@ class RtlEngine(Engine):
         Initial contents baked into the coordinate memory (as a bitstream would).
     timeout : int
         Cycles a single wait (a debug answer, a run) may take before TimeoutError.
-    regfile : "ff" or "lutram"
-        The data register file's implementation (``hdl/regfile.py``).
+    regfile : "ff", "lutram" or "bram"
+        The register files' implementation (``hdl/core.py``).
     """
     name = "rtl"
 

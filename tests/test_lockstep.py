@@ -236,6 +236,26 @@ def test_lutram_register_file_core_in_lockstep():
         ls.compare_full_state()
 
 
+@pytest.mark.parametrize("config", [CoreConfig(), CoreConfig(dim_bits=6, float_latency=0, set_bits=2,
+                                                           ways=2, prog_depth=128)],
+                         ids=["default", "no_float"])
+def test_block_ram_register_file_core_in_lockstep(config):
+    """The core with block RAM register files, five clocks per cycle (hdl/core.py
+    ``regfile="bram"``, the iCEBreaker build's): every example (where it has floats)
+    and random programs in lockstep, cycle for cycle of the architecture, with the
+    registers read back through the debug port after each run."""
+    with Lockstep(config, regfile="bram") as ls:
+        assert ls.core.micro_cycles == 5
+        ls.read_back = True
+        if config.has_float:
+            for path in EXAMPLES:
+                words = load_program_file(path).words
+                assert ls.run_program(words, max_cycles=golden_cycles(words) + 100)[-1].ended
+        for seed in range(8):
+            ls.check_program(generate(seed, config))
+        ls.compare_full_state()
+
+
 def test_running_off_a_full_program_memory():
     """A program that fills program memory and has no HALT faults PC_RANGE at its end."""
     config = CoreConfig(prog_depth=16)
