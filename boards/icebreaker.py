@@ -19,12 +19,18 @@ from sim.encoding import CoreConfig
 from .pll import ice40_pll
 from .top import BoardTop, connect_board
 
-__all__ = ["ICEBreakerTop", "CONFIG", "DEFAULT_FREQ", "BAUD", "platform"]
+__all__ = ["ICEBreakerTop", "CONFIG", "REGFILE", "DEFAULT_FREQ", "BAUD", "platform"]
 
-#: The core on the UP5K.
-CONFIG = CoreConfig(set_bits=6, ways=2, prog_depth=256, float_latency=4)
-#: System clock made by the PLL from 12 MHz.
-DEFAULT_FREQ = 24e6
+#: The core on the UP5K: 6-bit dimensions (coordinates 0..63), 64 sets x 2 ways,
+#: 256 SIWs, and no float unit (float operations are illegal SIWs: docs/isa.md
+#: section 3, rule 5).  The float unit alone is some 3,000 LUTs, more than half the
+#: part; with 8-bit dimensions the rest is 5,680 logic cells, 108 % of it.
+CONFIG = CoreConfig(dim_bits=6, set_bits=6, ways=2, prog_depth=256, float_latency=0)
+#: Both register files in block RAM, five clocks per core cycle (hdl/core.py): the
+#: flip-flop files would be 10,000 LUTs, twice the part, and iCE40 has no LUT RAM.
+REGFILE = "bram"
+#: System clock: below 16 MHz, the 12 MHz oscillator itself; else made by the PLL.
+DEFAULT_FREQ = 12e6
 #: UART rate of the host link.
 BAUD = 115200
 #: Host-link idle timeout: 10 ms, far above any gap inside a frame written at once.
@@ -50,7 +56,8 @@ class ICEBreakerTop(wiring.Component):
         self.freq = self.pll.f_out if self.pll else 12e6
         self.baud = baud
         self.top = BoardTop(config, divisor=int(self.freq // baud),
-                            timeout=int(self.freq * TIMEOUT_S), memory_init=memory_init, core=core)
+                            timeout=int(self.freq * TIMEOUT_S), memory_init=memory_init, core=core,
+                            regfile=REGFILE)
         super().__init__({})
 
     def elaborate(self, platform):

@@ -154,6 +154,7 @@ class Sentron(wiring.Component):
             self._cregs = RegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1)
         self.arch_edge = Signal()
         self._resp_valid = Signal()
+        self._req_valid_all_cycle = Signal()
         self._clane = CLane(B)
         self._alu = IntAlu()
         # float_latency 0: no float unit; the decoder makes float operations illegal.
@@ -354,24 +355,24 @@ class Sentron(wiring.Component):
         m.submodules.cregs = cregs
         m.d.comb += [regs.phase.eq(phase), cregs.phase.eq(phase), self.arch_edge.eq(edge),
                      self.debug.resp_valid.eq(self._resp_valid & (phase == 0))]
+        # req_valid in every clock of this cycle so far (see _request).
+        valid_so_far = Signal()
+        m.d.sync += valid_so_far.eq(Mux(edge, 1, valid_so_far & self.debug.req_valid))
+        m.d.comb += self._req_valid_all_cycle.eq(valid_so_far & self.debug.req_valid)
         return m
 
-    def _request(self, m):
-        """The debug request as the core sees it: the port itself, or, when a cycle
-        is several clocks, the port as it was at the end of the last cycle, so that
-        it holds steady through a cycle whenever the requester changes it."""
+    def _request(self):
+        """The debug request as the core sees it.
+
+        When a cycle is several clocks, the register files read the request's
+        address in the cycle's early clocks, so a request counts only in a cycle
+        in whose every clock ``req_valid`` was high: its operands were steady
+        all cycle (the requester holds them while ``req_valid`` is high).
+        """
         dbg = self.debug
-        port = SimpleNamespace(valid=dbg.req_valid, cmd=dbg.req_cmd, addr=dbg.req_addr,
+        valid = self._req_valid_all_cycle if self.micro_cycles > 1 else dbg.req_valid
+        return SimpleNamespace(valid=valid, cmd=dbg.req_cmd, addr=dbg.req_addr,
                                data=dbg.req_data, coord=dbg.req_coord)
-        if self.micro_cycles == 1:
-            return port
-        held = SimpleNamespace(valid=Signal(name="req_valid_held"),
-                               cmd=Signal(DebugCmd, name="req_cmd_held"),
-                               addr=Signal(16, name="req_addr_held"),
-                               data=Signal(64, name="req_data_held"),
-                               coord=Signal(self.coord_bits, name="req_coord_held"))
-        m.d.sync += [getattr(held, k).eq(getattr(port, k)) for k in vars(port)]
-        return held
 
     def _debug_port(self, m, idle, prog_len, prog_rd, prog_wr, d_ck):
         """Host commands: one at a time, answered with a one-cycle ``resp_valid``.
@@ -387,7 +388,7 @@ class Sentron(wiring.Component):
         slots = cfg.sets * cfg.ways
 
         phase = Signal(_Phase)
-        req = self._request(m)
+        req = self._request()
         resp_valid = self._resp_valid
         accept = req.valid & ~resp_valid & (phase == _Phase.ACCEPT)
         cmd = req.cmd

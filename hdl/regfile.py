@@ -239,15 +239,20 @@ class BlockRamRegisterFile(RegisterFile):
                     m.d.comb += [wr.en.eq(en), wr.addr.eq(addr), wr.data.eq(data)]
             rd = copy.read_port()            # synchronous, not transparent
             mine = [(i, r) for i, r in enumerate(reads) if i % self.copies == c]
+            asked = Signal(range(self.depth), name=f"asked{c}")   # rd's address, a clock late
+            m.d.sync += asked.eq(rd.addr)
             for slot, (i, r) in enumerate(mine):
                 with m.If(self.phase == slot):
                     m.d.comb += rd.addr.eq(r.addr)
+            # The answer, or the newest pending write to the same register: later
+            # ports win, as in the flip-flop file.  One bypass per copy, not per read.
+            answer = rd.data
+            for en, addr, data in pending:
+                answer = Mux(en & (addr == asked), data, answer)
+            for slot, (i, r) in enumerate(mine):
                 operand = Signal(self.width, name=f"operand{i}")
-                value = rd.data
-                for en, addr, data in pending:  # later ports win, as in the flip-flop file
-                    value = Mux(en & (addr == r.addr), data, value)
                 with m.If(self.phase == slot + 1):
-                    m.d.sync += operand.eq(value)
+                    m.d.sync += operand.eq(answer)
                 m.d.comb += r.data.eq(operand)
         self._write_storage(m, edge)        # the observation shadow, as in LutRamRegisterFile
         return m

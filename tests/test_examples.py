@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from boards.icebreaker import CONFIG as ICEBREAKER
 from sim.asm import assemble_file
 from sim.encoding import CoreConfig, Fault
 from sim.engine import make_engine
@@ -49,7 +50,7 @@ def test_every_example_documents_itself(name):
 
 def test_the_expected_examples_exist():
     assert {"micro_vtpu.vasm", "dot_product.vasm", "saxpy.vasm", "reduction.vasm",
-            "memory_full.vasm"} <= set(ALL)
+            "memory_full.vasm", "histogram.vasm"} <= set(ALL)
 
 
 def test_micro_vtpu():
@@ -158,6 +159,24 @@ def test_memory_full():
     # onto set bit i and cancel; the fifth would be there too.
     assert {set_of(key(lb=n, sc=n)) for n in range(5)} == {0}
     assert [slot[0] for slot in s.memory[0]] == [key(lb=n, sc=n) for n in range(4)]
+
+
+@pytest.mark.parametrize("config", [CoreConfig(), ICEBREAKER], ids=["default", "icebreaker"])
+def test_histogram(config):
+    """Worked out from the bin's definition, on the default core and on the
+    iCEBreaker's (boards/icebreaker.py: no float unit, narrow dimensions, 64 x 2 slots)."""
+    program = assemble_file(EXAMPLES / "histogram.vasm")
+    engine = make_engine("golden", config)
+    engine.load_program(program.words)
+    s = engine.run(100_000)
+    assert_clean_halt(s)
+    counts = {}
+    for k in range(64):
+        b = (k & 7) & (k >> 3)
+        counts[b] = counts.get(b, 0) + 1
+    assert counts == {b: 3 ** (3 - bin(b).count("1")) for b in range(8)}
+    assert s.entries() == {key(lb=4, sc=b): n for b, n in counts.items()}
+    assert s.regs[1] == 64
 
 
 def test_readme_assembly_sample_assembles_and_runs():

@@ -600,3 +600,39 @@ def test_odd_config():
         assert (recs[-1].pc, recs[-1].fault) == (100, Fault.PC_RANGE)
 
     Bench(cfg).run([s_directed, s_debug_port, off_the_end_of_memory])
+
+
+def test_block_ram_core_takes_a_request_raised_in_any_clock_of_a_cycle():
+    """With block RAM register files a cycle is five clocks and the files read a
+    request's address in the early ones.  A request raised in any of the five clocks
+    must still be answered with the right value, exactly once (one-clock answer),
+    and a write must land: registers and coordinate registers, every offset."""
+    cfg = CoreConfig(dim_bits=6, set_bits=2, ways=2, prog_depth=16, float_latency=0)
+    core = Sentron(cfg, regfile="bram")
+    assert core.micro_cycles == 5
+
+    async def bench(ctx, drv):
+        p = drv.port
+        for offset in range(2 * core.micro_cycles):
+            for _ in range(offset):
+                await ctx.tick()
+            reg, value = offset % 32, 0x1000 + offset
+            await drv.write_reg(ctx, reg, value)
+            await drv.write_creg(ctx, offset % 8, Coord((offset,) + (0,) * 8, 6))
+            for _ in range(offset):
+                await ctx.tick()
+            # Raise a READ_REG by hand and count the answer's clocks.
+            ctx.set(p.req_cmd, DebugCmd.READ_REG)
+            ctx.set(p.req_addr, reg)
+            ctx.set(p.req_valid, 1)
+            answers = []
+            for _ in range(4 * core.micro_cycles):
+                await ctx.tick()
+                if ctx.get(p.resp_valid):
+                    answers.append(ctx.get(p.resp_data))
+                    ctx.set(p.req_valid, 0)
+            assert answers == [value], (offset, answers)
+            got = await drv.read_creg(ctx, offset % 8)
+            assert tuple(got) == (offset,) + (0,) * 8, offset
+
+    simulate(core, bench)
