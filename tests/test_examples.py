@@ -171,12 +171,12 @@ def test_histogram(config):
     s = engine.run(100_000)
     assert_clean_halt(s)
     counts = {}
-    for k in range(64):
+    for k in range(32):
         b = (k & 7) & (k >> 3)
         counts[b] = counts.get(b, 0) + 1
-    assert counts == {b: 3 ** (3 - bin(b).count("1")) for b in range(8)}
+    assert counts == {b: 2 * 3 ** (2 - bin(b).count("1")) for b in range(4)}
     assert s.entries() == {key(lb=4, sc=b): n for b, n in counts.items()}
-    assert s.regs[1] == 64
+    assert s.regs[1] == 32
 
 
 def test_readme_assembly_sample_assembles_and_runs():
