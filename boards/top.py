@@ -36,8 +36,8 @@ class BoardTop(wiring.Component):
     core : wiring.Component or None
         The core; default ``hdl.core.Sentron(config, memory_init)``.  Tests pass a
         stand-in that has the same ``debug`` member.
-    regfile : "ff" or "lutram"
-        The default core's data register file (``hdl/regfile.py``).
+    regfile : "ff", "lutram" or "bram"
+        The default core's register files (``hdl/core.py``).
 
     Attributes
     ----------

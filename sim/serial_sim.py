@@ -58,6 +58,9 @@ class SimSerial:
         Extra background testbenches (a stand-in core's responder).
     memory_init : iterable of (key, value)
         Baked into the default top's coordinate memory.
+    regfile : "ff", "lutram" or "bram"
+        The default top's register files (``hdl/core.py``; "bram" is the
+        iCEBreaker's, five clocks per core cycle).
     vcd : str or None
         Write a waveform file (slow; for debugging).
     """
@@ -65,9 +68,9 @@ class SimSerial:
     latency = 0.0
 
     def __init__(self, config=SIM_CONFIG, divisor=4, baud=115200, top=None, processes=(),
-                 memory_init=(), vcd=None):
+                 memory_init=(), vcd=None, regfile="ff"):
         if top is None:
-            top = BoardTop(config, divisor, memory_init=memory_init)
+            top = BoardTop(config, divisor, memory_init=memory_init, regfile=regfile)
         self.top = top
         self.divisor = top.divisor
         self.clk_period = 1 / (baud * self.divisor)

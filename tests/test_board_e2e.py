@@ -189,6 +189,27 @@ def test_program_on_the_board_matches_the_golden_model(example):
     assert state.halted and state.fault == 0 and state.siws > 0
 
 
+def test_icebreaker_core_on_the_line_matches_the_golden_model():
+    """The iCEBreaker's core as its bitstream has it (boards/icebreaker.py: no float
+    unit, 6-bit dimensions, block RAM register files at five clocks per cycle)
+    behind the simulated line: the integer histogram example gives the golden
+    model's state, and a float operation is the illegal SIW the model says."""
+    from boards.icebreaker import CONFIG, REGFILE
+    from sim.golden_engine import GoldenEngine
+    from sim.host import BoardEngine
+    from sim.asm import assemble
+    board = BoardEngine(HostLink(SimSerial(CONFIG, regfile=REGFILE)), CONFIG)
+    assert board.link.config() == CONFIG
+    expected = GoldenEngine(CONFIG)      # one machine for both programs, like the board
+    for words in (_words("histogram.vasm"),
+                  list(assemble("LI r1, 3\nITOF r2, r1\nHALT\n").words)):
+        board.load_program(words)
+        expected.load_program(words)
+        state = board.run(max_cycles=100_000)
+        assert state.diff(expected.run(100_000)) == [], state
+    assert state.fault == 2 and state.fault_pc == 1        # ILLEGAL_SIW at the ITOF
+
+
 @pytest.mark.slow
 def test_stepping_and_a_repaired_fault_match_the_golden_model():
     """Step, then run into MEM_FULL, free a way from the host, run again: the host can
