@@ -354,8 +354,15 @@ def components():
         ("CoordinateMemory (256 sets x 4 ways)", lambda: CoordinateMemory(11, 8, 4)),
         ("Sentron core (default config)", lambda: Sentron(CoreConfig())),
     ]
-    from boards.icebreaker import CONFIG as ice
-    units.append((f"Sentron core (iCEBreaker config: {_config_text(ice)})", lambda: Sentron(ice)))
+    from boards.icebreaker import CONFIG as ice, REGFILE as ice_rf
+    from hdl.core import BRAM_STEPS
+    from hdl.regfile import BlockRamRegisterFile
+    units += [
+        (f"RegisterFile, data, block RAM: 32x32 (5R 4W, 2 copies, {BRAM_STEPS} clocks per cycle)",
+         lambda: BlockRamRegisterFile(32, 32, 5, 4, steps=BRAM_STEPS, copies=2)),
+        (f"Sentron core (iCEBreaker: {_config_text(ice)}, register files: {ice_rf})",
+         lambda: Sentron(ice, regfile=ice_rf)),
+    ]
     # The ULX3S core: its data register file in the ECP5's distributed RAM (no iCE40 figure:
     # iCE40 has no distributed RAM).
     from boards.ulx3s import CONFIG as ulx, REGFILE
@@ -372,7 +379,11 @@ def components():
 
 
 def _config_text(config):
-    return f"{config.sets} sets x {config.ways} ways, {config.prog_depth} SIWs"
+    from sim.encoding import CoreConfig
+    text = f"{config.sets} sets x {config.ways} ways, {config.prog_depth} SIWs"
+    if config.dim_bits != CoreConfig().dim_bits:
+        text = f"B = {config.dim_bits}, " + text
+    return text + ("" if config.has_float else ", no float unit")
 
 
 def bench_synth(families=("ice40", "ecp5")):
@@ -434,7 +445,10 @@ def module_breakdown(stat, top="top"):
         if name == top:
             group = "top glue"
         elif name.startswith(top + "."):
-            group = name[len(top) + 1:].split(".")[0]
+            # A core of several clocks per cycle keeps its units under "arch".
+            path = name[len(top) + 1:].split(".")
+            group = path[1] if path[0] == "arch" and len(path) > 1 else (
+                "top glue" if path == ["arch"] else path[0])
         else:
             group = name
         g = groups.setdefault(group, {c: 0 for c in _ICE40_CLASSES} | {"modules": 0})
@@ -446,7 +460,7 @@ def module_breakdown(stat, top="top"):
     return groups
 
 
-def bench_breakdown(config):
+def bench_breakdown(config, regfile="ff"):
     """``synth_ice40 -noflatten -dsp`` of the core at ``config``, then ``stat``: per module."""
     import subprocess
     import tempfile
@@ -455,7 +469,7 @@ def bench_breakdown(config):
     from hdl.synth import yosys_command
     with tempfile.TemporaryDirectory(prefix="vtpu-bench-") as tmp:
         with open(os.path.join(tmp, "design.il"), "w") as f:
-            f.write(rtlil.convert(Sentron(config), name="top"))
+            f.write(rtlil.convert(Sentron(config, regfile=regfile), name="top"))
         start = time.perf_counter()
         subprocess.run([yosys_command(), "-q", "-l", "yosys.log", "-p",
                         "read_rtlil design.il; synth_ice40 -noflatten -dsp -top top; "
@@ -591,24 +605,35 @@ def describe_design(directory):
         netlist = os.path.join(directory, "top.json")   # Yosys's netlist: names only
         if os.path.exists(netlist):
             with open(netlist) as f:
-                if ".core.fpu." in f.read():
-                    return "full Sentron core (shape not recorded: no top.il)"
+                if ".coord_memory" in f.read():
+                    return "Sentron core (shape not recorded: no top.il)"
         return None
     with open(il) as f:
         text = f.read()
-    if not re.search(r"^module \\\S*\.core\.fpu$", text, re.M):
+    # The core's own modules sit under .core, or under .core.arch when its cycle is
+    # several clocks (hdl/core.py, regfile="bram").
+    if not re.search(r"^module \\\S*\.core(\.arch)?\.coord_memory$", text, re.M):
         return None
-    prog = re.search(r"^module \\\S*\.core\n(?:.*\n)*?\s*memory width 64 size (\d+) \\prog", text,
-                     re.M)
-    ways = re.findall(r"memory width \d+ size (\d+) \\way(\d+)", text)
+    prog = re.search(r"memory width 64 size (\d+) \\prog", text)
+    ways = re.findall(r"memory width (\d+) size (\d+) \\way(\d+)", text)
+    cregs = re.search(r"^module \\\S*\.core\.cregs\n(?:.*\n){0,8}?\s*memory width (\d+) ", text,
+                      re.M)
     parts = []
+    if cregs:
+        parts.append(f"B = {int(cregs.group(1)) // 9}")
     if ways:
-        parts.append(f"{ways[0][0]} sets x {len(ways)} ways")
+        parts.append(f"{ways[0][1]} sets x {len(ways)} ways")
     if prog:
         parts.append(f"{prog.group(1)} SIWs")
-    lutram = re.search(r"^module \\\S*\.core\.regs\n(?:.*\n){0,8}?\s*memory ", text, re.M)
-    parts.append("data registers in " + ("LUT RAM" if lutram else "flip-flops"))
-    return "full Sentron core" + (f" ({', '.join(parts)})" if parts else "")
+    if not re.search(r"^module \\\S*\.core(\.arch)?\.fpu$", text, re.M):
+        parts.append("no float unit")
+    regs = re.search(r"^module \\\S*\.core\.regs\n(?:.*\n){0,8}?\s*memory \S+ \S+ \S+ \S+ \\(\w+)",
+                     text, re.M)
+    kind = {"copy0": "block RAM, 5 clocks per cycle", "bank0": "LUT RAM"}.get(
+        regs.group(1) if regs else None, "flip-flops")
+    parts.append("register files in " + kind if kind.startswith("block") else
+                 "data registers in " + kind)
+    return "Sentron core" + (f" ({', '.join(parts)})" if parts else "")
 
 
 def read_board_dir(board, directory):
@@ -621,8 +646,8 @@ def read_board_dir(board, directory):
     log_path = os.path.join(directory, "build.log")
     design = describe_design(directory)
     if design is None:
-        raise SystemExit(f"{directory}: not a build of the Sentron core (no core.fpu in its "
-                         f"top.il / top.json); the board rows are the full core's")
+        raise SystemExit(f"{directory}: not a build of the Sentron core (no core.coord_memory "
+                         f"in its top.il / top.json); the board rows are the core's")
     row = {"board": board, "dir": directory, "design": design}
     if os.path.exists(report_path):
         with open(report_path) as f:
@@ -707,10 +732,12 @@ def board_table(rows):
                        f"{cell(dsp)} | — (not placed) | — | {osc:g} MHz | — |")
         else:   # synthesis only
             s = r["synth"]
+            verdict = "**does not fit**: " if s["luts"] > r["lcs"] else ""
             out.append(f"| {r['board']} | {part} | {r['design']}; Yosys `synth_ice40` "
-                       f"(this run), not placed | **does not fit**: {s['luts']} LUT4s + "
+                       f"(this run), not placed | {verdict}{s['luts']} LUT4s + "
                        f"{s['ffs']} flip-flops after synthesis, {r['lcs']} logic cells present "
-                       f"(a logic cell holds one LUT4) | {s['brams']} / {r['brams_avail']} | "
+                       f"(a logic cell holds one LUT4 and one flip-flop) | "
+                       f"{s['brams']} / {r['brams_avail']} | "
                        f"{s['dsps']} / {r['dsps_avail']} | — (not placed) | — | {osc:g} MHz | — |")
     for r in rows:
         if r.get("dir"):
@@ -725,10 +752,10 @@ def board_table(rows):
 
 def icebreaker_synth_row(synth_rows):
     """The iCEBreaker row from the synthesis of its core configuration (no build)."""
-    from boards.icebreaker import CONFIG
+    from boards.icebreaker import CONFIG, REGFILE
     row = next(r for r in synth_rows if r["name"].startswith("Sentron core (iCEBreaker"))
     return {"board": "icebreaker", "status": "synthesis", "synth": row["ice40"],
-            "design": f"full Sentron core ({_config_text(CONFIG)})",
+            "design": f"Sentron core ({_config_text(CONFIG)}, register files: {REGFILE})",
             **UP5K_RESOURCES}
 
 
@@ -756,7 +783,7 @@ def targets(programs, engines, boards, breakdown, fp_rows):
         fp_note = (f"; the float unit alone reaches {fp[family]['fmax']:.1f} MHz on {family}"
                    if family in fp and fp[family]["fmax"] else "")
         if r is None:
-            out.append(f"| Fmax >= {want:g} MHz, {part}, full core | not measured in this run "
+            out.append(f"| Fmax >= {want:g} MHz, {part}, the board's core | not measured in this run "
                        f"(`--boards` or `--board-report {board}=DIR`) | — | —{fp_note} |")
         elif r["status"] == "routed":
             fmax = min(a for a, _ in r["clocks"].values())
@@ -764,8 +791,16 @@ def targets(programs, engines, boards, breakdown, fp_rows):
             c = r.get("critical")
             limit = "—" if met else (f"critical path: {_path_text(c)}" if c
                                      else "no critical path in the report")
-            out.append(f"| Fmax >= {want:g} MHz, {part}, full core | {fmax:.1f} MHz | "
+            steps = re.search(r"(\d+) clocks per cycle", r["design"])
+            measured = f"{fmax:.1f} MHz"
+            if steps:
+                measured += (f" clock, {steps.group(1)} clocks per core cycle: "
+                             f"{fmax / int(steps.group(1)):.1f} M core cycles/s at most")
+            out.append(f"| Fmax >= {want:g} MHz, {part}, the board's core | {measured} | "
                        f"{'met' if met else 'NOT met'} | {limit}{fp_note if not met else ''} |")
+        elif r["status"] == "synthesis" and r["synth"]["luts"] <= r["lcs"]:
+            out.append(f"| Fmax >= {want:g} MHz, {part}, the board's core | not placed in this "
+                       f"run (`--boards` or `--board-report {board}=DIR`) | — | —{fp_note} |")
         else:
             if r["status"] == "synthesis":
                 measured = (f"does not fit: {r['synth']['luts']} LUT4s after synthesis vs "
@@ -780,7 +815,7 @@ def targets(programs, engines, boards, breakdown, fp_rows):
                 limit = "LUT4s of " + ", ".join(
                     f"{k} {g['luts']} ({100 * g['luts'] / total:.0f} %)" for k, g in top) + \
                     f" of {total} (per-module table above)"
-            out.append(f"| Fmax >= {want:g} MHz, {part}, full core | {measured} | NOT met "
+            out.append(f"| Fmax >= {want:g} MHz, {part}, the board's core | {measured} | NOT met "
                        f"(no placement, no Fmax) | {limit}{fp_note} |")
     fast = next((e for e in engines if e["engine"] == "fast"), None) if engines else None
     if fast and "missing" not in fast:
@@ -878,14 +913,15 @@ def main(argv=None):
     boards, breakdown, fp_rows = [], None, None
     if not args.no_synth:
         from sim.encoding import CoreConfig
-        from boards.icebreaker import CONFIG as ICE
+        from boards.icebreaker import CONFIG as ICE, REGFILE as ICE_REGFILE
         say("synthesising ...")
         synth_rows = bench_synth()
         parts += ["", "### Synthesis (Yosys `synth_ice40` / `synth_ecp5`, before placement)", "",
                   synth_table(synth_rows)]
         say("per-module iCE40 breakdown ...")
-        breakdown = bench_breakdown(ICE)
-        parts += ["", f"### Sentron per module on iCE40 (iCEBreaker config: {_config_text(ICE)}; "
+        breakdown = bench_breakdown(ICE, ICE_REGFILE)
+        parts += ["", f"### Sentron per module on iCE40 (iCEBreaker: {_config_text(ICE)}, "
+                  f"register files: {ICE_REGFILE}; "
                   "`synth_ice40 -noflatten -dsp`, then `stat`)", "",
                   "Each submodule's own cells, its children summed in; without flattening "
                   "Yosys cannot optimise across module boundaries, so the total differs a "

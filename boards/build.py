@@ -191,6 +191,10 @@ def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=prin
     top = getattr(module, top_name)(**kwargs)
     say(f"[{board}] core {top.top.config}, clock {top.freq / 1e6:.3f} MHz "
         f"(UART divisor {top.top.divisor} for {top.baud} baud)")
+    steps = getattr(top.top.core, "micro_cycles", 1)
+    if steps > 1:
+        say(f"[{board}] the core takes {steps} clocks per cycle (block RAM register files): "
+            f"{top.freq / steps / 1e6:.3f} M core cycles/s")
     say(f"[{board}] elaborating and writing the build plan to {out_dir}")
     platform = module.platform()
     report_name = "report.json"

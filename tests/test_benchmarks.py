@@ -91,7 +91,7 @@ def test_board_row_from_a_routed_build(run, tmp_path):
     (tmp_path / "top.il").write_text(TOP_IL)
     row = run.read_board_dir("ulx3s", tmp_path)
     assert row["status"] == "routed"
-    assert row["design"] == ("full Sentron core (256 sets x 4 ways, 1024 SIWs, "
+    assert row["design"] == ("Sentron core (256 sets x 4 ways, 1024 SIWs, "
                              "data registers in flip-flops)")
     assert row["util"]["LUT4s"] == (19622, 83640)
     assert row["clocks"]["$glbnet$clk"] == (22.5, 20.0)
@@ -113,7 +113,7 @@ def test_board_row_from_a_build_that_does_not_fit(run, tmp_path):
         "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
         "'ICESTORM_LC'\n")
     row = run.read_board_dir("icebreaker", tmp_path)
-    assert row["design"] == ("full Sentron core (64 sets x 4 ways, 1024 SIWs, "
+    assert row["design"] == ("Sentron core (64 sets x 4 ways, 1024 SIWs, "
                              "data registers in flip-flops)")
     assert row["status"] == "does not fit"
     assert row["over"] == {"ICESTORM_LC": (22140, 5280)}
@@ -121,6 +121,29 @@ def test_board_row_from_a_build_that_does_not_fit(run, tmp_path):
     assert "**does not fit**: ICESTORM_LC 22140 / 5280" in table and "| 20 / 30 |" in table
     text = run.targets([], None, [row], None, None)
     assert "does not fit: ICESTORM_LC 22140 / 5280" in text
+
+
+def test_board_row_of_a_core_with_several_clocks_per_cycle(run, tmp_path):
+    """The iCEBreaker's kind of core: no float unit, its units under .core.arch, block
+    RAM register files; the target row gives the clock and the core cycle rate."""
+    (tmp_path / "top.il").write_text(
+        "module \\top.top.core\nend\n"
+        "module \\top.top.core.arch\n  memory width 64 size 256 \\prog\nend\n"
+        "module \\top.top.core.arch.coord_memory\n"
+        "  memory width 81 size 64 \\way0\n  memory width 81 size 64 \\way1\nend\n"
+        "module \\top.top.core.regs\n  memory width 32 size 32 \\copy0\nend\n"
+        "module \\top.top.core.cregs\n  memory width 54 size 8 \\copy0\nend\n")
+    report = json.loads(json.dumps(REPORT))
+    report["fmax"] = {"clk": {"achieved": 15.0, "constraint": 12.0}}
+    report["utilization"] = {"ICESTORM_LC": {"used": 5101, "available": 5280}}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    row = run.read_board_dir("icebreaker", tmp_path)
+    assert row["design"] == ("Sentron core (B = 6, 64 sets x 2 ways, 256 SIWs, no float unit, "
+                             "register files in block RAM, 5 clocks per cycle)")
+    text = run.targets([], None, [row], None, None)
+    line = next(l for l in text.splitlines() if "iCE40UP5K" in l)
+    assert "15.0 MHz clock, 5 clocks per core cycle: 3.0 M core cycles/s" in line
+    assert "NOT met" in line
 
 
 def test_board_dir_must_hold_the_core(run, tmp_path):
