@@ -6,6 +6,7 @@ from a board over its serial port (``--port``) or from the simulated board behin
 the simulated serial line (``--sim``).
 """
 
+import importlib
 import sys
 
 from sim.encoding import CoreConfig
@@ -75,6 +76,21 @@ def _run_configure(p):
                    help="halt the core once its cycle counter has passed N")
     p.add_argument("--image", metavar="FILE",
                    help="load this memory image (.phext) into the coordinate memory first")
+    p.add_argument("--board", choices=("icebreaker", "ulx3s"), default=None,
+                   help="with --sim: simulate this board's core as its bitstream has it "
+                        "(default: the ISA's default core)")
+
+
+def _warn_unsupported(loaded, config, where):
+    """Name, on stderr, every SIW the board's core will fault as illegal although the
+    ISA's default core runs it (float operations on a core without a float unit)."""
+    from sim.decode import decode
+    for address, word in enumerate(loaded.words):
+        here = decode(word, config.has_float)
+        if decode(word).legal and not here.legal:
+            print(f"{loaded.filename}:{loaded.lines[address]}: warning: SIW {address}: "
+                  f"{here.illegal} ({where}): it will fault ILLEGAL_SIW there",
+                  file=sys.stderr)
 
 
 def _run_run(args):
@@ -82,14 +98,21 @@ def _run_run(args):
     from sim.host import BoardEngine, HostLink, LinkError, SerialTransport
     from sim.report import exit_status, format_state, state_to_dict
     loaded = _load(args.file)
+    if args.board and not args.sim:
+        raise CliError("--board goes with --sim: a board behind --port says what its core is")
     try:
         if args.sim:
             from sim.serial_sim import SimSerial
-            config = CoreConfig()
-            engine = BoardEngine(HostLink(SimSerial(config)), config)
+            if args.board:
+                board = importlib.import_module(f"boards.{args.board}")
+                config, regfile = board.CONFIG, getattr(board, "REGFILE", "ff")
+            else:
+                config, regfile = CoreConfig(), "ff"
+            engine = BoardEngine(HostLink(SimSerial(config, regfile=regfile)), config)
         else:
             engine = BoardEngine(HostLink(SerialTransport(args.port, args.baud)))
             config = engine.config
+        _warn_unsupported(loaded, config, f"the core of {args.board or args.port or 'this board'}")
         engine.load_program(loaded.words)
         if args.image:
             engine.write_memory(image_entries(args.image, config))

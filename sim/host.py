@@ -186,8 +186,10 @@ class HostLink:
         nbytes = request_len + 7 + REPLY_LEN[cmd] + 8
         extra = 0.0
         if cmd == Cmd.DUMP_NEXT and self._config is not None:
-            # The board scans slots at a few clock cycles each; a bit time is several cycles.
-            extra = self._config.sets * self._config.ways * t.byte_time / 4
+            # The board scans slots at a few core cycles each, and a core cycle may be
+            # several clocks (hdl/core.py, micro_cycles: 5 on the iCEBreaker); a byte
+            # time is at least 40 clocks (a divisor of 4), so one per slot is ample.
+            extra = self._config.sets * self._config.ways * t.byte_time
         return t.latency + nbytes * t.byte_time + extra
 
     def _read_reply(self, timeout):

@@ -265,3 +265,21 @@ def test_vtpu_run_sim_prints_the_report_of_vtpu_sim(tmp_path, capsys):
     assert main(["run", "--sim", str(program)]) == 0
     assert capsys.readouterr().out == expected
     assert "r3   0x0000000c" in expected
+
+
+def test_vtpu_run_sim_board_icebreaker_names_float_operations(tmp_path, capsys):
+    """`vtpu run --sim --board icebreaker` simulates the iCEBreaker's core as built: a
+    float operation is named on stderr by file and line before the run, and the run
+    then faults ILLEGAL_SIW there, as the golden model of that core says.  (Its memory
+    is empty, so reading it back walks every slot of a five-clocks-per-cycle core.)"""
+    from sim.cli import main
+    program = tmp_path / "float.vasm"
+    program.write_text("    LI r1, 3\n"
+                       "    ITOF r2, r1\n"
+                       "    HALT\n")
+    assert main(["run", "--sim", "--board", "icebreaker", str(program)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{program}:2: warning: SIW 1: D ITOF is a float operation" in err
+    assert "fault ILLEGAL_SIW (code 2) at 0001" in out and "memory     0 entries" in out
+    assert main(["run", "--port", "/dev/null", "--board", "icebreaker", str(program)]) == 2
+    assert "--board goes with --sim" in capsys.readouterr().err
