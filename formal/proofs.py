@@ -14,6 +14,7 @@ from sim.encoding import CoreConfig
 from .core_proof import CoreCommitProof
 from .memory_proof import MemoryShadowProof
 from .morton_proof import MortonRoundTrip
+from .regfile_proof import RegisterFileProof
 from .sby import run_sby
 
 __all__ = ["Proof", "PROOFS"]
@@ -42,6 +43,13 @@ def _core(name, config, depth, summary, slow=False):
                  script=CoreCommitProof.FREE_START_SCRIPT, config=config)
 
 
+def _bram_files():
+    """The shapes of the block RAM register files of the iCEBreaker's core."""
+    from boards.icebreaker import CONFIG
+    from hdl.core import block_ram_register_files
+    return block_ram_register_files(CONFIG.dim_bits)
+
+
 #: The core proofs' configurations (docs/isa.md section 9 names the real ones).
 CORE_SMALL = CoreConfig(dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=2)
 CORE_WAYS2 = CoreConfig(dim_bits=1, set_bits=1, ways=2, prog_depth=4, float_latency=3)
@@ -57,6 +65,13 @@ PROOFS = {p.name: p for p in [
           "the same, 9-bit keys, 4 sets x 3 ways"),
     Proof("memory_2_1_2", lambda: MemoryShadowProof(dim_bits=2, set_bits=1, ways=2), 1,
           "the same, 18-bit keys, 2 sets x 2 ways (slow: parity of an 18-bit fold)", slow=True),
+    Proof("regfile_data", lambda: RegisterFileProof(**_bram_files()[0]), 8,
+          "block RAM data register file of the iCEBreaker's core (32 x 32 bits, 5 read and "
+          "4 write ports, 2 copies, 5 clocks per cycle) reads exactly what the flip-flop file "
+          "would: every register as of the cycle's start, the higher write port winning"),
+    Proof("regfile_coord", lambda: RegisterFileProof(**_bram_files()[1]), 8,
+          "the same for its block RAM coordinate register file (8 x 54 bits, 3 read ports, "
+          "1 write port, 1 copy)"),
     _core("core_small", CORE_SMALL, 6,
           "Sentron core (B=1, 2 sets x 1 way, 4 SIWs, F=2), BOUNDED: the first 3 SIWs of every "
           "run (2 with the state after) commit exactly their lanes, a fault commits nothing"),

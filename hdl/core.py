@@ -39,7 +39,7 @@ from .issue import IssueUnit, RunState
 from .morton import morton_coord_value, morton_key_value
 from .regfile import BlockRamRegisterFile, RegisterFile, make_register_file
 
-__all__ = ["Sentron"]
+__all__ = ["Sentron", "BRAM_STEPS", "block_ram_register_files"]
 
 # Read and write ports of the data register file, by role.
 # The host reads through the rs1 and ck ports: it reads only while the core is
@@ -61,6 +61,15 @@ _CW_DEBUG = _CW_X
 #: the data file's five reads on two copies take three clocks, plus one to answer
 #: and one to hold (hdl/regfile.py); the four writes of a cycle fit in five.
 BRAM_STEPS = 5
+
+
+def block_ram_register_files(dim_bits):
+    """The shapes of the data and coordinate register files of a core with
+    ``regfile="bram"`` (keyword arguments of :class:`BlockRamRegisterFile`): the
+    data file on two block RAM copies, the coordinate file on one."""
+    return (dict(width=32, depth=32, read_ports=5, write_ports=4, steps=BRAM_STEPS, copies=2),
+            dict(width=NDIMS * dim_bits, depth=8, read_ports=3, write_ports=1, steps=BRAM_STEPS,
+                 copies=1))
 
 
 class _Phase(enum.Enum, shape=1):
@@ -144,10 +153,9 @@ class Sentron(wiring.Component):
         self._decoder = Decoder(has_float=config.has_float)
         if regfile == "bram":
             self.micro_cycles = BRAM_STEPS
-            self._regs = BlockRamRegisterFile(32, 32, read_ports=5, write_ports=4,
-                                              steps=BRAM_STEPS, copies=2)
-            self._cregs = BlockRamRegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1,
-                                               steps=BRAM_STEPS)
+            data, coord = block_ram_register_files(B)
+            self._regs = BlockRamRegisterFile(**data)
+            self._cregs = BlockRamRegisterFile(**coord)
         else:
             self.micro_cycles = 1
             self._regs = make_register_file(regfile, 32, 32, read_ports=5, write_ports=4)

@@ -217,14 +217,16 @@ class BlockRamRegisterFile(RegisterFile):
         self.copies = copies
         self._init = [s.init for s in self.storage]
         self.phase = Signal(range(steps))
+        #: (en, addr, data) of each write port caught at the last edge (for the proof).
+        self.pending = [(Signal(name=f"pend{j}_en"), Signal(range(depth), name=f"pend{j}_addr"),
+                         Signal(width, name=f"pend{j}_data")) for j in range(write_ports)]
 
     def elaborate(self, platform):
         m = Module()
         reads = getattr(self, "read", [])
         writes = getattr(self, "write", [])
         edge = self.phase == self.steps - 1
-        pending = [(Signal(name=f"pend{j}_en"), Signal(range(self.depth), name=f"pend{j}_addr"),
-                    Signal(self.width, name=f"pend{j}_data")) for j in range(len(writes))]
+        pending = self.pending
         for (en, addr, data), port in zip(pending, writes):
             with m.If(edge):
                 m.d.sync += [en.eq(port.en), addr.eq(port.addr), data.eq(port.data)]
@@ -244,11 +246,7 @@ class BlockRamRegisterFile(RegisterFile):
             for slot, (i, r) in enumerate(mine):
                 with m.If(self.phase == slot):
                     m.d.comb += rd.addr.eq(r.addr)
-            # The answer, or the newest pending write to the same register: later
-            # ports win, as in the flip-flop file.  One bypass per copy, not per read.
-            answer = rd.data
-            for en, addr, data in pending:
-                answer = Mux(en & (addr == asked), data, answer)
+            answer = self._answer(rd.data, asked, pending)    # one bypass per copy
             for slot, (i, r) in enumerate(mine):
                 operand = Signal(self.width, name=f"operand{i}")
                 with m.If(self.phase == slot + 1):
@@ -256,6 +254,15 @@ class BlockRamRegisterFile(RegisterFile):
                 m.d.comb += r.data.eq(operand)
         self._write_storage(m, edge)        # the observation shadow, as in LutRamRegisterFile
         return m
+
+    @staticmethod
+    def _answer(data, addr, pending):
+        """A copy's answer ``data`` for register ``addr``, or the newest pending write
+        to that register (the copy may not hold it yet): later ports win, as in the
+        flip-flop file."""
+        for en, waddr, wdata in pending:
+            data = Mux(en & (waddr == addr), wdata, data)
+        return data
 
 
 #: Register file implementations by name: flip-flops (any FPGA) or LUT RAM (ECP5).

