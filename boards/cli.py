@@ -9,7 +9,6 @@ the simulated serial line (``--sim``).
 import importlib
 import sys
 
-from sim.encoding import CoreConfig
 
 __all__ = []
 
@@ -94,7 +93,7 @@ def _warn_unsupported(loaded, config, where):
 
 
 def _run_run(args):
-    from sim.cli import CliError, _load, _print_json, image_entries
+    from sim.cli import CliError, _load, _print_json, board_config, image_entries
     from sim.host import BoardEngine, HostLink, LinkError, SerialTransport
     from sim.report import exit_status, format_state, state_to_dict
     loaded = _load(args.file)
@@ -103,11 +102,9 @@ def _run_run(args):
     try:
         if args.sim:
             from sim.serial_sim import SimSerial
-            if args.board:
-                board = importlib.import_module(f"boards.{args.board}")
-                config, regfile = board.CONFIG, getattr(board, "REGFILE", "ff")
-            else:
-                config, regfile = CoreConfig(), "ff"
+            config = board_config(args.board)
+            regfile = getattr(importlib.import_module(f"boards.{args.board}"), "REGFILE", "ff") \
+                if args.board else "ff"
             engine = BoardEngine(HostLink(SimSerial(config, regfile=regfile)), config)
         else:
             engine = BoardEngine(HostLink(SerialTransport(args.port, args.baud)))

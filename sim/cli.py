@@ -154,6 +154,17 @@ def _sim_configure(p):
                    help="write the final coordinate memory to OUT as an image (atomically)")
     p.add_argument("--vcd", metavar="FILE",
                    help="write a waveform of the simulated hardware to FILE (HDL engines, e.g. rtl)")
+    p.add_argument("--board", choices=("icebreaker", "ulx3s"), default=None,
+                   help="run that board's core configuration (docs/isa.md section 9; the "
+                        "iCEBreaker's has no float unit and 6-bit dimensions), e.g. to save an "
+                        "image for its bitstream; default: the ISA's default core")
+
+
+def board_config(board):
+    """The core configuration of ``board`` (boards/<board>.py), or the default one."""
+    if board is None:
+        return CoreConfig()
+    return importlib.import_module(f"boards.{board}").CONFIG
 
 
 def image_entries(path, config):
@@ -223,7 +234,7 @@ def _trace_text(word, labels=None):
 def _sim_run(args):
     from .report import exit_status, format_retire, format_state, state_to_dict
     loaded = _load(args.file)
-    config = CoreConfig()
+    config = board_config(args.board)
     engine = _engine(args.engine, config)
     if args.vcd:
         if not hasattr(engine, "record_vcd"):

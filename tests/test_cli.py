@@ -342,6 +342,27 @@ def test_sim_save_and_load_image(tmp_path, capsys):
     assert status == 2 and out == "" and err.startswith(f"vtpu: error: {image}")
 
 
+def test_sim_board_icebreaker_saves_an_image_for_that_board(tmp_path, capsys):
+    """`vtpu sim --board icebreaker` runs the iCEBreaker's configuration (6-bit
+    dimensions, no float unit), so its saved image has that board's memory shape and
+    loads into it (as `vtpu build --board icebreaker --image` would), while the
+    default core refuses it, saying why."""
+    image = str(tmp_path / "hist.phext")
+    status, out, _ = run(capsys, "sim", "--board", "icebreaker", str(EXAMPLES / "histogram.vasm"),
+                         "--save-image", image, "--json")
+    assert status == 0 and len(json.loads(out)["memory"]) == 4
+    load = write(tmp_path, "load.vasm", "CLI c3, 4.0.0/0.0.0/0.0.0\nGATHER r7, [c3]\nHALT\n")
+    status, out, _ = run(capsys, "sim", "--board", "icebreaker", load, "--image", image, "--json")
+    assert status == 0 and json.loads(out)["regs"][7] == 18      # bin 0 of the histogram
+    status, _, err = run(capsys, "sim", load, "--image", image)
+    assert status == 2 and "dim_bits=6 but the core has dim_bits=11" in err
+    # A float operation is an illegal SIW on that core, and fine on the default one.
+    flt = write(tmp_path, "f.vasm", "LI r1, 2\nITOF r2, r1\nHALT\n")
+    status, out, _ = run(capsys, "sim", "--board", "icebreaker", flt)
+    assert status == 1 and "fault ILLEGAL_SIW (code 2) at 0001" in out
+    assert run(capsys, "sim", flt)[0] == 0
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.vasm")))
 def test_examples_round_trip_through_vhex_and_disasm(tmp_path, capsys, name):
     out_path = str(tmp_path / "p.vhex")
