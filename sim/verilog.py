@@ -387,10 +387,13 @@ def _configure(p):
                    help="coordinate memory has 2**S sets (default: the default configuration's)")
     p.add_argument("--ways", type=int, default=None, metavar="W", help="ways per set")
     p.add_argument("--float-latency", type=int, default=None, metavar="F",
-                   help="latency of float operations in cycles")
-    p.add_argument("--regfile", choices=("ff", "lutram"), default="ff",
-                   help="data register file in flip-flops (any FPGA, default) or in LUT RAM "
-                        "with a live value table (ECP5 and others with distributed RAM)")
+                   help="latency of float operations in cycles (0: no float unit; float "
+                        "operations are then illegal SIWs)")
+    p.add_argument("--regfile", choices=("ff", "lutram", "bram"), default="ff",
+                   help="data register file in flip-flops (any FPGA, default), in LUT RAM "
+                        "with a live value table (ECP5 and others with distributed RAM), or "
+                        "both register files in block RAM at five clocks per core cycle "
+                        "(iCE40; the debug port's protocol is the same)")
 
 
 def _run(args):
