@@ -151,3 +151,16 @@ def test_vtpu_verilog_command(tmp_path):
     assert main(["verilog", "-o", str(out), "--set-bits", "2", "--ways", "2"]) == 0
     text = out.read_text()
     assert f"module {TOP_NAME}" in text and "debug__req_valid" in text
+
+
+def test_block_ram_register_files_in_iverilog():
+    """The iCEBreaker's core (boards/icebreaker.py: block RAM register files at five
+    clocks per cycle, no float unit, 6-bit dimensions) as Verilog, in an independent
+    simulator: the integer example and random programs end in the golden state."""
+    simulator_or_skip("iverilog")
+    from boards.icebreaker import CONFIG, REGFILE
+    text = generate_verilog(CONFIG, regfile=REGFILE)
+    with VerilogSim("iverilog", CONFIG, verilog_text=text) as sim:
+        words = load_program_file(next(p for p in EXAMPLES if p.endswith("histogram.vasm"))).words
+        assert sim.run(words).diff(golden_state(CONFIG, words)) == []
+        check_random_programs(sim, CONFIG, 4)
