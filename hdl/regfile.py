@@ -98,13 +98,17 @@ class RegisterFile(wiring.Component):
         abits = range(depth)
         read_sig = wiring.Signature({"addr": In(abits), "data": Out(width)})
         write_sig = wiring.Signature({"en": In(1), "addr": In(abits), "data": In(width)})
-        members = {}
+        members = self._extra_members()
         if read_ports:
             members["read"] = Out(read_sig).array(read_ports)
         if write_ports:
             members["write"] = Out(write_sig).array(write_ports)
         super().__init__(members)
         self.storage = [Signal(width, name=f"reg{i}", init=init[i]) for i in range(depth)]
+
+    def _extra_members(self):
+        """Signature members beyond the read and write ports (none here)."""
+        return {}
 
     def elaborate(self, platform):
         m = Module()
@@ -212,14 +216,16 @@ class BlockRamRegisterFile(RegisterFile):
         if steps < max(slots + 2, write_ports, 1):
             raise ValueError(f"{read_ports} reads on {copies} copies and {write_ports} writes "
                              f"need at least {max(slots + 2, write_ports)} steps, not {steps}")
-        super().__init__(width, depth, read_ports, write_ports, init)
         self.steps = steps
         self.copies = copies
+        super().__init__(width, depth, read_ports, write_ports, init)
         self._init = [s.init for s in self.storage]
-        self.phase = Signal(range(steps))
         #: (en, addr, data) of each write port caught at the last edge (for the proof).
         self.pending = [(Signal(name=f"pend{j}_en"), Signal(range(depth), name=f"pend{j}_addr"),
                          Signal(width, name=f"pend{j}_data")) for j in range(write_ports)]
+
+    def _extra_members(self):
+        return {"phase": In(range(self.steps))}
 
     def elaborate(self, platform):
         m = Module()
