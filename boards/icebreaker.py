@@ -1,10 +1,12 @@
-"""iCEBreaker (Lattice iCE40UP5K-SG48) top level: PLL, Sentron + host link, LEDs.
+"""iCEBreaker (Lattice iCE40UP5K-SG48) top level: clock, Sentron + host link, LEDs.
 
-The 12 MHz oscillator enters on pin 35, which is the PLL's input pad, so an
-``SB_PLL40_PAD`` raises it to :data:`DEFAULT_FREQ`, chosen from what the core
-achieves on this part (docs/boards.md: place and route reports the Fmax).  The
-core is sized to the part (:data:`CONFIG`): the UP5K has 5280 logic cells, 30
-block RAMs of 4 kbit and 8 DSP multipliers.
+The 12 MHz oscillator enters on pin 35, which is the PLL's input pad.  The core
+placed on this part reaches about 15 MHz (docs/boards.md: place and route reports
+the Fmax), below the PLL's lowest output (16 MHz), so by default
+(:data:`DEFAULT_FREQ`) the oscillator clocks it directly; a ``--freq`` of 16 MHz
+or more gets an ``SB_PLL40_PAD``.  The core is sized to the part (:data:`CONFIG`,
+:data:`REGFILE`): the UP5K has 5280 logic cells, 30 block RAMs of 4 kbit and 8
+DSP multipliers.
 
 LEDs: the green user LED is *running*, the red one is *fault*; on the snap-off
 PMOD, LED1 (left) is *halted* and LED2 is *link busy*.
