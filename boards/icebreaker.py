@@ -1,7 +1,7 @@
 """iCEBreaker (Lattice iCE40UP5K-SG48) top level: clock, Sentron + host link, LEDs.
 
 The 12 MHz oscillator enters on pin 35, which is the PLL's input pad.  The core
-placed on this part reaches about 15 MHz (docs/boards.md: place and route reports
+placed on this part reaches about 16 MHz (docs/boards.md: place and route reports
 the Fmax), below the PLL's lowest output (16 MHz), so by default
 (:data:`DEFAULT_FREQ`) the oscillator clocks it directly; a ``--freq`` of 16 MHz
 or more gets an ``SB_PLL40_PAD``.  The core is sized to the part (:data:`CONFIG`,
