@@ -13,6 +13,12 @@ One SIW's journey, in the order this file wires it:
    the cycle or none.
 4. **W** — float results land ``F`` cycles after issue (``w_*`` of the float unit).
 
+A *cycle* here is one clock, except with ``regfile="bram"`` (the iCE40 build):
+then each cycle is :data:`BRAM_STEPS` clocks, the state above moves in the last
+one, and the register files use the others to read X's operands from block RAM
+in turn (``_clocking``).  A core with ``float_latency`` 0 has no float unit; its
+decoder makes the float operations illegal SIWs.
+
 The debug port (``hdl/debug.py``) is the only way in: it loads programs, reads
 and writes every piece of state while the core is idle, and starts, steps and
 halts runs.  Memory commands reuse the coordinate memory's D/X ports (lookup in
