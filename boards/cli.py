@@ -6,9 +6,7 @@ from a board over its serial port (``--port``) or from the simulated board behin
 the simulated serial line (``--sim``).
 """
 
-import importlib
 import sys
-
 
 __all__ = []
 
@@ -93,7 +91,7 @@ def _warn_unsupported(loaded, config, where):
 
 
 def _run_run(args):
-    from sim.cli import CliError, _load, _print_json, board_config, image_entries
+    from sim.cli import CliError, _load, _print_json, board_core, image_entries
     from sim.host import BoardEngine, HostLink, LinkError, SerialTransport
     from sim.report import exit_status, format_state, state_to_dict
     loaded = _load(args.file)
@@ -102,9 +100,7 @@ def _run_run(args):
     try:
         if args.sim:
             from sim.serial_sim import SimSerial
-            config = board_config(args.board)
-            regfile = getattr(importlib.import_module(f"boards.{args.board}"), "REGFILE", "ff") \
-                if args.board else "ff"
+            config, regfile = board_core(args.board)
             engine = BoardEngine(HostLink(SimSerial(config, regfile=regfile)), config)
         else:
             engine = BoardEngine(HostLink(SerialTransport(args.port, args.baud)))

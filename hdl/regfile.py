@@ -212,10 +212,10 @@ class BlockRamRegisterFile(RegisterFile):
     def __init__(self, width, depth, read_ports, write_ports, steps, copies=1, init=()):
         if copies < 1:
             raise ValueError(f"copies must be at least 1, not {copies}")
-        slots = -(-read_ports // copies)
-        if steps < max(slots + 2, write_ports, 1):
+        need = max(-(-read_ports // copies) + 2, write_ports)
+        if steps < need:
             raise ValueError(f"{read_ports} reads on {copies} copies and {write_ports} writes "
-                             f"need at least {max(slots + 2, write_ports)} steps, not {steps}")
+                             f"need at least {need} steps, not {steps}")
         self.steps = steps
         self.copies = copies
         super().__init__(width, depth, read_ports, write_ports, init)

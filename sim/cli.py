@@ -160,11 +160,13 @@ def _sim_configure(p):
                         "image for its bitstream; default: the ISA's default core")
 
 
-def board_config(board):
-    """The core configuration of ``board`` (boards/<board>.py), or the default one."""
+def board_core(board):
+    """``(config, regfile)`` of ``board``'s core (boards/<board>.py: ``CONFIG`` and
+    ``REGFILE``), or of the default core (flip-flop register files) for None."""
     if board is None:
-        return CoreConfig()
-    return importlib.import_module(f"boards.{board}").CONFIG
+        return CoreConfig(), "ff"
+    module = importlib.import_module(f"boards.{board}")
+    return module.CONFIG, getattr(module, "REGFILE", "ff")
 
 
 def image_entries(path, config):
@@ -234,7 +236,7 @@ def _trace_text(word, labels=None):
 def _sim_run(args):
     from .report import exit_status, format_retire, format_state, state_to_dict
     loaded = _load(args.file)
-    config = board_config(args.board)
+    config, _ = board_core(args.board)
     engine = _engine(args.engine, config)
     if args.vcd:
         if not hasattr(engine, "record_vcd"):

@@ -199,7 +199,6 @@ class Lockstep:
         return [Value.cast(s) for s in fixed] + list(core.regs) + list(core.cregs)
 
     async def _lockstep_run(self, ctx, max_cycles):
-        from amaranth.hdl import Value
         from hdl.debug import DebugCmd
         from hdl.issue import RunState
         from .decode import decode
@@ -221,7 +220,7 @@ class Lockstep:
         elapsed = 0
         # A core whose cycle is several clocks (hdl/core.py, micro_cycles) is
         # compared in the last clock of each cycle, when its state has settled.
-        edge = Value.cast(self.core.arch_edge)
+        edge = self.core.arch_edge
         every_clock = self.core.micro_cycles == 1
         while True:
             if not every_clock and not ctx.get(edge):
