@@ -13,7 +13,7 @@
 Sections of the output, every figure measured by this script:
 
 1. **Programs**: every ``examples/*.vasm`` runs on the RTL (Amaranth's simulator)
-   in lockstep with the golden model (sim/lockstep.py: every SIW and every cycle
+   in lockstep with the golden model (sim/engines/lockstep.py: every SIW and every cycle
    compared); cycles, SIWs, ops and ops/cycle are the hardware's counters.
 2. **Engines**: one program (default ``examples/reduction.vasm``) on every
    engine -- the golden model, the RTL on Amaranth's simulator (alone and in
@@ -21,9 +21,9 @@ Sections of the output, every figure measured by this script:
    engine -- as simulated cycles per second of the run itself (one-time setup
    reported apart), each final state compared with the golden model's.
 3. **Synthesis**: Yosys cell counts of every unit after ``synth_ice40`` and
-   ``synth_ecp5`` (hdl/synth.py); the per-module iCE40 LUTs of the core at the
+   ``synth_ecp5`` (boards/synth.py); the per-module iCE40 LUTs of the core at the
    iCEBreaker configuration (``synth_ice40 -noflatten -dsp``); the float unit
-   alone placed and routed on both families (hdl/fp/fmax.py).
+   alone placed and routed on both families (benchmarks/fmax.py).
 4. **Boards**: the full-core builds' nextpnr reports (``--boards`` or
    ``--board-report BOARD=DIR``): Fmax against the board clock, cells, BRAM, DSP,
    the critical path's ends; the iCEBreaker from its synthesis when not built.
@@ -94,10 +94,10 @@ def _children_cpu():
 
 def bench_program(path):
     """One example on the RTL in lockstep with the golden model: its counters."""
-    from sim.encoding import CoreConfig
-    from sim.lockstep import Lockstep
-    from sim.machine import Machine
-    from sim.progfile import load_program_file
+    from sim.isa.encoding import CoreConfig
+    from sim.engines.lockstep import Lockstep
+    from sim.golden.machine import Machine
+    from sim.asm.progfile import load_program_file
     config = CoreConfig()
     words = load_program_file(path).words
     m = Machine(config)
@@ -148,9 +148,9 @@ def _verdict(state, golden):
 
 def bench_engines(path, lockstep_row=None, min_time=0.5):
     """Every engine on the program at ``path``: list of row dicts (see engine_table)."""
-    from sim.encoding import CoreConfig
-    from sim.machine import Machine
-    from sim.progfile import load_program_file
+    from sim.isa.encoding import CoreConfig
+    from sim.golden.machine import Machine
+    from sim.asm.progfile import load_program_file
     config = CoreConfig()
     words = load_program_file(path).words
     rows = []
@@ -168,14 +168,14 @@ def bench_engines(path, lockstep_row=None, min_time=0.5):
         runs.append(golden())
     g = runs[-1][0]
     wall, cpu = sum(r[1] for r in runs), sum(r[2] for r in runs)
-    rows.append({"engine": "golden", "what": "`sim/machine.py` (Python)", "runs": len(runs),
+    rows.append({"engine": "golden", "what": "`sim/golden/machine.py` (Python)", "runs": len(runs),
                  "regfile": "—",
                  "cycles": g.cycles, "wall": wall / len(runs), "cpu": cpu / len(runs),
                  "setup": None, "check": "is the reference"})
     say(f"  golden: {g.cycles / rows[-1]['wall']:,.0f} cycles/s")
 
     # The RTL on Amaranth's simulator, alone (timed: the RUN itself, not the state dump).
-    from sim.rtl_engine import RtlEngine
+    from sim.engines.rtl import RtlEngine
     t0 = time.perf_counter()
     with RtlEngine(config) as rtl:
         rtl.load_program(words)
@@ -194,7 +194,7 @@ def bench_engines(path, lockstep_row=None, min_time=0.5):
     if lockstep_row is None:
         lockstep_row = bench_program(path)
     rows.append({"engine": "pysim + lockstep", "what": "the same, checked SIW by SIW and "
-                 "cycle by cycle against the golden model (`sim/lockstep.py`)", "runs": 1,
+                 "cycle by cycle against the golden model (`sim/engines/lockstep.py`)", "runs": 1,
                  "cycles": lockstep_row["cycles"], "wall": lockstep_row["lockstep_seconds"],
                  "regfile": lockstep_row["regfile"],
                  "cpu": None, "setup": None, "check": "equal (lockstep)"})
@@ -205,17 +205,17 @@ def bench_engines(path, lockstep_row=None, min_time=0.5):
 
 
 def _bench_icarus(config, words, g):
-    """The generated Verilog under Icarus Verilog, through sim/verilog.py's bench.
+    """The generated Verilog under Icarus Verilog, through sim/engines/verilog.py's bench.
 
     The bench loads the program over the debug port, runs it and dumps the whole
     state (every memory slot); so it also runs the same program with its first SIW
     replaced by HALT, which costs the same load, dump and start-up, and the run's
     time is the difference of the two."""
-    from sim.asm import assemble
-    from sim.machine import Machine
-    from sim.verilog import VerilogSim, VerilogSimError, find_simulator, generate_verilog
+    from sim.asm.assembler import assemble
+    from sim.golden.machine import Machine
+    from sim.engines.verilog import VerilogSim, VerilogSimError, find_simulator, generate_verilog
     row = {"engine": "icarus", "what": "generated Verilog (`vtpu verilog`) under Icarus "
-           "Verilog (`iverilog` + `vvp`), debug-port test bench of `sim/verilog.py`"}
+           "Verilog (`iverilog` + `vvp`), debug-port test bench of `sim/engines/verilog.py`"}
     if find_simulator("iverilog") is None:
         return {**row, "missing": "iverilog is not installed"}
     halt = assemble("HALT\n", "<halt>").words[0]
@@ -250,9 +250,9 @@ def _bench_icarus(config, words, g):
 
 
 def _bench_fast(config, words, g, min_time):
-    from sim.fast_engine import FastEngine, FastEngineError, cache_dir, _default_design
+    from sim.engines.fast.engine import FastEngine, FastEngineError, cache_dir, _default_design
     row = {"engine": "fast", "what": "`vtpu sim --engine fast`: the Amaranth core as that "
-           "engine builds it, compiled to C++ (`sim/fast_engine.py`, Verilator backend)"}
+           "engine builds it, compiled to C++ (`sim/engines/fast/engine.py`, Verilator backend)"}
     def libraries():
         return set(cache_dir().glob("*.so")) if cache_dir().is_dir() else set()
     before = libraries()
@@ -320,12 +320,12 @@ def engine_table(rows, program):
 
 def components():
     """(label, factory) of every unit worth a synthesis figure, the whole core last."""
-    from sim.encoding import CoreConfig
-    from hdl.clane import CLane
+    from sim.isa.encoding import CoreConfig
+    from hdl.c_lane import CLane
     from hdl.coord_memory import CoordinateMemory
     from hdl.core import Sentron
     from hdl.decoder import Decoder
-    from hdl.float_unit import FloatUnit
+    from hdl.d_lane.float_unit import FloatUnit
     from hdl.issue import IssueUnit
     from hdl.morton import MortonDecoder, MortonEncoder
     from hdl.regfile import RegisterFile
@@ -337,7 +337,7 @@ def components():
         ("CLane", lambda: CLane()),
     ]
     try:
-        from hdl.int_alu import IntAlu
+        from hdl.d_lane.int_alu import IntAlu
         units.append(("IntAlu", lambda: IntAlu()))
     except ImportError:
         pass
@@ -379,7 +379,7 @@ def components():
 
 
 def _config_text(config):
-    from sim.encoding import CoreConfig
+    from sim.isa.encoding import CoreConfig
     text = f"{config.sets} sets x {config.ways} ways, {config.prog_depth} SIWs"
     if config.dim_bits != CoreConfig().dim_bits:
         text = f"B = {config.dim_bits}, " + text
@@ -387,7 +387,7 @@ def _config_text(config):
 
 
 def bench_synth(families=("ice40", "ecp5")):
-    from hdl.synth import synth_stats
+    from boards.synth import synth_stats
     rows = []
     for label, make, *only in components():
         row = {"name": label}
@@ -466,7 +466,7 @@ def bench_breakdown(config, regfile="ff"):
     import tempfile
     from amaranth.back import rtlil
     from hdl.core import Sentron
-    from hdl.synth import yosys_command
+    from boards.synth import yosys_command
     with tempfile.TemporaryDirectory(prefix="vtpu-bench-") as tmp:
         with open(os.path.join(tmp, "design.il"), "w") as f:
             f.write(rtlil.convert(Sentron(config, regfile=regfile), name="top"))
@@ -497,8 +497,8 @@ def breakdown_table(groups):
 
 
 def bench_fp_fmax(latency):
-    """The float unit between registers, placed and routed alone (hdl/fp/fmax.py)."""
-    from hdl.fp.fmax import _FLOWS, measure
+    """The float unit between registers, placed and routed alone (benchmarks/fmax.py)."""
+    from .fmax import _FLOWS, measure
     rows = []
     for family in ("ice40", "ecp5"):
         start = time.perf_counter()
@@ -515,7 +515,7 @@ def bench_fp_fmax(latency):
 
 def fp_table(rows, latency):
     out = [f"FloatUnit (F={latency}) with registers on every input and output (the way the "
-           "core drives it), `python -m hdl.fp.fmax`, nextpnr seed 1:", "",
+           "core drives it), `python -m benchmarks.fmax`, nextpnr seed 1:", "",
            "| family | nextpnr device | LUT4s | DSPs | Fmax |", "|---|---|---:|---:|---:|"]
     for r in rows:
         fmax = f"{r['fmax']:.1f} MHz" if r["fmax"] else "—"
@@ -912,7 +912,7 @@ def main(argv=None):
 
     boards, breakdown, fp_rows = [], None, None
     if not args.no_synth:
-        from sim.encoding import CoreConfig
+        from sim.isa.encoding import CoreConfig
         from boards.icebreaker import CONFIG as ICE, REGFILE as ICE_REGFILE
         say("synthesising ...")
         synth_rows = bench_synth()

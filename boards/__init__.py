@@ -1,1 +1,1 @@
-"""Board top levels, host link and bitstream builds."""
+"""Board top levels (iCEBreaker, ULX3S) and the tools that build and flash their bitstreams."""

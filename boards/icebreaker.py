@@ -16,7 +16,7 @@ from amaranth.hdl import Const, Instance, Module, Signal
 from amaranth.lib import io, wiring
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
-from sim.encoding import CoreConfig
+from sim.isa.encoding import CoreConfig
 
 from .pll import ice40_pll
 from .top import BoardTop, connect_board

@@ -1,7 +1,7 @@
 """The board-independent top level: Sentron core, host link, UART and status LEDs.
 
 Every board wraps this one component (clock, pins, PLL) and the simulated serial
-line (``sim/serial_sim.py``) drives exactly it, so what the tests exercise is what
+line (``sim/host/serial_sim.py``) drives exactly it, so what the tests exercise is what
 goes into the bitstream, minus only the platform wrapper.
 """
 
@@ -24,7 +24,7 @@ class BoardTop(wiring.Component):
 
     Parameters
     ----------
-    config : sim.encoding.CoreConfig
+    config : sim.isa.encoding.CoreConfig
         Size of the core.
     divisor : int
         Clock cycles per UART bit (``clk_hz // baud``).

@@ -12,7 +12,7 @@ from amaranth.hdl import Instance, Module, Signal
 from amaranth.lib import io, wiring
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from sim.encoding import CoreConfig
+from sim.isa.encoding import CoreConfig
 
 from .pll import ecp5_pll
 from .top import BoardTop, connect_board

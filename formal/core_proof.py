@@ -5,7 +5,7 @@ broken variants of tests/test_formal_core.py) in a small configuration and
 checks, every cycle, the SIW that retires (``retire``, ``retire_pc``,
 ``retire_fault``) against a *specification written here from docs/isa.md*
 (sections 2, 3, 5, 6 and the latency rule of 7).  Only the numbers of
-``sim/encoding.py`` (field positions, opcode values, the operand tables) are
+``sim/isa/encoding.py`` (field positions, opcode values, the operand tables) are
 shared; nothing is taken from ``sim/``'s models or from ``hdl/``'s logic.
 
 What the harness specifies, for the SIW at ``retire_pc`` (its word is read from
@@ -92,11 +92,11 @@ from amaranth.hdl import (Array, Assert, Assume, Cat, Const, Elaboratable, Modul
 from amaranth.lib import wiring
 
 import hdl.core as core_module
-import hdl.float_unit as float_unit_module
+import hdl.d_lane.float_unit as float_unit_module
 from hdl.coord_memory import CoordinateMemory
-from hdl.float_unit import FloatUnit
+from hdl.d_lane.float_unit import FloatUnit
 from hdl.issue import RunState
-from sim.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
+from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
                           PC_BITS, S_FIELDS, S_OPERANDS, S_SLOT, SIW_BITS, COp, CoreConfig, DOp,
                           Fault, SOp)
 

@@ -30,7 +30,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from hdl.coord_memory import CoordinateMemory
-from sim.encoding import SOp
+from sim.isa.encoding import SOp
 
 __all__ = ["spec_set", "probed", "ProbedMemory", "MemoryShadowProof"]
 

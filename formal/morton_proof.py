@@ -9,7 +9,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from hdl.morton import MortonDecoder, MortonEncoder
-from sim.encoding import DEFAULT_DIM_BITS, NDIMS
+from sim.isa.encoding import DEFAULT_DIM_BITS, NDIMS
 
 __all__ = ["MortonRoundTrip"]
 

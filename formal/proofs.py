@@ -9,7 +9,7 @@ PASS is a complete, unbounded proof for that configuration.  With ``mode`` "bmc"
 first ``depth`` cycles (steps 0 .. depth-1); see formal/README.md.
 """
 
-from sim.encoding import CoreConfig
+from sim.isa.encoding import CoreConfig
 
 from .core_proof import CoreCommitProof
 from .memory_proof import MemoryShadowProof

@@ -1,1 +1,1 @@
-"""Amaranth HDL of the Sentron core."""
+"""The Sentron core in Amaranth HDL: Morton wiring, coordinate memory, the three lanes, issue, debug, host link."""

@@ -34,7 +34,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from sim.encoding import DEFAULT_DIM_BITS, NDIMS, SOp
+from sim.isa.encoding import DEFAULT_DIM_BITS, NDIMS, SOp
 
 __all__ = ["CoordinateMemory", "slot_layout", "fold"]
 
@@ -78,7 +78,7 @@ class CoordinateMemory(wiring.Component):
         Execute stage: the key whose set was read in the previous cycle.  The core
         guarantees it equals the previous cycle's ``d_key``.
     x_op : In(2)
-        The S-lane operation, numbered as :class:`sim.encoding.SOp`
+        The S-lane operation, numbered as :class:`sim.isa.encoding.SOp`
         (NOP 0, GATHER 1, SCATTER 2, ERASE 3).
     x_wdata : In(32)
         The value a SCATTER stores.

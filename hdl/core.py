@@ -33,14 +33,14 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from sim.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig, SOp
+from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig, SOp
 
-from .clane import CLane
+from .c_lane import CLane
 from .coord_memory import CoordinateMemory
 from .debug import DebugCmd, DebugError, DebugSignature
 from .decoder import Decoder
-from .float_unit import FloatUnit
-from .int_alu import IntAlu
+from .d_lane.float_unit import FloatUnit
+from .d_lane.int_alu import IntAlu
 from .issue import IssueUnit, RunState
 from .morton import morton_coord_value, morton_key_value
 from .regfile import BlockRamRegisterFile, RegisterFile, make_register_file
@@ -89,7 +89,7 @@ class Sentron(wiring.Component):
 
     Parameters
     ----------
-    config : sim.encoding.CoreConfig
+    config : sim.isa.encoding.CoreConfig
         ``dim_bits``, ``set_bits``, ``ways``, ``prog_depth``, ``float_latency``.
     memory_init : sequence of (key, value)
         Initial coordinate-memory contents, placed in order (docs/isa.md section 5).

@@ -10,7 +10,7 @@ from amaranth.hdl import unsigned
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.encoding import NDIMS, PC_BITS
+from sim.isa.encoding import NDIMS, PC_BITS
 
 __all__ = ["DebugCmd", "DebugError", "DebugSignature", "COUNTER_BITS"]
 

@@ -3,7 +3,7 @@
 Why it looks like this
 ----------------------
 * **Decode is wiring plus a few comparators.**  Every field sits at a fixed
-  position (``sim.encoding``), so the fields are slices.  The only logic is the
+  position (``sim.isa.encoding``), so the fields are slices.  The only logic is the
   legality check of docs/isa.md section 3 and the register-use flags.
 * **Legality is derived from the shared operand tables.**  For each opcode the
   set of bits it may use is the union of the fields ``D_OPERANDS`` /
@@ -22,7 +22,7 @@ from amaranth.hdl import Cat, Module, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
+from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
                           PC_BITS, S_FIELDS, S_OPERANDS, S_SLOT, SIW_BITS, COp, DOp, SOp)
 
 __all__ = ["decoded_layout", "Decoder", "FLOAT_DOPS", "used_mask"]

@@ -33,8 +33,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.encoding import NDIMS
-from sim.protocol import (COORD_BYTES, CRC_INIT, CRC_POLY, MAX_PAYLOAD, PROTOCOL_VERSION,
+from sim.isa.encoding import NDIMS
+from sim.isa.protocol import (COORD_BYTES, CRC_INIT, CRC_POLY, MAX_PAYLOAD, PROTOCOL_VERSION,
                           REPLY_LEN, REQUEST_LEN, SYNC_REPLY, SYNC_REQUEST, Cmd, Status)
 
 from .debug import COUNTER_BITS, DebugCmd, DebugError, DebugSignature
@@ -137,7 +137,7 @@ class HostLink(wiring.Component):
 
     Parameters
     ----------
-    config : sim.encoding.CoreConfig
+    config : sim.isa.encoding.CoreConfig
         The core behind the debug port; reported by CONFIG, and DUMP_NEXT scans
         its ``sets * ways`` slots.
     timeout : int

@@ -46,7 +46,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.encoding import PC_BITS, COp, Fault
+from sim.isa.encoding import PC_BITS, COp, Fault
 
 from .debug import COUNTER_BITS
 from .decoder import decoded_layout

@@ -13,7 +13,7 @@ from amaranth.hdl import Cat, Module, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.encoding import DEFAULT_DIM_BITS, NDIMS
+from sim.isa.encoding import DEFAULT_DIM_BITS, NDIMS
 
 __all__ = ["morton_key_value", "morton_coord_value", "MortonEncoder", "MortonDecoder"]
 

@@ -1,1 +1,1 @@
-"""Golden model, assembler, simulation engines and the vtpu command."""
+"""Golden model, assembler, simulation engines, host link client and the vtpu command."""

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, strategies as st
 
-from sim.asm import AsmError, assemble, format_listing, parse_float_bits
+from sim.asm.assembler import AsmError, assemble, format_listing, parse_float_bits
 
 
-# Field positions copied from docs/isa.md section 3 (not from sim/encoding.py), so a
+# Field positions copied from docs/isa.md section 3 (not from sim/isa/encoding.py), so a
 # wrong table in the code cannot make these tests agree with it.
 def D(op, rd=0, rs1=0, rs2=0, imm16=None):
     if imm16 is not None:

@@ -178,9 +178,9 @@ def test_module_breakdown_sums_children(run):
 
 
 def test_quick_run_on_one_example(run, capsys):
-    from sim.encoding import CoreConfig
-    from sim.machine import Machine
-    from sim.progfile import load_program_file
+    from sim.isa.encoding import CoreConfig
+    from sim.golden.machine import Machine
+    from sim.asm.progfile import load_program_file
     path = os.path.join(ROOT, "examples", "micro_vtpu.vasm")
     m = Machine(CoreConfig())
     m.load_program(load_program_file(path).words)

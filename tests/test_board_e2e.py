@@ -9,12 +9,12 @@ runs are against the real Sentron, compared with the golden model.
 import pytest
 
 from boards.top import BoardTop
-from fake_core import DebugPortStub, FakeCore
-from sim.encoding import CoreConfig
-from sim.host import (AddressRangeError, BoardMemoryFull, BusyError, FrameRejected, HostLink,
+from support.fake_core import DebugPortStub, FakeCore
+from sim.isa.encoding import CoreConfig
+from sim.host.link import (AddressRangeError, BoardMemoryFull, BusyError, FrameRejected, HostLink,
                       LinkTimeout, ReplyCorrupt)
-from sim.protocol import Status
-from sim.serial_sim import SimSerial
+from sim.isa.protocol import Status
+from sim.host.serial_sim import SimSerial
 
 FAKE_CONFIG = CoreConfig(set_bits=2, ways=2, prog_depth=64)
 
@@ -55,7 +55,7 @@ def test_board_errors_are_named():
         link.read_creg(9)
     # Fill one set of a 2-way memory (the golden model says which keys share it):
     # the third new key there is MEM_FULL.
-    from sim.memory import set_index
+    from sim.golden.memory import set_index
     same_set = [k for k in range(64) if set_index(k, FAKE_CONFIG.set_bits) == 0][:3]
     for key in same_set:
         if key == same_set[-1]:
@@ -153,13 +153,13 @@ REAL_CONFIG = CoreConfig(set_bits=8, ways=4, prog_depth=64)
 
 
 def real_board():
-    from sim.host import BoardEngine
+    from sim.host.link import BoardEngine
     line = SimSerial(REAL_CONFIG)
     return BoardEngine(HostLink(line), REAL_CONFIG), line
 
 
 def golden(words, entries=()):
-    from sim.golden_engine import GoldenEngine
+    from sim.engines.golden import GoldenEngine
     engine = GoldenEngine(REAL_CONFIG)
     engine.load_program(words)
     engine.write_memory(entries)
@@ -168,7 +168,7 @@ def golden(words, entries=()):
 
 def _words(name):
     from pathlib import Path
-    from sim.asm import assemble
+    from sim.asm.assembler import assemble
     path = Path(__file__).parent.parent / "examples" / name
     return assemble(path.read_text(), str(path)).words
 
@@ -195,9 +195,9 @@ def test_icebreaker_core_on_the_line_matches_the_golden_model():
     behind the simulated line: the integer histogram example gives the golden
     model's state, and a float operation is the illegal SIW the model says."""
     from boards.icebreaker import CONFIG, REGFILE
-    from sim.golden_engine import GoldenEngine
-    from sim.host import BoardEngine
-    from sim.asm import assemble
+    from sim.engines.golden import GoldenEngine
+    from sim.host.link import BoardEngine
+    from sim.asm.assembler import assemble
     board = BoardEngine(HostLink(SimSerial(CONFIG, regfile=REGFILE)), CONFIG)
     assert board.link.config() == CONFIG
     expected = GoldenEngine(CONFIG)      # one machine for both programs, like the board
@@ -214,7 +214,7 @@ def test_icebreaker_core_on_the_line_matches_the_golden_model():
 def test_stepping_and_a_repaired_fault_match_the_golden_model():
     """Step, then run into MEM_FULL, free a way from the host, run again: the host can
     read everything, repair the cause and resume (ARCHITECTURE.md section 5)."""
-    from sim.memory import MemoryFullError
+    from sim.golden.memory import MemoryFullError
     words = _words("memory_full.vasm")
     board, line = real_board()
     board.load_program(words)
@@ -232,7 +232,7 @@ def test_stepping_and_a_repaired_fault_match_the_golden_model():
     assert state.diff(expected) == []
     # Writing an image through the link: a new key into a set the golden model shows
     # full is reported as the model reports it, naming the entry.
-    from sim.memory import set_index
+    from sim.golden.memory import set_index
     full = next(s for s, ways in enumerate(expected.memory) if all(ways))
     key = next(k for k in range(1 << 20) if set_index(k, REAL_CONFIG.set_bits) == full
                and k not in expected.entries())
@@ -254,7 +254,7 @@ def test_damaged_line_still_gives_the_golden_result():
 
 
 def test_vtpu_run_sim_prints_the_report_of_vtpu_sim(tmp_path, capsys):
-    from sim.cli import main
+    from sim.cli.main import main
     program = tmp_path / "tiny.vasm"
     program.write_text("    LI r1, 7\n"
                        "    LI r2, 5 | CSET c0.sc, 3\n"
@@ -272,7 +272,7 @@ def test_vtpu_run_sim_board_icebreaker_names_float_operations(tmp_path, capsys):
     float operation is named on stderr by file and line before the run, and the run
     then faults ILLEGAL_SIW there, as the golden model of that core says.  (Its memory
     is empty, so reading it back walks every slot of a five-clocks-per-cycle core.)"""
-    from sim.cli import main
+    from sim.cli.main import main
     program = tmp_path / "float.vasm"
     program.write_text("    LI r1, 3\n"
                        "    ITOF r2, r1\n"

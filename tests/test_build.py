@@ -90,7 +90,7 @@ def _check_build(result, board, lut_key):
 
 def _shell(board):
     import importlib
-    from fake_core import EchoCore
+    from support.fake_core import EchoCore
     return EchoCore(importlib.import_module(f"boards.{board}").CONFIG)
 
 
@@ -139,10 +139,10 @@ def _build_with_image(tmp_path, board, example, lut_key, min_entries):
     each entry in the way of its set that the golden model's placement gives
     (docs/isa.md section 5), as a row (valid, tag, value) of that way's memory."""
     import importlib
-    from sim.image import read_image, write_image
-    from sim.machine import Machine
-    from sim.memory import CoordinateMemory
-    from sim.progfile import load_program_file
+    from sim.image.memory_image import read_image, write_image
+    from sim.golden.machine import Machine
+    from sim.golden.memory import CoordinateMemory
+    from sim.asm.progfile import load_program_file
     config = importlib.import_module(f"boards.{board}").CONFIG
 
     machine = Machine(config)
@@ -189,7 +189,7 @@ def test_ulx3s_bitstream(tmp_path):
 
 
 def test_vtpu_flash_and_build_report_bad_input(tmp_path, capsys):
-    from sim.cli import main
+    from sim.cli.main import main
     assert main(["flash", "--board", "icebreaker", "--bitstream", str(tmp_path / "none.bin")]) == 2
     assert "no such bitstream" in capsys.readouterr().err
     bad = tmp_path / "bad.phext"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.asm import assemble
-from sim.cli import main
-from sim.progfile import HEX_HEADER, ProgramFileError, format_hex, load_program_file, read_hex
+from sim.asm.assembler import assemble
+from sim.cli.main import main
+from sim.asm.progfile import HEX_HEADER, ProgramFileError, format_hex, load_program_file, read_hex
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -312,7 +312,7 @@ def test_console_script_exit_statuses(tmp_path):
     """The real process: exit status and stderr without a traceback."""
     bad = write(tmp_path, "bad.vasm", "ADD r1, r2, r3 | GATHER r1, [c0]\n")
     fault = write(tmp_path, "fault.vasm", "CADD c0.sc, -1\n")
-    cmd = [sys.executable, "-m", "sim.cli"]
+    cmd = [sys.executable, "-m", "sim.cli.main"]
     ok = subprocess.run(cmd + ["key", "1.0.0/0.0.0/0.0.1"], capture_output=True, text=True)
     assert (ok.returncode, ok.stdout) == (0, "257 0x101\n")
     r = subprocess.run(cmd + ["asm", bad], capture_output=True, text=True)

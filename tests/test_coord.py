@@ -1,9 +1,9 @@
-"""sim/coord.py: text form, Morton key examples of docs/isa.md section 1, bijection."""
+"""sim/isa/coord.py: text form, Morton key examples of docs/isa.md section 1, bijection."""
 
 import pytest
 from hypothesis import given, strategies as st
 
-from sim.coord import Coord, CoordError, dim_index, format_coord, morton_coord, morton_key, parse_coord
+from sim.isa.coord import Coord, CoordError, dim_index, format_coord, morton_coord, morton_key, parse_coord
 
 
 def test_isa_examples():

@@ -5,9 +5,9 @@ every kind of illegal SIW (docs/isa.md section 3) with the rule it breaks."""
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from sim.asm import assemble
-from sim.disasm import DisasmError, decode_siw, disassemble, disassemble_program
-from sim.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
+from sim.asm.assembler import assemble
+from sim.asm.disasm import DisasmError, decode_siw, disassemble, disassemble_program
+from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
                           S_FIELDS, S_OPERANDS, S_SLOT, COp, DOp, SOp)
 
 LANES = ((D_SLOT, D_FIELDS, D_OPERANDS), (S_SLOT, S_FIELDS, S_OPERANDS), (C_SLOT, C_FIELDS, C_OPERANDS))
@@ -169,9 +169,9 @@ def near_legal_words(draw):
 @given(st.one_of(legal_siws(), near_legal_words(), st.integers(0, (1 << 64) - 1)))
 @settings(max_examples=600)
 def test_agrees_with_the_golden_decoder_on_legality(word):
-    """The disassembler's rule checks and the golden model's (sim/decode.py) were
+    """The disassembler's rule checks and the golden model's (sim/golden/decode.py) were
     written separately from docs/isa.md; they must judge every word alike."""
-    from sim.decode import decode
+    from sim.golden.decode import decode
     try:
         decode_siw(word)
         mine = True

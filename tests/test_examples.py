@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from boards.icebreaker import CONFIG as ICEBREAKER
-from sim.asm import assemble_file
-from sim.encoding import CoreConfig, Fault
-from sim.engine import make_engine
+from sim.asm.assembler import assemble_file
+from sim.isa.encoding import CoreConfig, Fault
+from sim.engines.interface import make_engine
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ALL = sorted(p.name for p in EXAMPLES.glob("*.vasm"))
@@ -182,7 +182,7 @@ def test_histogram(config):
 def test_readme_assembly_sample_assembles_and_runs():
     readme = (EXAMPLES.parent / "README.md").read_text()
     sample = readme.split("```asm\n", 1)[1].split("```", 1)[0]
-    from sim.asm import assemble
+    from sim.asm.assembler import assemble
     engine = make_engine("golden", CoreConfig())
     engine.load_program(assemble(sample, "README.md").words)
     s = engine.run(10_000)

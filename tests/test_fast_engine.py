@@ -1,9 +1,9 @@
-"""The fast engine (sim/fast_engine.py: the Amaranth core compiled with Verilator or
+"""The fast engine (sim/engines/fast/engine.py: the Amaranth core compiled with Verilator or
 CXXRTL) against the golden model, which is the specification.
 
 Every comparison is of the whole architectural state (registers, coordinate
 registers, pc, status, counters, and the memory slot by slot), with the golden
-engine's :class:`~sim.state.ArchState` as the expected value.  The first run on
+engine's :class:`~sim.golden.state.ArchState` as the expected value.  The first run on
 a machine compiles the core once per configuration (a minute or two); the
 library is cached, and each configuration is built once per test session
 (module-scoped fixture).  Without a C++ compiler the tests skip, naming it.
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from sim.asm import assemble
-from sim.encoding import CoreConfig, Fault
-from sim.golden_engine import GoldenEngine
-from sim.memory import MemoryFullError
-from sim.progs import SMALL_MEMORY, generate
+from sim.asm.assembler import assemble
+from sim.isa.encoding import CoreConfig, Fault
+from sim.engines.golden import GoldenEngine
+from sim.golden.memory import MemoryFullError
+from support.progs import SMALL_MEMORY, generate
 
-fe = pytest.importorskip("sim.fast_engine")
+fe = pytest.importorskip("sim.engines.fast.engine")
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.vasm"))
 
@@ -84,7 +84,7 @@ def test_command_numbers_are_the_debug_ports():
 
 
 def test_registered_as_fast():
-    from sim.engine import ENGINES
+    from sim.engines.interface import ENGINES
     assert "fast" in ENGINES
 
 
@@ -103,7 +103,7 @@ def test_example_matches_golden(fast, path):
 
 @pytest.mark.parametrize("seed", range(120))
 def test_random_program_matches_golden(fast, seed):
-    """Random valid programs of sim/progs.py (both configurations: the default core
+    """Random valid programs of tests/support/progs.py (both configurations: the default core
     and the 8-entry memory that fills up), with their preloaded memory."""
     p = generate(seed)
     f, g = both(fast, p.words, p.config, p.memory)
@@ -210,7 +210,7 @@ def test_resume_after_repairing_a_fault(fast):
     assert_same(first, g.run(10_000))
     assert first.fault == Fault.MEM_FULL
     key = next(iter(first.entries()))
-    from sim.coord import morton_coord
+    from sim.isa.coord import morton_coord
     assert f.request("MEM_ERASE", coord=morton_coord(key, SMALL_MEMORY.dim_bits))[0] == "NONE"
     g.machine.memory.erase(key)
     assert_same(f.run(10_000), g.run(10_000))
@@ -290,7 +290,7 @@ def test_unknown_backend_is_refused(monkeypatch):
 
 def test_cli_prints_the_speed(fast, capsys):
     fast()                                   # built (cached) before the CLI needs it
-    from sim.cli import main
+    from sim.cli.main import main
     path = next(p for p in EXAMPLES if p.name == "saxpy.vasm")
     status = main(["sim", str(path), "--engine", "fast", "--json"])
     out = json.loads(capsys.readouterr().out)
@@ -309,7 +309,7 @@ def test_harness_on_a_stand_in_core():
     seconds): programs load, runs end by HALT or PC_RANGE, max_cycles stops an
     endless loop, registers read back."""
     _compiler_or_skip()
-    from tests.fast_standin import StandInCore
+    from support.fast_standin import StandInCore
     e = fe.FastEngine(CoreConfig(), design=StandInCore)
     e.load_program(assemble("LI r1, 7\nLI r3, 5\nIADD r2, r1, r3 | HALT\n", "<x>").words)
     s = e.run()

@@ -1,4 +1,4 @@
-"""sim/fp32.py against IEEE-754 facts and against an independent exact-rational path.
+"""sim/golden/fp32.py against IEEE-754 facts and against an independent exact-rational path.
 
 The reference below never touches binary64: it reads a binary32 pattern as an
 exact ``Fraction``, computes exactly, and rounds the exact rational to binary32
@@ -11,8 +11,8 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from sim import fp32
-from sim.fp32 import fadd, fsub, fmul, fmac, fmin, fmax, itof, ftoi
+from sim.golden import fp32
+from sim.golden.fp32 import fadd, fsub, fmul, fmac, fmin, fmax, itof, ftoi
 
 NAN = 0x7FC00000
 PINF, NINF = 0x7F800000, 0xFF800000

@@ -32,16 +32,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.control import currently_in_test_context, event as _event
 
-from sim.syntax import source_lines
-from sim.asm import MAX_SIWS, AsmError, assemble
-from sim.coord import Coord, CoordError, format_coord, parse_coord
-from sim.decode import decode
-from sim.disasm import DisasmError, decode_siw, disassemble, disassemble_program
-from sim.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, S_FIELDS,
+from sim.isa.syntax import source_lines
+from sim.asm.assembler import MAX_SIWS, AsmError, assemble
+from sim.isa.coord import Coord, CoordError, format_coord, parse_coord
+from sim.golden.decode import decode
+from sim.asm.disasm import DisasmError, decode_siw, disassemble, disassemble_program
+from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, S_FIELDS,
                           S_OPERANDS, S_SLOT, COp, CoreConfig, DOp, Fault, SOp)
-from sim.image import ImageError, decode_image, encode_image
-from sim.machine import Machine
-from sim.progfile import HEX_HEADER, ProgramFileError, format_hex, load_program_file, read_hex
+from sim.image.memory_image import ImageError, decode_image, encode_image
+from sim.golden.machine import Machine
+from sim.asm.progfile import HEX_HEADER, ProgramFileError, format_hex, load_program_file, read_hex
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SOURCES = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "examples").glob("*.vasm"))]
@@ -171,7 +171,7 @@ def mutated(draw, bases, tokens=NASTY_TOKENS, max_mutations=4):
 
 def check_asm_error(e, text, filename, cls=AsmError):
     """Every error of an AsmError (of exactly class ``cls``) points inside ``text``, lines
-    counted as the parsers count them (``sim.syntax.source_lines``: CR, LF, CR LF only)."""
+    counted as the parsers count them (``sim.isa.syntax.source_lines``: CR, LF, CR LF only)."""
     lines = source_lines(text)
     assert e.errors and e.errors[0] is e
     for err in e.errors:
@@ -629,17 +629,17 @@ def test_image_reader_fuzz_long(data):
 
 
 # ============================================================================ host driver replies
-# sim/host.py decodes the board's replies.  A board (or a line) that sends anything at
+# sim/host/link.py decodes the board's replies.  A board (or a line) that sends anything at
 # all must make a driver call return or raise one of its LinkErrors, never crash and
 # never wait forever.  The fake transport answers each request with bytes Hypothesis
 # draws: noise, or a frame with a good CRC and any status and payload.
 
-from sim import host as host_driver               # noqa: E402  (section-local import)
-from sim.protocol import REPLY_LEN, SYNC_REPLY, Cmd, Status  # noqa: E402
+from sim.host import link as host_driver              # noqa: E402  (section-local import)
+from sim.isa.protocol import REPLY_LEN, SYNC_REPLY, Cmd, Status  # noqa: E402
 
 
 def crc16_ccitt(data, crc=0xFFFF):
-    """CRC-16/CCITT-FALSE from its definition (independent of sim/host.py's)."""
+    """CRC-16/CCITT-FALSE from its definition (independent of sim/host/link.py's)."""
     for byte in data:
         crc ^= byte << 8
         for _ in range(8):
@@ -680,7 +680,7 @@ def board_replies(draw, seq, cmd):
 
 
 class FuzzTransport:
-    """A transport (see sim/host.py) whose board is Hypothesis; time is simulated."""
+    """A transport (see sim/host/link.py) whose board is Hypothesis; time is simulated."""
     byte_time = 1e-4
     latency = 1e-3
     resync_time = 1e-3
@@ -790,14 +790,14 @@ def test_host_driver_coordinate_beyond_dim_bits():
 
 
 # ============================================================================ the board's frame parser
-# hdl/host_link.py against the fake core of tests/fake_core.py.  tests/test_host_link.py
+# hdl/host_link.py against the fake core of tests/support/fake_core.py.  tests/test_host_link.py
 # checks each named rejection; here a random stream mixes good frames, damaged ones,
 # noise, idle gaps and UART framing errors, and the link must (a) send only complete,
 # well-formed reply frames, at most one per SYNC byte received, with an OK reply's
 # length that of its command and an error reply empty, and (b) afterwards still
 # serve a good request correctly.
 
-from sim.protocol import MAX_PAYLOAD, REQUEST_LEN, SYNC_REQUEST  # noqa: E402
+from sim.isa.protocol import MAX_PAYLOAD, REQUEST_LEN, SYNC_REQUEST  # noqa: E402
 
 LINK_CONFIG = CoreConfig(dim_bits=11, set_bits=2, ways=2, prog_depth=64, float_latency=4)
 LINK_TIMEOUT = 60      # clock cycles of idle line that end a frame
@@ -857,7 +857,7 @@ def check_link_stream(chunks):
     from amaranth.lib import wiring
     from amaranth.sim import Simulator
 
-    from fake_core import DebugPortStub, FakeCore
+    from support.fake_core import DebugPortStub, FakeCore
     from hdl.host_link import HostLink
 
     link = HostLink(LINK_CONFIG, LINK_TIMEOUT)

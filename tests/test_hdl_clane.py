@@ -1,4 +1,4 @@
-"""The hardware C lane against the golden model (sim/machine.py), one SIW at a time.
+"""The hardware C lane against the golden model (sim/golden/machine.py), one SIW at a time.
 
 Each case sets up the golden machine with coordinate registers, the CPUT source
 register and a pc, retires one C-lane SIW, and compares what it committed (or
@@ -14,10 +14,10 @@ import pytest
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
-from hdl.clane import CLane
-from sim.coord import Coord, morton_key
-from sim.encoding import C_FIELDS, C_OPERANDS, C_SLOT, NDIMS, PC_BITS, COp, CoreConfig, Fault
-from sim.machine import Machine
+from hdl.c_lane import CLane
+from sim.isa.coord import Coord, morton_key
+from sim.isa.encoding import C_FIELDS, C_OPERANDS, C_SLOT, NDIMS, PC_BITS, COp, CoreConfig, Fault
+from sim.golden.machine import Machine
 
 
 def pack(dims, bits):

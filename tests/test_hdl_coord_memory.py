@@ -1,4 +1,4 @@
-"""The hardware coordinate memory, cycle by cycle, against the golden sim/memory.py.
+"""The hardware coordinate memory, cycle by cycle, against the golden sim/golden/memory.py.
 
 A sequence of S-lane operations is streamed through the memory the way the core
 does: operation ``k`` presents its key in D in cycle ``k`` and executes in X in
@@ -17,8 +17,8 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from hdl.coord_memory import CoordinateMemory
-from sim.encoding import NDIMS, SOp
-from sim.memory import CoordinateMemory as GoldenMemory
+from sim.isa.encoding import NDIMS, SOp
+from sim.golden.memory import CoordinateMemory as GoldenMemory
 
 NOP, GATHER, SCATTER, ERASE = SOp.NOP, SOp.GATHER, SOp.SCATTER, SOp.ERASE
 

@@ -15,13 +15,13 @@ import pytest
 
 from hdl.core import Sentron
 from hdl.debug import DebugCmd, DebugError
-from sim.asm import assemble
-from sim.coord import Coord, morton_coord, morton_key, parse_coord
-from sim.encoding import (C_FIELDS, C_SLOT, D_FIELDS, D_SLOT, NDIMS, S_FIELDS, S_SLOT, COp,
+from sim.asm.assembler import assemble
+from sim.isa.coord import Coord, morton_coord, morton_key, parse_coord
+from sim.isa.encoding import (C_FIELDS, C_SLOT, D_FIELDS, D_SLOT, NDIMS, S_FIELDS, S_SLOT, COp,
                           CoreConfig, DOp, Fault, SOp)
-from sim.machine import Machine
-from sim.progs import generate
-from sim.rtl_driver import simulate
+from sim.golden.machine import Machine
+from support.progs import generate
+from sim.engines.rtl_driver import simulate
 
 SMALL = CoreConfig(set_bits=2, ways=2)          # 8 slots: fills up, cheap to dump
 ZERO = (0,) * NDIMS

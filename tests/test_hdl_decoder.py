@@ -1,4 +1,4 @@
-"""The hardware SIW decoder against the golden model's decode (sim/decode.py).
+"""The hardware SIW decoder against the golden model's decode (sim/golden/decode.py).
 
 Every word is judged by both: legal or not, every field, which data registers it
 reads and writes (docs/isa.md section 7), whether its D operation is a float
@@ -12,8 +12,8 @@ from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
 from hdl.decoder import Decoder
-from sim.decode import FLOAT_DOPS, decode
-from sim.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, S_FIELDS,
+from sim.golden.decode import FLOAT_DOPS, decode
+from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, S_FIELDS,
                           S_OPERANDS, S_SLOT, COp, DOp, SOp)
 
 _LANES = (

@@ -1,4 +1,4 @@
-"""The hardware float unit (hdl/float_unit.py) against the golden model sim/fp32.py.
+"""The hardware float unit (hdl/d_lane/float_unit.py) against the golden model sim/golden/fp32.py.
 
 Every vector is streamed through the pipeline one op per cycle (with bubbles and
 non-float ops mixed in); each result must appear with its tag at exactly cycle
@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from hdl.float_unit import FLOAT_OPS, STEP_NAMES, FloatUnit, choose_cuts
-from sim import fp32
-from sim.encoding import DOp
+from hdl.d_lane.float_unit import FLOAT_OPS, STEP_NAMES, FloatUnit, choose_cuts
+from sim.golden import fp32
+from sim.isa.encoding import DOp
 
 GOLDEN = {
     DOp.ADD: lambda a, b, c: fp32.fadd(a, b),

@@ -1,4 +1,4 @@
-"""The hardware integer ALU (hdl/int_alu.py) against docs/isa.md section 3, D lane.
+"""The hardware integer ALU (hdl/d_lane/int_alu.py) against docs/isa.md section 3, D lane.
 
 Expected values are Python integer expressions written from the ISA table (not
 from the HDL): wrap modulo 2**32, shift by ``b & 31``, SRA sign-filling, LI
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from amaranth.sim import Simulator
 
-from hdl.int_alu import INT_OPS, IntAlu
-from sim.encoding import DOp
+from hdl.d_lane.int_alu import INT_OPS, IntAlu
+from sim.isa.encoding import DOp
 
 M32 = 0xFFFF_FFFF
 

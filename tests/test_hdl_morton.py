@@ -9,8 +9,8 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from hdl.morton import MortonDecoder, MortonEncoder, morton_coord_value, morton_key_value
-from sim.coord import morton_coord, morton_key
-from sim.encoding import NDIMS
+from sim.isa.coord import morton_coord, morton_key
+from sim.isa.encoding import NDIMS
 
 
 def pack(dims, bits):

@@ -16,10 +16,10 @@ from amaranth.sim import Simulator
 
 from hdl.debug import DebugCmd
 from hdl.host_link import HostLink
-from sim.coord import morton_coord, morton_key
-from sim.memory import set_index
-from sim.encoding import CoreConfig
-from fake_core import DebugPortStub, FakeCore
+from sim.isa.coord import morton_coord, morton_key
+from sim.golden.memory import set_index
+from sim.isa.encoding import CoreConfig
+from support.fake_core import DebugPortStub, FakeCore
 
 CONFIG = CoreConfig(dim_bits=11, set_bits=2, ways=2, prog_depth=64, float_latency=4)
 TIMEOUT = 60      # clock cycles of idle line that end a frame

@@ -1,9 +1,9 @@
-"""sim/image.py: the phext memory-image format, its atomic writer and its checking reader.
+"""sim/image/memory_image.py: the phext memory-image format, its atomic writer and its checking reader.
 
 Expected bytes and messages are built here from the format's definition
 (docs/image-format.md) with zlib's CRC-32 and a minimal phext reader written
 from the phext delimiter table, never taken from the code under test; placement
-comes from the golden memory (sim/memory.py).
+comes from the golden memory (sim/golden/memory.py).
 """
 
 import os
@@ -13,13 +13,13 @@ import zlib
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from sim.coord import format_coord, morton_coord, morton_key
-from sim.encoding import CoreConfig
-from sim.image import (
+from sim.isa.coord import format_coord, morton_coord, morton_key
+from sim.isa.encoding import CoreConfig
+from sim.image.memory_image import (
     LIBPHEXT_MAX, ImageError, MemoryImage, check_fits, decode_image, encode_image, format_listing,
     from_phext, read_image, slot_entries, to_phext, trailer_phext, write_image,
 )
-from sim.memory import CoordinateMemory, MemoryFullError
+from sim.golden.memory import CoordinateMemory, MemoryFullError
 
 # -- an independent minimal phext reader ---------------------------------------------------
 # Delimiters from the phext table: library 0x01, shelf 0x1F, series 0x1E, collection 0x1D,
@@ -673,11 +673,11 @@ def test_libphext_reads_entries_at_documented_coordinates():
         assert p.fetch(text, where) == entry_line(seq, format_coord(c), seq).decode()
 
 
-# -- vtpu image dump / check (sim/image_cli.py) ----------------------------------------------
+# -- vtpu image dump / check (sim/cli/image.py) ----------------------------------------------
 
 def _vtpu(argv):
-    import sim.image_cli  # noqa: F401  (registers the subcommand)
-    from sim.cli import main
+    import sim.cli.image  # noqa: F401  (registers the subcommand)
+    from sim.cli.main import main
     return main(argv)
 
 

@@ -1,8 +1,8 @@
 """The RTL against the golden model in lockstep: every SIW, every cycle.
 
-Examples, hand-made corner programs and random valid programs (sim/progs.py) run
+Examples, hand-made corner programs and random valid programs (tests/support/progs.py) run
 on the golden model and on the hardware (Amaranth's simulator) side by side;
-sim/lockstep.py raises at the first difference.  The last tests make sure the
+sim/engines/lockstep.py raises at the first difference.  The last tests make sure the
 checker itself can fail: a golden model made wrong on purpose must be caught,
 with the SIW named.
 """
@@ -13,13 +13,13 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from sim.asm import assemble
-from sim.engine import make_engine
-from sim.encoding import COp, CoreConfig, DOp, Fault
-from sim.lockstep import Lockstep, LockstepMismatch
-from sim.machine import Machine
-from sim.progfile import load_program_file
-from sim.progs import CONFIGS, SMALL_MEMORY, encode_siw, encode_slot, generate, programs
+from sim.asm.assembler import assemble
+from sim.engines.interface import make_engine
+from sim.isa.encoding import COp, CoreConfig, DOp, Fault
+from sim.engines.lockstep import Lockstep, LockstepMismatch
+from sim.golden.machine import Machine
+from sim.asm.progfile import load_program_file
+from support.progs import CONFIGS, SMALL_MEMORY, encode_siw, encode_slot, generate, programs
 
 EXAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "examples", "*.vasm")))
 
@@ -289,7 +289,7 @@ FLOAT_PROGRAM = """
 
 def test_checker_catches_a_wrong_result(monkeypatch):
     """A golden ADD that returns the wrong sum: the mismatch names the ADD."""
-    from sim import fp32
+    from sim.golden import fp32
     words = assemble(FLOAT_PROGRAM, "<float>").words
     add_at = 4                                   # FLI takes two SIWs each
     real_add = fp32.fadd
@@ -321,7 +321,7 @@ def test_checker_catches_a_wrong_cycle():
 
 def test_checker_catches_wrong_placement(monkeypatch):
     """A golden memory that fills the *highest* free way: caught at the next look at the set."""
-    from sim.memory import CoordinateMemory
+    from sim.golden.memory import CoordinateMemory
     real = CoordinateMemory.scatter
 
     def scatter_high(self, key, value):
@@ -352,7 +352,7 @@ def test_rtl_engine_matches_golden_engine(tmp_path):
     golden = make_engine("golden", CoreConfig())
     golden.load_program(words)
     g = golden.run(1_000_000)
-    from sim.rtl_engine import RtlEngine
+    from sim.engines.rtl import RtlEngine
     vcd = tmp_path / "run.vcd"
     with RtlEngine(CoreConfig(), vcd=str(vcd)) as rtl:
         rtl.load_program(words)
@@ -383,7 +383,7 @@ def test_rtl_engine_step_and_max_cycles():
 def test_vtpu_sim_engine_rtl_with_vcd(tmp_path, capsys):
     """``vtpu sim --engine rtl --vcd FILE`` prints what the golden engine prints."""
     import json
-    from sim.cli import main
+    from sim.cli.main import main
     src = tmp_path / "p.vasm"
     src.write_text(CORNERS["hazards"])
     vcd = tmp_path / "wave.vcd"

@@ -1,4 +1,4 @@
-"""sim/machine.py and sim/decode.py: every lane operation, faults, illegal SIWs, counters.
+"""sim/golden/machine.py and sim/golden/decode.py: every lane operation, faults, illegal SIWs, counters.
 
 Expected values are worked out by hand from docs/isa.md (bit patterns of exact
 floats, Morton keys from the bit-interleaving rule), never read back from the model.
@@ -7,13 +7,13 @@ floats, Morton keys from the bit-interleaving rule), never read back from the mo
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden_siw import C, COp, D, DOp, S, SOp, f32, siw
-from sim.coord import morton_key
-from sim.decode import decode
-from sim.encoding import C_SLOT, D_SLOT, S_SLOT, CoreConfig, Fault
-from sim.engine import make_engine
-from sim.machine import Machine
-from sim.memory import MemoryFullError
+from support.golden_siw import C, COp, D, DOp, S, SOp, f32, siw
+from sim.isa.coord import morton_key
+from sim.golden.decode import decode
+from sim.isa.encoding import C_SLOT, D_SLOT, S_SLOT, CoreConfig, Fault
+from sim.engines.interface import make_engine
+from sim.golden.machine import Machine
+from sim.golden.memory import MemoryFullError
 
 HALT = C(COp.HALT)
 SC = 8          # scroll dimension index
@@ -331,7 +331,7 @@ def test_rule1_undefined_opcodes():
 
 
 # Bits (relative to the slot) each operation may use, written from the table in
-# docs/isa.md section 3, not from sim/encoding.py.
+# docs/isa.md section 3, not from sim/isa/encoding.py.
 _R = lambda a, b: set(range(a, b + 1))  # noqa: E731
 D_USED = {**{op: _R(0, 19) for op in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)},
           0: _R(0, 4), 15: _R(0, 14), 18: _R(0, 14), 19: _R(0, 14), 16: _R(0, 25), 17: _R(0, 25)}

@@ -1,10 +1,10 @@
-"""sim/memory.py: contents against a plain dict, placement against docs/isa.md section 5."""
+"""sim/golden/memory.py: contents against a plain dict, placement against docs/isa.md section 5."""
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from sim.coord import morton_key
-from sim.memory import CoordinateMemory, MemoryFullError
+from sim.isa.coord import morton_key
+from sim.golden.memory import CoordinateMemory, MemoryFullError
 
 
 def xor_fold(key, set_bits):

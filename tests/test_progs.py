@@ -9,9 +9,9 @@ import collections
 import pytest
 from hypothesis import given, settings, HealthCheck
 
-from sim.disasm import DisasmError, decode_siw
-from sim.encoding import C_OPERANDS, D_OPERANDS, S_OPERANDS, COp, DOp, SOp, Fault
-from sim.progs import (CONFIGS, SMALL_MEMORY, encode_siw, encode_slot, generate, golden_trace,
+from sim.asm.disasm import DisasmError, decode_siw
+from sim.isa.encoding import C_OPERANDS, D_OPERANDS, S_OPERANDS, COp, DOp, SOp, Fault
+from support.progs import (CONFIGS, SMALL_MEMORY, encode_siw, encode_slot, generate, golden_trace,
                        observed_features, programs)
 
 SEEDS = range(300)

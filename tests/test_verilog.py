@@ -17,12 +17,12 @@ import os
 
 import pytest
 
-from sim.asm import assemble
-from sim.encoding import CoreConfig
-from sim.machine import Machine
-from sim.progfile import load_program_file
-from sim.progs import SMALL_MEMORY, generate
-from sim.verilog import (SIMULATORS, TOP_NAME, VerilogSim, bench_files, find_simulator,
+from sim.asm.assembler import assemble
+from sim.isa.encoding import CoreConfig
+from sim.golden.machine import Machine
+from sim.asm.progfile import load_program_file
+from support.progs import SMALL_MEMORY, generate
+from sim.engines.verilog import (SIMULATORS, TOP_NAME, VerilogSim, bench_files, find_simulator,
                          generate_verilog, make_testbench)
 
 EXAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "examples", "*.vasm")))
@@ -112,7 +112,7 @@ def test_examples_in_independent_simulator(compiled):
 
 
 def check_random_programs(sim, config, seeds):
-    """Seeded random programs (sim/progs.py) on ``sim`` end in the golden model's state."""
+    """Seeded random programs (tests/support/progs.py) on ``sim`` end in the golden model's state."""
     for seed in range(seeds):
         p = generate(seed, config)
         golden = golden_state(config, p.words, p.memory)
@@ -146,7 +146,7 @@ def test_lutram_register_file_in_iverilog():
 
 
 def test_vtpu_verilog_command(tmp_path):
-    from sim.cli import main
+    from sim.cli.main import main
     out = tmp_path / "build" / "sentron.v"
     assert main(["verilog", "-o", str(out), "--set-bits", "2", "--ways", "2"]) == 0
     text = out.read_text()

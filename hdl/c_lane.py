@@ -1,0 +1,165 @@
+"""The C lane of the Sentron core: coordinate arithmetic and control flow of one SIW, in X.
+
+Why it looks like this
+----------------------
+* **Purely combinational.**  The C lane reads the coordinate registers as they
+  were before the SIW and produces everything the SIW would commit: the new value
+  of ``ck``, the data-register result of CGET/KEY, the branch decision and the
+  next ``pc``.  The issue unit decides whether to commit (it knows about faults of
+  the other lanes), so nothing here has state and it can be tested exhaustively
+  against the golden model without a clock.
+* **One dimension at a time.**  Every operation that touches a single dimension
+  (CSET, CADD, CPUT, LOOP, CGET) selects ``ck.dim`` with a word select, computes
+  the new value, and writes it back into a copy of ``ck`` with only that
+  dimension replaced.  The range check of section 3 ("a coordinate never wraps")
+  is one comparison on that value, made wide enough that it cannot itself wrap.
+* **Branches resolve here.**  LOOP and JUMP are predicted taken in D; the C lane
+  reports ``loop_not_taken`` so the issue unit can squash the wrongly fetched SIW
+  (the ``p_k = 1`` term of the timing model, docs/isa.md section 7).
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from sim.isa.encoding import DEFAULT_DIM_BITS, NDIMS, PC_BITS, COp
+
+from .morton import morton_key_value
+
+__all__ = ["CLane"]
+
+
+class CLane(wiring.Component):
+    """Combinational C lane (docs/isa.md section 3, C lane table).
+
+    Parameters
+    ----------
+    dim_bits : int
+        Bits ``B`` per dimension; ``max`` = ``2**B - 1``.
+
+    Attributes
+    ----------
+    op : In(COp)
+        The C-lane opcode.  Undefined opcodes behave as NOP (the SIW is illegal
+        and commits nothing anyway).
+    ck, cj : In(9*B)
+        Values of coordinate registers ``ck`` and ``cj`` before the SIW, dimension
+        ``d`` at bits ``[d*B, (d+1)*B)``.
+    dim, dim2 : In(4)
+        Dimension fields.  Values above 8 make the SIW illegal; the outputs are
+        then meaningless but well defined.
+    imm11 : In(11)
+        CSET's unsigned value.
+    imm12 : In(signed(12))
+        CADD's signed delta.
+    rs : In(32)
+        CPUT's source register value.
+    pc : In(PC_BITS)
+        Address of this SIW.
+    target : In(PC_BITS)
+        LOOP / JUMP target.
+    ck_we : Out(1)
+        The operation writes ``ck`` (CSET, CADD, CMOV, CCLR, CPUT, LOOP); valid
+        even when ``range_fault``.
+    ck_new : Out(9*B)
+        The value ``ck`` would get.
+    range_fault : Out(1)
+        CSET, CADD, CPUT or LOOP would leave ``0..max``: fault COORD_RANGE.
+    reg_we : Out(1)
+        The operation writes a data register (CGET, KEY).
+    reg_data : Out(32)
+        CGET's zero-extended dimension or KEY's low 32 key bits.
+    halt : Out(1)
+        The operation is HALT.
+    loop_not_taken : Out(1)
+        A LOOP that falls through (its predicted-taken fetch must be squashed).
+    next_pc : Out(PC_BITS + 1)
+        The address of the next SIW: the target for JUMP and a taken LOOP,
+        else ``pc + 1``.  One bit wider than an address so that falling through
+        the last word of a full program memory (address 1023) leads to address
+        1024, which is PC_RANGE (docs/isa.md section 4: running off the end never
+        executes stale words), rather than wrapping to 0.
+    """
+
+    def __init__(self, dim_bits=DEFAULT_DIM_BITS):
+        if not isinstance(dim_bits, int) or dim_bits < 1:
+            raise ValueError(f"dim_bits must be a positive integer, not {dim_bits!r}")
+        self.dim_bits = dim_bits
+        coord_bits = NDIMS * dim_bits
+        super().__init__({
+            "op": In(COp),
+            "ck": In(coord_bits),
+            "cj": In(coord_bits),
+            "dim": In(4),
+            "dim2": In(4),
+            "imm11": In(11),
+            "imm12": In(signed(12)),
+            "rs": In(32),
+            "pc": In(PC_BITS),
+            "target": In(PC_BITS),
+            "ck_we": Out(1),
+            "ck_new": Out(coord_bits),
+            "range_fault": Out(1),
+            "reg_we": Out(1),
+            "reg_data": Out(32),
+            "halt": Out(1),
+            "loop_not_taken": Out(1),
+            "next_pc": Out(PC_BITS + 1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        B = self.dim_bits
+        max_value = (1 << B) - 1
+        # Wide enough for every candidate: a 32-bit rs, dim + 1, dim + simm12.
+        wide = signed(max(B, 33) + 2)
+
+        def dim_of(coord, index):
+            # Dimensions 9..15 select nothing: the result is 0 (the SIW is illegal).
+            return Mux(index < NDIMS, coord.word_select(index[:4], B), 0)
+
+        ck_dim = dim_of(self.ck, self.dim)
+        cj_dim2 = dim_of(self.cj, self.dim2)
+
+        # The dimension's candidate new value, exact (no wrap) in a wide signed signal.
+        new_dim = Signal(wide)
+        with m.Switch(self.op):
+            with m.Case(COp.CSET):
+                m.d.comb += new_dim.eq(self.imm11)
+            with m.Case(COp.CADD):
+                m.d.comb += new_dim.eq(ck_dim + self.imm12)
+            with m.Case(COp.CPUT):
+                m.d.comb += new_dim.eq(self.rs)
+            with m.Case(COp.LOOP):
+                m.d.comb += new_dim.eq(ck_dim + 1)
+        out_of_range = (new_dim < 0) | (new_dim > max_value)
+
+        one_dim = Cat(*(Mux(self.dim == d, new_dim[:B], self.ck.word_select(d, B))
+                        for d in range(NDIMS)))
+        with m.Switch(self.op):
+            with m.Case(COp.CSET, COp.CADD, COp.CPUT, COp.LOOP):
+                m.d.comb += [
+                    self.ck_we.eq(1),
+                    self.ck_new.eq(one_dim),
+                    self.range_fault.eq(out_of_range),
+                ]
+            with m.Case(COp.CMOV):
+                m.d.comb += [self.ck_we.eq(1), self.ck_new.eq(self.cj)]
+            with m.Case(COp.CCLR):
+                m.d.comb += [self.ck_we.eq(1), self.ck_new.eq(0)]
+            with m.Case(COp.CGET):
+                m.d.comb += [self.reg_we.eq(1), self.reg_data.eq(ck_dim)]
+            with m.Case(COp.KEY):
+                key = morton_key_value(self.ck, NDIMS, B)
+                m.d.comb += [self.reg_we.eq(1), self.reg_data.eq(key[:32])]
+            with m.Case(COp.HALT):
+                m.d.comb += self.halt.eq(1)
+
+        is_loop = self.op == COp.LOOP
+        loop_taken = is_loop & (new_dim < cj_dim2)
+        branch = (self.op == COp.JUMP) | loop_taken
+        m.d.comb += [
+            self.loop_not_taken.eq(is_loop & ~loop_taken),
+            self.next_pc.eq(Mux(branch, self.target, self.pc + 1)),
+        ]
+        return m

@@ -1,0 +1,1 @@
+"""The D lane (dense ALU): the single-cycle integer ALU and the pipelined binary32 float unit."""

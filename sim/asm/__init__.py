@@ -1,0 +1,1 @@
+"""Assembly: the assembler, the disassembler and the program file formats (.vasm, .vhex)."""

@@ -1,0 +1,1 @@
+"""The host's end of the host link: protocol client, byte transports, the simulated serial line."""

@@ -1,0 +1,1 @@
+"""Memory images: the phext file that holds a coordinate memory's entries."""
