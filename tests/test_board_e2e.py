@@ -11,8 +11,9 @@ import pytest
 from boards.top import BoardTop
 from support.fake_core import DebugPortStub, FakeCore
 from sim.isa.encoding import CoreConfig
-from sim.host.link import (AddressRangeError, BoardMemoryFull, BusyError, FrameRejected, HostLink,
-                      LinkTimeout, ReplyCorrupt)
+from sim.host.errors import (AddressRangeError, BoardMemoryFull, BusyError, FrameRejected,
+                             LinkTimeout, ReplyCorrupt)
+from sim.host.link import HostLink
 from sim.isa.protocol import Status
 from sim.host.serial_sim import SimSerial
 
@@ -153,7 +154,7 @@ REAL_CONFIG = CoreConfig(set_bits=8, ways=4, prog_depth=64)
 
 
 def real_board():
-    from sim.host.link import BoardEngine
+    from sim.host.board_engine import BoardEngine
     line = SimSerial(REAL_CONFIG)
     return BoardEngine(HostLink(line), REAL_CONFIG), line
 
@@ -196,7 +197,7 @@ def test_icebreaker_core_on_the_line_matches_the_golden_model():
     model's state, and a float operation is the illegal SIW the model says."""
     from boards.icebreaker import CONFIG, REGFILE
     from sim.engines.golden import GoldenEngine
-    from sim.host.link import BoardEngine
+    from sim.host.board_engine import BoardEngine
     from sim.asm.assembler import assemble
     board = BoardEngine(HostLink(SimSerial(CONFIG, regfile=REGFILE)), CONFIG)
     assert board.link.config() == CONFIG
@@ -283,3 +284,61 @@ def test_vtpu_run_sim_board_icebreaker_names_float_operations(tmp_path, capsys):
     assert "fault ILLEGAL_SIW (code 2) at 0001" in out and "memory     0 entries" in out
     assert main(["run", "--port", "/dev/null", "--board", "icebreaker", str(program)]) == 2
     assert "--board goes with --sim" in capsys.readouterr().err
+
+
+# -- the frame codec and the client's parameters, without a line
+
+def test_crc16_is_ccitt_false():
+    from sim.host.frames import crc16
+    assert crc16(b"123456789") == 0x29B1         # the catalogue's check value of CRC-16/CCITT-FALSE
+    assert crc16(b"") == 0xFFFF
+
+
+def test_request_frame_layout():
+    from sim.host.frames import crc16, encode_request
+    from sim.isa.protocol import Cmd
+    frame = encode_request(Cmd.WRITE_REG, 0x1FF, b"\x07\x01\x02\x03\x04")
+    assert frame[:4] == bytes([0xA5, 5, 0xFF, int(Cmd.WRITE_REG)])      # SYNC LEN SEQ CMD
+    assert frame[4:9] == b"\x07\x01\x02\x03\x04" and len(frame) == 11
+    assert crc16(frame[1:]) == 0                  # the CRC over LEN..CRC ends at 0
+
+
+def test_coordinate_wire_form():
+    from sim.host.errors import ProtocolError
+    from sim.host.frames import decode_coord, encode_coord
+    wire = encode_coord((1, 2, 3, 4, 5, 6, 7, 8, 2047))
+    assert wire == bytes([0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8, 0x07, 0xFF])
+    assert tuple(decode_coord(wire, 11)) == (1, 2, 3, 4, 5, 6, 7, 8, 2047)
+    with pytest.raises(ProtocolError, match="outside its 6-bit dimensions"):
+        decode_coord(wire, 6)
+
+
+def test_reply_frame_after_noise_and_garbled_replies():
+    from sim.host.frames import ReplyGarbled, read_reply
+
+    def reader(data):
+        stream = iter(data)
+        return lambda n: bytes(next(stream) for _ in range(n))
+
+    # SYNC LEN SEQ CMD STATUS payload CRC, the CRC of the catalogue's CRC-16/CCITT-FALSE
+    # over 02 09 05 00 AB CD.
+    body = bytes([2, 9, 5, 0, 0xAB, 0xCD])
+    crc = 0xFFFF
+    for byte in body:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    frame = b"\x5A" + body + crc.to_bytes(2, "big")
+    assert read_reply(reader(b"\x00\xA5\x13" + frame)) == (9, 5, 0, b"\xAB\xCD")
+    with pytest.raises(ReplyGarbled, match="CRC"):
+        read_reply(reader(frame[:-1] + bytes([frame[-1] ^ 1])))
+    with pytest.raises(ReplyGarbled, match="longer than any reply"):
+        read_reply(reader(b"\x5A\xFF" + bytes(300)))
+    with pytest.raises(ReplyGarbled, match="no SYNC"):
+        read_reply(reader(bytes(100)))
+
+
+@pytest.mark.parametrize("retries", [-1, 1.5, None])
+def test_link_refuses_an_impossible_retry_count(retries):
+    with pytest.raises(ValueError, match="retries"):
+        HostLink(object(), retries=retries)

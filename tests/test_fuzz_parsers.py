@@ -629,17 +629,18 @@ def test_image_reader_fuzz_long(data):
 
 
 # ============================================================================ host driver replies
-# sim/host/link.py decodes the board's replies.  A board (or a line) that sends anything at
-# all must make a driver call return or raise one of its LinkErrors, never crash and
-# never wait forever.  The fake transport answers each request with bytes Hypothesis
+# sim/host/link.py and sim/host/frames.py decode the board's replies.  A board (or a
+# line) that sends anything at all must make a driver call return or raise one of its
+# LinkErrors, never crash and never wait forever.  The fake transport answers each request with bytes Hypothesis
 # draws: noise, or a frame with a good CRC and any status and payload.
 
 from sim.host import link as host_driver              # noqa: E402  (section-local import)
+from sim.host.errors import LinkError                 # noqa: E402
 from sim.isa.protocol import REPLY_LEN, SYNC_REPLY, Cmd, Status  # noqa: E402
 
 
 def crc16_ccitt(data, crc=0xFFFF):
-    """CRC-16/CCITT-FALSE from its definition (independent of sim/host/link.py's)."""
+    """CRC-16/CCITT-FALSE from its definition (independent of sim/host/frames.py's)."""
     for byte in data:
         crc ^= byte << 8
         for _ in range(8):
@@ -680,7 +681,7 @@ def board_replies(draw, seq, cmd):
 
 
 class FuzzTransport:
-    """A transport (see sim/host/link.py) whose board is Hypothesis; time is simulated."""
+    """A transport (see sim/host/transport.py) whose board is Hypothesis; time is simulated."""
     byte_time = 1e-4
     latency = 1e-3
     resync_time = 1e-3
@@ -733,7 +734,7 @@ def check_driver(data, names):
         try:
             with time_limit(f"HostLink.{name}"):
                 DRIVER_CALLS[name](link)
-        except host_driver.LinkError as e:
+        except LinkError as e:
             assert str(e)
             tally(f"{name}: {type(e).__name__}")
         else:
@@ -772,20 +773,20 @@ GOOD_CONFIG = bytes([1, 4, 2, 2, 0, 64, 4])   # version 1, dim_bits 4, set_bits 
 
 def test_host_driver_status_with_undefined_fault_code():
     link = host_driver.HostLink(ScriptTransport({Cmd.STATUS: bytes([0, 99]) + bytes(24)}))
-    with pytest.raises(host_driver.LinkError):
+    with pytest.raises(LinkError):
         link.status()
 
 
 def test_host_driver_config_with_impossible_parameters():
     link = host_driver.HostLink(ScriptTransport({Cmd.CONFIG: bytes([1, 0, 2, 2, 0, 64, 4])}))
-    with pytest.raises(host_driver.LinkError):
+    with pytest.raises(LinkError):
         link.config()
 
 
 def test_host_driver_coordinate_beyond_dim_bits():
     link = host_driver.HostLink(ScriptTransport({Cmd.CONFIG: GOOD_CONFIG,
                                                  Cmd.READ_CREG: b"\xff" * 18}))
-    with pytest.raises(host_driver.LinkError):
+    with pytest.raises(LinkError):
         link.read_creg(0)
 
 

@@ -92,7 +92,10 @@ def _warn_unsupported(loaded, config, where):
 
 def _run_run(args):
     from .main import CliError, _load, _print_json, board_core, image_entries
-    from sim.host.link import BoardEngine, HostLink, LinkError, SerialTransport
+    from sim.host.board_engine import BoardEngine
+    from sim.host.errors import LinkError
+    from sim.host.link import HostLink
+    from sim.host.transport import SerialTransport
     from .report import exit_status, format_state, state_to_dict
     loaded = _load(args.file)
     if args.board and not args.sim:

@@ -59,7 +59,7 @@ def _load(path):
 
 def _engine(name, config):
     from sim.engines.interface import make_engine
-    import sim.host.link  # noqa: F401  (registers the board engines, "board" and "board-sim")
+    import sim.host.board_engine  # noqa: F401  (registers the board engines, "board" and "board-sim")
     try:
         return make_engine(name, config)
     except ValueError as e:

@@ -1,24 +1,9 @@
-"""The host's end of the host link: a protocol client over any byte transport.
+"""The host's end of the host link: :class:`HostLink`, a protocol client over any byte transport.
 
 :class:`HostLink` speaks docs/host-link.md to a board (or to the simulated board
-of ``sim/host/serial_sim.py``) through a *transport*, anything with
-
-``write(data)``
-    send bytes;
-``read(n, timeout)``
-    up to ``n`` bytes, fewer if ``timeout`` seconds pass first;
-``discard_input(quiet)``
-    drop incoming bytes until the line has been quiet for ``quiet`` seconds;
-``now()``
-    the transport's clock in seconds (wall clock for a real port, simulated
-    time for the simulated line), against which timeouts run;
-``byte_time``, ``latency``, ``resync_time``
-    seconds per byte on the line; slack for the operating system's buffering;
-    how long to wait so the board's parser has given up on a broken frame.
-
-Errors are exceptions that name their cause (:class:`LinkTimeout`,
-:class:`ReplyCorrupt`, :class:`FrameRejected`, :class:`BusyError`,
-:class:`AddressRangeError`, :class:`BoardMemoryFull`, :class:`ProtocolError`).
+of ``sim/host/serial_sim.py``) through a transport (``sim/host/transport.py``),
+one request at a time, with the frames of ``sim/host/frames.py``; a failure is
+one of the exceptions of ``sim/host/errors.py``, named by its cause.
 
 Retries: a request the board *rejected* (CRC error, timeout, overlong, framing)
 was not executed, so it is always resent.  A reply that is lost or garbled is
@@ -27,10 +12,6 @@ RUN and STEP is idempotent, and the board does not execute a RUN or STEP a secon
 time when it arrives with the SEQ of the last one it executed.  (Before the first
 RUN or STEP of a session the driver makes one harmless request, so the board's
 remembered SEQ is this session's.)  ``retries`` bounds the resends.
-
-:class:`BoardEngine` wraps a link as a :class:`sim.engines.interface.Engine`, so ``vtpu run
---port DEV`` (engine ``board``) and ``--sim`` (engine ``board-sim``) report the
-same :class:`~sim.golden.state.ArchState` as ``vtpu sim``.
 """
 
 import os
@@ -38,108 +19,14 @@ import time
 from dataclasses import dataclass
 
 from sim.isa.coord import Coord, morton_coord, morton_key, parse_coord
-from sim.isa.encoding import NDIMS, CoreConfig, Fault
-from sim.engines.interface import Engine, register_engine
-from sim.golden.memory import MemoryFullError, set_index
-from sim.isa.protocol import (COORD_BYTES, CRC_INIT, CRC_POLY, PROTOCOL_VERSION, REJECTED, REPLY_LEN,
-                       REQUEST_LEN, SYNC_REPLY, SYNC_REQUEST, Cmd, Status)
-from sim.golden.state import ArchState
+from sim.isa.encoding import CoreConfig, Fault
+from sim.isa.protocol import COORD_BYTES, PROTOCOL_VERSION, REJECTED, REPLY_LEN, REQUEST_LEN, Cmd, Status
 
-__all__ = [
-    "HostLink", "BoardStatus", "SerialTransport", "BoardEngine", "crc16", "encode_request",
-    "LinkError", "LinkTimeout", "ReplyCorrupt", "FrameRejected", "BoardError", "BusyError",
-    "AddressRangeError", "BoardMemoryFull", "ProtocolError", "DEFAULT_BAUD",
-]
+from .errors import (STATUS_ERRORS, AddressRangeError, FrameRejected, LinkError, LinkTimeout,
+                     ProtocolError, ReplyCorrupt)
+from .frames import ReplyGarbled, decode_coord, encode_coord, encode_request, read_reply
 
-#: Baud rate of the boards' UART (boards/icebreaker.py, boards/ulx3s.py).
-DEFAULT_BAUD = 115200
-
-
-# -- errors
-
-class LinkError(Exception):
-    """The host link failed; the message says which request and why."""
-
-
-class LinkTimeout(LinkError):
-    """No complete reply arrived in time (after every resend)."""
-
-
-class ReplyCorrupt(LinkError):
-    """Replies kept arriving garbled: bad CRC, wrong length or framing (after every resend)."""
-
-
-class FrameRejected(LinkError):
-    """The board kept rejecting the request as damaged in transit (after every resend)."""
-
-    def __init__(self, message, status):
-        super().__init__(message)
-        self.status = status
-
-
-class BoardError(LinkError):
-    """The board executed nothing and answered with an error status; ``status`` is it."""
-
-    def __init__(self, message, status):
-        super().__init__(message)
-        self.status = status
-
-
-class BusyError(BoardError):
-    """The core is running; only STATUS, CONFIG and HALT are served until it halts."""
-
-
-class AddressRangeError(BoardError):
-    """An index, address, length, slot or coordinate dimension is out of the core's range."""
-
-
-class BoardMemoryFull(BoardError):
-    """MEM_WRITE of a new coordinate into a set whose ways are all taken."""
-
-
-class ProtocolError(BoardError):
-    """The board does not understand the request (unknown command, wrong length): a
-    driver/board version mismatch, not line noise."""
-
-
-_STATUS_ERRORS = {
-    Status.BUSY: BusyError, Status.RANGE: AddressRangeError, Status.MEM_FULL: BoardMemoryFull,
-    Status.BAD_LENGTH: ProtocolError, Status.UNKNOWN_CMD: ProtocolError,
-}
-
-
-# -- frames
-
-def crc16(data, crc=CRC_INIT):
-    """CRC-16/CCITT-FALSE (docs/host-link.md), bit-serial."""
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ CRC_POLY) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
-
-
-def encode_request(cmd, seq, payload=b""):
-    """The request frame ``SYNC LEN SEQ CMD payload CRC16``."""
-    body = bytes([len(payload), seq & 0xFF, int(cmd)]) + bytes(payload)
-    crc = crc16(body)
-    return bytes([SYNC_REQUEST]) + body + crc.to_bytes(2, "big")
-
-
-def _coord_wire(dims):
-    return b"".join(int(v).to_bytes(2, "big") for v in dims)
-
-
-def _wire_coord(data, dim_bits):
-    """A coordinate from a reply; a dimension beyond ``dim_bits`` is a ProtocolError (the
-    reply's CRC checked, so the board itself sent it: not line noise)."""
-    dims = [int.from_bytes(data[2 * d:2 * d + 2], "big") for d in range(NDIMS)]
-    try:
-        return Coord(dims, dim_bits)
-    except ValueError as e:
-        raise ProtocolError(f"board sent coordinate {dims} outside its {dim_bits}-bit "
-                            f"dimensions: {e}", None) from None
+__all__ = ["HostLink", "BoardStatus"]
 
 
 @dataclass(frozen=True)
@@ -155,22 +42,20 @@ class BoardStatus:
     ops: int
 
 
-class _Garbled(Exception):
-    pass
-
-
 class HostLink:
     """A protocol client: one request at a time, resent as docs/host-link.md allows.
 
     Parameters
     ----------
     transport
-        The byte pipe (see the module docstring).
+        The byte pipe: a :class:`~sim.host.transport.Transport`.
     retries : int
         How many times a request is resent after a rejection, a lost or a garbled reply.
     """
 
     def __init__(self, transport, retries=4):
+        if not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be a count of resends (0 or more), not {retries!r}")
         self.transport = transport
         self.retries = retries
         self._seq = int.from_bytes(os.urandom(1), "big")
@@ -193,7 +78,7 @@ class HostLink:
         return t.latency + nbytes * t.byte_time + extra
 
     def _read_reply(self, timeout):
-        """One reply frame as (seq, cmd, status, payload); raises _Garbled or LinkTimeout."""
+        """One reply frame as (seq, cmd, status, payload); raises ReplyGarbled or LinkTimeout."""
         t = self.transport
         deadline = t.now() + timeout
 
@@ -203,20 +88,7 @@ class HostLink:
                 raise LinkTimeout("reply incomplete" if data else "no reply")
             return data
 
-        # Hunt for the reply's SYNC byte; anything before it is noise.
-        skipped = 0
-        while read(1)[0] != SYNC_REPLY:
-            skipped += 1
-            if skipped > 64:
-                raise _Garbled("no SYNC in 64 bytes")
-        head = read(4)
-        length, seq, cmd, status = head
-        if length > max(REPLY_LEN.values()):
-            raise _Garbled(f"reply LEN {length} is longer than any reply")
-        rest = read(length + 2)
-        if crc16(head + rest) != 0:
-            raise _Garbled("reply CRC does not check")
-        return seq, cmd, status, rest[:length]
+        return read_reply(read)
 
     def _transact(self, cmd, payload=b""):
         """Send one request and return its OK reply payload, resending as allowed."""
@@ -244,7 +116,7 @@ class HostLink:
                 self.stats["lost"] += 1
                 last = LinkTimeout(f"{cmd.name}: {e} after {attempt + 1} attempt(s)")
                 continue
-            except _Garbled as e:
+            except ReplyGarbled as e:
                 self.stats["garbled"] += 1
                 last = ReplyCorrupt(f"{cmd.name}: {e} after {attempt + 1} attempt(s)")
                 continue
@@ -258,8 +130,8 @@ class HostLink:
                     name = Status(status).name
                 except ValueError:
                     raise ProtocolError(f"{cmd.name}: unknown status 0x{status:02x}", status) from None
-                raise _STATUS_ERRORS[Status(status)](f"{cmd.name}: board answered {name}",
-                                                     Status(status))
+                raise STATUS_ERRORS[Status(status)](f"{cmd.name}: board answered {name}",
+                                                    Status(status))
             if len(data) != REPLY_LEN[cmd]:
                 last = ReplyCorrupt(f"{cmd.name}: reply payload of {len(data)} bytes, "
                                     f"expected {REPLY_LEN[cmd]}")
@@ -394,28 +266,28 @@ class HostLink:
         """c0..c7 in one request (READ_CREGS)."""
         d = self._transact(Cmd.READ_CREGS)
         dim_bits = self._cfg().dim_bits
-        return [_wire_coord(d[COORD_BYTES * i:COORD_BYTES * (i + 1)], dim_bits) for i in range(8)]
+        return [decode_coord(d[COORD_BYTES * i:COORD_BYTES * (i + 1)], dim_bits) for i in range(8)]
 
     def read_creg(self, i):
-        return _wire_coord(self._transact(Cmd.READ_CREG, bytes([i & 0xFF])), self._cfg().dim_bits)
+        return decode_coord(self._transact(Cmd.READ_CREG, bytes([i & 0xFF])), self._cfg().dim_bits)
 
     def write_creg(self, i, coord):
-        self._transact(Cmd.WRITE_CREG, bytes([i & 0xFF]) + _coord_wire(self._coord(coord)))
+        self._transact(Cmd.WRITE_CREG, bytes([i & 0xFF]) + encode_coord(self._coord(coord)))
 
     # -- coordinate memory
 
     def mem_read(self, where):
         """The value stored at a coordinate (Coord, tuple, text or Morton key); None if none."""
-        d = self._transact(Cmd.MEM_READ, _coord_wire(self._coord(where)))
+        d = self._transact(Cmd.MEM_READ, encode_coord(self._coord(where)))
         return int.from_bytes(d[1:5], "big") if d[0] else None
 
     def mem_write(self, where, value):
-        """Store a value (raises :class:`BoardMemoryFull` for a new key in a full set)."""
+        """Store a value (raises :class:`~sim.host.errors.BoardMemoryFull` for a new key in a full set)."""
         self._transact(Cmd.MEM_WRITE, (value & 0xFFFF_FFFF).to_bytes(4, "big") +
-                       _coord_wire(self._coord(where)))
+                       encode_coord(self._coord(where)))
 
     def mem_erase(self, where):
-        self._transact(Cmd.MEM_ERASE, _coord_wire(self._coord(where)))
+        self._transact(Cmd.MEM_ERASE, encode_coord(self._coord(where)))
 
     def slot_read(self, slot):
         """``(key, value)`` stored in slot ``set * ways + way``, or None if it is free."""
@@ -423,7 +295,7 @@ class HostLink:
         if not d[0]:
             return None
         dim_bits = self._cfg().dim_bits
-        return morton_key(_wire_coord(d[1:1 + COORD_BYTES], dim_bits), dim_bits), \
+        return morton_key(decode_coord(d[1:1 + COORD_BYTES], dim_bits), dim_bits), \
             int.from_bytes(d[1 + COORD_BYTES:], "big")
 
     def dump(self):
@@ -437,7 +309,7 @@ class HostLink:
             found = int.from_bytes(d[1:3], "big")
             if found < slot:
                 raise ProtocolError(f"DUMP_NEXT from slot {slot} answered slot {found}", None)
-            coord = _wire_coord(d[3:3 + COORD_BYTES], cfg.dim_bits)
+            coord = decode_coord(d[3:3 + COORD_BYTES], cfg.dim_bits)
             out.append((found, morton_key(coord, cfg.dim_bits),
                         int.from_bytes(d[3 + COORD_BYTES:], "big")))
             slot = found + 1
@@ -450,116 +322,3 @@ class HostLink:
         for slot, key, value in self.dump():
             sets[slot // cfg.ways][slot % cfg.ways] = (key, value)
         return tuple(tuple(ways) for ways in sets)
-
-
-# -- transports
-
-class SerialTransport:
-    """A real serial port (pyserial).  ``latency``: USB adapters buffer for milliseconds."""
-
-    latency = 0.1
-    #: Longer than any board's idle timeout (boards use 10 ms).
-    resync_time = 0.05
-
-    def __init__(self, port, baud=DEFAULT_BAUD):
-        try:
-            import serial
-        except ImportError as e:          # pragma: no cover - pyserial is a dependency
-            raise LinkError("pyserial is not installed: pip install pyserial") from e
-        try:
-            self._port = serial.Serial(port, baud, timeout=0)
-        except serial.SerialException as e:
-            raise LinkError(f"cannot open serial port {port}: {e}") from None
-        self.byte_time = 10 / baud
-
-    @staticmethod
-    def now():
-        return time.monotonic()
-
-    def write(self, data):
-        self._port.write(data)
-        self._port.flush()
-
-    def read(self, n, timeout):
-        self._port.timeout = max(timeout, 0.0)
-        return self._port.read(n)
-
-    def discard_input(self, quiet):
-        while True:
-            self._port.timeout = quiet
-            if not self._port.read(256):
-                return
-
-    def close(self):
-        self._port.close()
-
-
-# -- the Engine
-
-class BoardEngine(Engine):
-    """A board (or the simulated one) as an :class:`~sim.engines.interface.Engine`.
-
-    ``config``: the configuration the caller expects; the board's own is read with
-    CONFIG and a mismatch is an error naming both (None: take the board's).
-    """
-    name = "board"
-
-    def __init__(self, link, config=None):
-        self.link = link
-        board = link.config()
-        if config is not None and board != config:
-            raise LinkError(f"the board's core is {board!r}, expected {config!r}")
-        self.config = board
-
-    def load_program(self, words):
-        self.link.load_program(words)
-
-    def write_memory(self, entries):
-        for index, (key, value) in enumerate(entries):
-            try:
-                self.link.mem_write(key, value)
-            except BoardMemoryFull:
-                raise MemoryFullError(key, set_index(key, self.config.set_bits), index,
-                                      self.config.dim_bits) from None
-
-    def run(self, max_cycles=None):
-        self.link.run(max_cycles=max_cycles)
-        return self.state()
-
-    def step(self):
-        self.link.step()
-        return self.state()
-
-    def state(self):
-        link = self.link
-        st = link.status()
-        if st.running:
-            raise BusyError("the core is running: halt it before reading its state", Status.BUSY)
-        return ArchState(
-            regs=tuple(link.read_regs()),
-            cregs=tuple(tuple(c) for c in link.read_cregs()),
-            pc=st.pc, halted=not st.running, fault=st.fault, fault_pc=st.fault_pc,
-            cycles=st.cycles, siws=st.siws, ops=st.ops,
-            memory=link.memory_slots())
-
-
-def open_board(port, baud=DEFAULT_BAUD, config=None):
-    """A :class:`BoardEngine` on a serial port."""
-    return BoardEngine(HostLink(SerialTransport(port, baud)), config)
-
-
-def _board_factory(config):
-    port = os.environ.get("VTPU_PORT")
-    if not port:
-        raise ValueError("engine 'board' needs a serial port: use `vtpu run --port DEV FILE` "
-                         "or set VTPU_PORT")
-    return open_board(port, int(os.environ.get("VTPU_BAUD", DEFAULT_BAUD)), config)
-
-
-def _board_sim_factory(config):
-    from .serial_sim import SimSerial
-    return BoardEngine(HostLink(SimSerial(config)), config)
-
-
-register_engine("board", _board_factory)
-register_engine("board-sim", _board_sim_factory)

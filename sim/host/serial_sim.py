@@ -40,7 +40,7 @@ async def _ticks(ctx, n):
 
 
 class SimSerial:
-    """A transport to a simulated board (see :mod:`sim.host.link` for the interface).
+    """A transport to a simulated board (the interface: :class:`sim.host.transport.Transport`).
 
     Parameters
     ----------
