@@ -1,1 +1,1 @@
-"""The host's end of the host link: errors, frame codec, protocol client, byte transports, a board as an engine, the simulated serial line."""
+"""The host end of the host link: client, frames, errors, transports, board engine, simulated line."""

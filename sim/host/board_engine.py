@@ -1,4 +1,4 @@
-"""A board behind the host link as an engine: :class:`BoardEngine`, and the engines "board" and "board-sim".
+"""A board behind the host link as an engine: :class:`BoardEngine`; engines "board", "board-sim".
 
 Why: ``vtpu run --port DEV`` (engine ``board``) and ``--sim`` (engine ``board-sim``,
 the simulated board of ``sim/host/serial_sim.py``) then report the same

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from sim.isa.coord import Coord, morton_coord, morton_key, parse_coord
 from sim.isa.encoding import CoreConfig, Fault
-from sim.isa.protocol import COORD_BYTES, PROTOCOL_VERSION, REJECTED, REPLY_LEN, REQUEST_LEN, Cmd, Status
+from sim.isa.protocol import (COORD_BYTES, PROTOCOL_VERSION, REJECTED, REPLY_LEN, REQUEST_LEN, Cmd,
+                              Status)
 
 from .errors import (STATUS_ERRORS, AddressRangeError, FrameRejected, LinkError, LinkTimeout,
                      ProtocolError, ReplyCorrupt)
