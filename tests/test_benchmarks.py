@@ -1,17 +1,26 @@
-"""benchmarks/run.py: its readers of build results and a quick run on one example.
+"""The benchmarks (benchmarks/): their readers of build results and a quick run on one example.
 
-Only behaviour is checked (what the script reads from a nextpnr report, a build
-log, a Yosys ``stat``; that a program row shows the golden model's counters);
-no wall-clock figure is asserted.
+Only behaviour is checked (what the benchmarks read from a nextpnr report, a build
+log, a Yosys ``stat``, through boards/nextpnr_report.py and benchmarks/board_builds.py;
+that a program row shows the golden model's counters); no wall-clock figure is
+asserted.  The quick run goes through the entry point, ``benchmarks/run.py``, loaded
+by its path as ``python benchmarks/run.py`` runs it.
 """
 
 import importlib.util
 import json
 import os
+import sys
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)   # the benchmarks/ folder is not installed
+
+from benchmarks import board_builds, synthesis            # noqa: E402
+from benchmarks.page import DOC                            # noqa: E402
+from benchmarks.targets import targets                     # noqa: E402
+from boards.nextpnr_report import critical_path, log_fmax  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +82,8 @@ end
 """
 
 
-def test_critical_path_of_the_slowest_clock(run):
-    c = run.critical_path(REPORT)
+def test_critical_path_of_the_slowest_clock():
+    c = critical_path(REPORT)
     assert c["clock"] == "$glbnet$clk" and c["fmax"] == 22.5
     assert c["from"] == "top.core.regs.r1_FF" and c["to"] == "top.core.issue.s_FF"
     assert c["delay"] == pytest.approx(4.5)
@@ -83,27 +92,35 @@ def test_critical_path_of_the_slowest_clock(run):
     # The design's own sources, relative to the repository, once each, in path order.
     assert c["sources"] == [os.path.join("hdl", "regfile.py") + ":40",
                             os.path.join("hdl", "float_unit.py") + ":99"]
-    assert run.critical_path({"fmax": {}}) is None
+    assert critical_path({"fmax": {}}) is None
 
 
-def test_board_row_from_a_routed_build(run, tmp_path):
+def test_fmax_lines_of_a_nextpnr_log():
+    log = ("Info: Max frequency for clock 'clk': 48.30 MHz (PASS at 12.00 MHz)\n"
+           "Info: Routing..\n"
+           "Info: Max frequency for clock 'clk': 56.12 MHz (PASS at 12.00 MHz)\n")
+    assert log_fmax(log) == [48.3, 56.12]
+    assert log_fmax("Info: Program finished normally.\n") == []
+
+
+def test_board_row_from_a_routed_build(tmp_path):
     (tmp_path / "report.json").write_text(json.dumps(REPORT))
     (tmp_path / "top.il").write_text(TOP_IL)
-    row = run.read_board_dir("ulx3s", tmp_path)
+    row = board_builds.read_board_dir("ulx3s", tmp_path)
     assert row["status"] == "routed"
     assert row["design"] == ("Sentron core (256 sets x 4 ways, 1024 SIWs, "
                              "data registers in flip-flops)")
     assert row["util"]["LUT4s"] == (19622, 83640)
     assert row["clocks"]["$glbnet$clk"] == (22.5, 20.0)
-    table = run.board_table([row])
+    table = board_builds.board_table([row])
     assert "**22.5 MHz**" in table and "19622 / 83640" in table and "20 / 208" in table
     assert "`top.core.regs.r1_FF`" in table and "`top.core.fpu` 1" in table
-    text = run.targets([], None, [row], None, None)
+    text = targets([], None, [row], None, None)
     line = next(l for l in text.splitlines() if "LFE5U-85F" in l)
     assert "22.5 MHz" in line and "NOT met" in line and "top.core.issue.s_FF" in line
 
 
-def test_board_row_from_a_build_that_does_not_fit(run, tmp_path):
+def test_board_row_from_a_build_that_does_not_fit(tmp_path):
     (tmp_path / "top.il").write_text(TOP_IL.replace("size 256", "size 64"))
     (tmp_path / "build.log").write_text(
         "Info: Device utilisation:\n"
@@ -112,18 +129,18 @@ def test_board_row_from_a_build_that_does_not_fit(run, tmp_path):
         "Info: \t        ICESTORM_DSP:       0/      8     0%\n"
         "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
         "'ICESTORM_LC'\n")
-    row = run.read_board_dir("icebreaker", tmp_path)
+    row = board_builds.read_board_dir("icebreaker", tmp_path)
     assert row["design"] == ("Sentron core (64 sets x 4 ways, 1024 SIWs, "
                              "data registers in flip-flops)")
     assert row["status"] == "does not fit"
     assert row["over"] == {"ICESTORM_LC": (22140, 5280)}
-    table = run.board_table([row])
+    table = board_builds.board_table([row])
     assert "**does not fit**: ICESTORM_LC 22140 / 5280" in table and "| 20 / 30 |" in table
-    text = run.targets([], None, [row], None, None)
+    text = targets([], None, [row], None, None)
     assert "does not fit: ICESTORM_LC 22140 / 5280" in text
 
 
-def test_board_row_of_a_core_with_several_clocks_per_cycle(run, tmp_path):
+def test_board_row_of_a_core_with_several_clocks_per_cycle(tmp_path):
     """The iCEBreaker's kind of core: no float unit, its units under .core.arch, block
     RAM register files; the target row gives the clock and the core cycle rate."""
     (tmp_path / "top.il").write_text(
@@ -137,28 +154,28 @@ def test_board_row_of_a_core_with_several_clocks_per_cycle(run, tmp_path):
     report["fmax"] = {"clk": {"achieved": 15.0, "constraint": 12.0}}
     report["utilization"] = {"ICESTORM_LC": {"used": 5101, "available": 5280}}
     (tmp_path / "report.json").write_text(json.dumps(report))
-    row = run.read_board_dir("icebreaker", tmp_path)
+    row = board_builds.read_board_dir("icebreaker", tmp_path)
     assert row["design"] == ("Sentron core (B = 6, 64 sets x 2 ways, 256 SIWs, no float unit, "
                              "register files in block RAM, 5 clocks per cycle)")
-    text = run.targets([], None, [row], None, None)
+    text = targets([], None, [row], None, None)
     line = next(l for l in text.splitlines() if "iCE40UP5K" in l)
     assert "15.0 MHz clock, 5 clocks per core cycle: 3.0 M core cycles/s" in line
     assert "NOT met" in line
 
 
-def test_board_dir_must_hold_the_core(run, tmp_path):
+def test_board_dir_must_hold_the_core(tmp_path):
     (tmp_path / "report.json").write_text(json.dumps(REPORT))
     (tmp_path / "top.il").write_text("module \\top\nend\nmodule \\top.link\nend\n")
     with pytest.raises(SystemExit, match="not a build of the Sentron core"):
-        run.read_board_dir("ulx3s", tmp_path)
+        board_builds.read_board_dir("ulx3s", tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "top.il").write_text(TOP_IL)
     with pytest.raises(SystemExit, match="is the build finished"):
-        run.read_board_dir("ulx3s", empty)
+        board_builds.read_board_dir("ulx3s", empty)
 
 
-def test_module_breakdown_sums_children(run):
+def test_module_breakdown_sums_children():
     stat = {"modules": {
         "\\top": {"num_cells_by_type": {"SB_LUT4": 10, "SB_DFF": 2, "SB_RAM40_4K": 4,
                                         "top.fpu": 1}},
@@ -167,12 +184,12 @@ def test_module_breakdown_sums_children(run):
                                                     "SB_DFFE": 3}},
         "\\top.regs": {"num_cells_by_type": {"SB_LUT4": 300, "SB_DFFESR": 64}},
     }}
-    groups = run.module_breakdown(stat)
+    groups = synthesis.module_breakdown(stat)
     assert groups["top glue"]["luts"] == 10 and groups["top glue"]["brams"] == 4
     assert groups["fpu"] == {"luts": 150, "ffs": 3, "carries": 7, "brams": 0, "dsps": 1,
                              "modules": 2}
     assert groups["regs"]["ffs"] == 64
-    table = run.breakdown_table(groups)
+    table = synthesis.breakdown_table(groups)
     assert table.splitlines()[2].startswith("| regs | 300 |")     # largest first
     assert "| **total** | **460** |" in table
 
@@ -185,7 +202,7 @@ def test_quick_run_on_one_example(run, capsys):
     m = Machine(CoreConfig())
     m.load_program(load_program_file(path).words)
     g = m.run(100_000)
-    before = open(run.DOC).read()
+    before = open(DOC).read()
     assert run.main(["--no-synth", "--no-engines", "--no-write", path]) == 0
     out = capsys.readouterr().out
     row = next(l for l in out.splitlines() if l.startswith("| micro_vtpu.vasm |"))
@@ -193,4 +210,15 @@ def test_quick_run_on_one_example(run, capsys):
     assert cells[1:5] == [str(g.cycles), str(g.siws), str(g.ops), f"{g.ops / g.cycles:.2f}"]
     assert cells[6].startswith("equal")
     assert "### Targets" in out
-    assert open(run.DOC).read() == before
+    assert open(DOC).read() == before
+
+
+def test_entry_point_runs_as_a_script():
+    """``python benchmarks/run.py``: run as a script (its folder first on the path, no
+    package), it finds its section modules and keeps its options."""
+    import subprocess
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--help"],
+                         capture_output=True, text=True, cwd=os.path.join(ROOT, "docs"), check=True)
+    for option in ("--no-synth", "--no-engines", "--no-write", "--engine-program", "--boards",
+                   "--board-report"):
+        assert option in out.stdout

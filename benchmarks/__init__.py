@@ -1,0 +1,1 @@
+"""Benchmarks of the Sentron: one module per section of docs/benchmarks.md; ``run.py`` runs them."""

@@ -1,0 +1,95 @@
+"""The Targets section: each target of issue #5, its measured value, verdict, and what limits it.
+
+Why: the other sections measure; this one reads their rows against the thresholds,
+and where a target is missed names the measured cause (stalls and idle lanes, the
+critical path, the size, the fast engine's own cost per cycle).
+"""
+
+import os
+import re
+
+from benchmarks.board_builds import BOARD_PARTS, path_text
+
+__all__ = ["TARGET_OPC", "TARGET_FMAX", "TARGET_FAST_CPS", "targets"]
+
+#: The targets of issue #5 (name -> threshold).
+TARGET_OPC = 2.9                 # ops/cycle on the scheduled kernel (reduction.vasm)
+TARGET_FMAX = {"icebreaker": 36.0, "ulx3s": 100.0}   # MHz, full core
+TARGET_FAST_CPS = 1_000_000      # simulated cycles/s, fast engine
+
+
+def targets(programs, engines, boards, breakdown, fp_rows):
+    """The Targets table from the other sections' rows (None or empty: not run)."""
+    out = ["| target | measured | verdict | what limits it (measured) |", "|---|---|---|---|"]
+    red = next((p for p in programs if p["name"] == "reduction.vasm"), None)
+    if red:
+        met = red["opc"] >= TARGET_OPC
+        lost = (f"{red['cycles'] - red['siws']} cycles retire no SIW (stalls); "
+                f"{3 * red['siws'] - red['ops']} of the {3 * red['siws']} lane slots of the "
+                f"retired SIWs are NOPs")
+        out.append(f"| ops/cycle >= {TARGET_OPC} on the scheduled kernel (reduction.vasm) | "
+                   f"{red['opc']:.2f} ({red['ops']} ops / {red['cycles']} cycles) | "
+                   f"{'met' if met else 'NOT met'} | "
+                   f"{'—' if met else lost} |")
+    else:
+        out.append(f"| ops/cycle >= {TARGET_OPC} on reduction.vasm | not run | — | — |")
+    fp = {r["family"]: r for r in fp_rows or ()}
+    for board, family in (("icebreaker", "ice40"), ("ulx3s", "ecp5")):
+        want = TARGET_FMAX[board]
+        part = BOARD_PARTS[board][0]
+        r = next((b for b in boards if b["board"] == board), None)
+        fp_note = (f"; the float unit alone reaches {fp[family]['fmax']:.1f} MHz on {family}"
+                   if family in fp and fp[family]["fmax"] else "")
+        if r is None:
+            out.append(f"| Fmax >= {want:g} MHz, {part}, the board's core | not measured in this run "
+                       f"(`--boards` or `--board-report {board}=DIR`) | — | —{fp_note} |")
+        elif r["status"] == "routed":
+            fmax = min(a for a, _ in r["clocks"].values())
+            met = fmax >= want
+            c = r.get("critical")
+            limit = "—" if met else (f"critical path: {path_text(c)}" if c
+                                     else "no critical path in the report")
+            steps = re.search(r"(\d+) clocks per cycle", r["design"])
+            measured = f"{fmax:.1f} MHz"
+            if steps:
+                measured += (f" clock, {steps.group(1)} clocks per core cycle: "
+                             f"{fmax / int(steps.group(1)):.1f} M core cycles/s at most")
+            out.append(f"| Fmax >= {want:g} MHz, {part}, the board's core | {measured} | "
+                       f"{'met' if met else 'NOT met'} | {limit}{fp_note if not met else ''} |")
+        elif r["status"] == "synthesis" and r["synth"]["luts"] <= r["lcs"]:
+            out.append(f"| Fmax >= {want:g} MHz, {part}, the board's core | not placed in this "
+                       f"run (`--boards` or `--board-report {board}=DIR`) | — | —{fp_note} |")
+        else:
+            if r["status"] == "synthesis":
+                measured = (f"does not fit: {r['synth']['luts']} LUT4s after synthesis vs "
+                            f"{r['lcs']} logic cells")
+            else:
+                measured = "does not fit: " + ", ".join(
+                    f"{k} {u} / {a}" for k, (u, a) in r["over"].items())
+            limit = "size"
+            if breakdown:
+                total = sum(g["luts"] for g in breakdown.values())
+                top = sorted(breakdown.items(), key=lambda kv: -kv[1]["luts"])[:3]
+                limit = "LUT4s of " + ", ".join(
+                    f"{k} {g['luts']} ({100 * g['luts'] / total:.0f} %)" for k, g in top) + \
+                    f" of {total} (per-module table above)"
+            out.append(f"| Fmax >= {want:g} MHz, {part}, the board's core | {measured} | NOT met "
+                       f"(no placement, no Fmax) | {limit}{fp_note} |")
+    fast = next((e for e in engines if e["engine"] == "fast"), None) if engines else None
+    if fast and "missing" not in fast:
+        cps = fast["cycles"] / fast["wall"]
+        cpu = fast["cycles"] / fast["cpu"] if fast.get("cpu") else None
+        met = cps >= TARGET_FAST_CPS
+        load = (f"; load average {fast['load']:.1f} on {os.cpu_count()} CPUs when measured"
+                if fast.get("load") is not None else "")
+        limit = "—" if met else (
+            f"the compiled model's own cost: {1e9 / cpu:,.0f} ns of CPU per simulated cycle "
+            f"({cpu:,.0f} cycles per CPU second"
+            + (", also below the target" if cpu < TARGET_FAST_CPS else
+               "; the shortfall is time the process did not get the CPU") + f"){load}"
+            if cpu else "—")
+        out.append(f"| fast engine >= {TARGET_FAST_CPS:,} simulated cycles/s | {cps:,.0f} "
+                   f"(reduction.vasm, wall time) | {'met' if met else 'NOT met'} | {limit} |")
+    else:
+        out.append(f"| fast engine >= {TARGET_FAST_CPS:,} simulated cycles/s | not run | — | — |")
+    return "\n".join(out)
