@@ -79,7 +79,7 @@ TOOL_VARIABLES = {
     "ECPPACK": "ecppack",
 }
 
-#: How long a first run may take: nextpnr-ecp5's compiles for minutes on a busy machine.
+#: How long a first run may take: nextpnr-ecp5 compiles for minutes on a busy machine.
 _PROBE_TIMEOUT = 1800
 
 # (cache folder, program path) of every tool prepared by this process.
@@ -99,14 +99,7 @@ def tool_path(name):
 
 def tool_variables():
     """``{variable: path}`` for every :data:`TOOL_VARIABLES` entry; ToolchainError if one is missing."""
-    found = {}
-    for variable, name in TOOL_VARIABLES.items():
-        path = tool_path(name)
-        if path is None:
-            raise ToolchainError(f"{TOOLS[name].program} is not installed (pip install the "
-                                 f"yowasp packages listed in pyproject.toml)")
-        found[variable] = path
-    return found
+    return {variable: _installed(name) for variable, name in TOOL_VARIABLES.items()}
 
 
 def cache_dir():
@@ -128,10 +121,7 @@ def prepare(names):
     tools = [(name, _tool(name)) for name in names]
     cache = cache_dir()
     for name, tool in tools:
-        path = tool_path(name)
-        if path is None:
-            raise ToolchainError(f"{tool.program} is not installed (pip install the yowasp "
-                                 f"packages listed in pyproject.toml)")
+        path = _installed(name)
         if (str(cache), path) in _prepared:
             continue
         with _exclusive(cache / "vtpu-prepare" / f"{tool.program}.lock"):
@@ -152,6 +142,14 @@ def _tool(name):
     if name not in TOOLS:
         raise ValueError(f"unknown tool {name!r}; known: {', '.join(TOOLS)}")
     return TOOLS[name]
+
+
+def _installed(name):
+    path = tool_path(name)
+    if path is None:
+        raise ToolchainError(f"{TOOLS[name].program} is not installed (pip install the yowasp "
+                             f"packages listed in pyproject.toml)")
+    return path
 
 
 @contextmanager
