@@ -47,6 +47,12 @@ class Illegality:
     register: int | None = None
     first: tuple | None = None
 
+    def __post_init__(self):
+        if self.rule not in (1, 2, 3, 4, 5):
+            raise ValueError(f"illegal-SIW rules are 1..5, not {self.rule!r}")
+        if self.lane not in _OPCODES:
+            raise ValueError(f"lanes are {', '.join(_OPCODES)}, not {self.lane!r}")
+
     def __str__(self):
         if self.rule == 1:
             return (f"{self.lane} opcode {self.op} is undefined "
