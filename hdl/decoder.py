@@ -23,9 +23,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
-                          PC_BITS, S_FIELDS, S_OPERANDS, S_SLOT, SIW_BITS, COp, DOp, SOp)
+                          PC_BITS, S_FIELDS, S_OPERANDS, S_SLOT, SIW_BITS, COp, DOp, SOp, used_mask)
 
-__all__ = ["decoded_layout", "Decoder", "FLOAT_DOPS", "used_mask"]
+__all__ = ["decoded_layout", "Decoder", "FLOAT_DOPS"]
 
 #: D-lane operations executed by the float unit (latency F, docs/isa.md section 7).
 FLOAT_DOPS = (DOp.ADD, DOp.SUB, DOp.MUL, DOp.MAC, DOp.MIN, DOp.MAX, DOp.ITOF, DOp.FTOI)
@@ -71,14 +71,6 @@ decoded_layout = data.StructLayout({
     # Number of non-NOP slots (the ``ops`` counter's increment).
     "ops": 2,
 })
-
-
-def used_mask(fields, operands, op):
-    """Bits of a slot that operation ``op`` may set: its opcode field and its operands."""
-    mask = fields["op"].mask << fields["op"].lsb
-    for name in operands.get(op, ()):
-        mask |= fields[name].mask << fields[name].lsb
-    return mask
 
 
 def _field(slot_value, field):

@@ -4,11 +4,14 @@ The text is canonical (slots in D, S, C order, NOP slots left out, upper-case
 mnemonics, short dimension names) and assembling it gives the same words: that is
 what makes a program file reviewable.  An illegal SIW (docs/isa.md section 3) has
 no assembly text at all, so it is an error naming the word and the rule it breaks,
-never a guess.
+never a guess.  Which words are illegal, and why, is the golden decoder's verdict
+(``sim.golden.decode``), so the tools and the model cannot disagree; the
+disassembler only words it its own way.
 """
 
+from sim.golden.decode import decode
 from sim.isa.encoding import DIM_SHORT, NDIMS, PC_BITS, SIW_BITS, COp
-from sim.isa.syntax import LANE_FIELDS, LANE_OPERANDS, LANE_OPS, LANE_SLOTS, LANES, SYNTAX, written_register
+from sim.isa.syntax import LANE_FIELDS, LANE_OPERANDS, LANE_OPS, LANE_SLOTS, LANES, SYNTAX
 
 __all__ = ["DisasmError", "decode_siw", "disassemble", "disassemble_program", "label_name",
            "format_slot"]
@@ -49,57 +52,39 @@ class DisasmError(ValueError):
         return f"{where}{what} {hexword}{rule}: {self.cause}"
 
 
-def _used_mask(lane, op):
-    fields = LANE_FIELDS[lane]
-    mask = fields["op"].mask << fields["op"].lsb
-    for name in LANE_OPERANDS[lane][op]:
-        mask |= fields[name].mask << fields[name].lsb
-    return mask
+def _cause(why):
+    """The disassembler's sentence for the golden decoder's :class:`Illegality` ``why``."""
+    if why.rule == 1:
+        return f"{why.lane} opcode {why.op} is undefined"
+    if why.rule == 2:
+        return (f"{why.lane} lane {why.op.name} does not use bit{'s' if len(why.bits) > 1 else ''} "
+                f"{', '.join(map(str, why.bits))} of the SIW, which must be zero")
+    if why.rule == 3:
+        return f"{why.lane} lane {why.op.name} has {why.field} = {why.value}, above {NDIMS - 1}"
+    if why.rule == 4:
+        first_lane, first_op = why.first
+        return (f"{first_lane} lane {first_op.name} and {why.lane} lane {why.op.name} "
+                f"both write r{why.register}")
+    return str(why)      # rule 5 is for a core without a float unit, not for the ISA
 
 
 def decode_siw(word):
     """Split a word into ``{lane: (op, {field: value})}``; raise :class:`DisasmError` if illegal.
 
-    The checks are the four rules of docs/isa.md section 3, in that order, so the
-    error names the lowest-numbered rule the word breaks.
+    The verdict is the golden decoder's (the rules of docs/isa.md section 3, for the
+    ISA's default core), so the error names the first rule the word breaks.
     """
     if not isinstance(word, int) or not 0 <= word < (1 << SIW_BITS):
         raise DisasmError(word, 0, f"not a {SIW_BITS}-bit word")
-    raw = {lane: LANE_SLOTS[lane].get(word) for lane in LANES}
-    ops = {}
-    for lane in LANES:
-        code = LANE_FIELDS[lane]["op"].get(raw[lane])
-        try:
-            ops[lane] = LANE_OPS[lane](code)
-        except ValueError:
-            raise DisasmError(word, 1, f"{lane} opcode {code} is undefined") from None
-    for lane in LANES:
-        op = ops[lane]
-        extra = raw[lane] & ~_used_mask(lane, op)
-        if extra:
-            slot = LANE_SLOTS[lane]
-            bits = [slot.lsb + i for i in range(slot.width) if (extra >> i) & 1]
-            raise DisasmError(word, 2, f"{lane} lane {op.name} does not use bit"
-                              f"{'s' if len(bits) > 1 else ''} {', '.join(map(str, bits))} of the SIW, "
-                              f"which must be zero")
+    why = decode(word).illegality
+    if why is not None:
+        raise DisasmError(word, why.rule, _cause(why))
     slots = {}
     for lane in LANES:
-        op = ops[lane]
-        fields = {name: LANE_FIELDS[lane][name].get(raw[lane]) for name in LANE_OPERANDS[lane][op]}
-        for name in ("dim", "dim2"):
-            if name in fields and fields[name] >= NDIMS:
-                raise DisasmError(word, 3, f"{lane} lane {op.name} has {name} = {fields[name]}, "
-                                  f"above {NDIMS - 1}")
-        slots[lane] = (op, fields)
-    writers = {}
-    for lane in LANES:
-        op, fields = slots[lane]
-        reg = written_register(lane, op, fields)
-        if reg is None:
-            continue
-        if reg in writers:
-            raise DisasmError(word, 4, f"{writers[reg]} and {lane} lane {op.name} both write r{reg}")
-        writers[reg] = f"{lane} lane {op.name}"
+        raw = LANE_SLOTS[lane].get(word)
+        fields = LANE_FIELDS[lane]
+        op = LANE_OPS[lane](fields["op"].get(raw))
+        slots[lane] = (op, {name: fields[name].get(raw) for name in LANE_OPERANDS[lane][op]})
     return slots
 
 

