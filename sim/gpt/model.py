@@ -14,16 +14,16 @@ and applies as ``y = W x``.
 The layout: every matrix is stored as rows of :data:`ROW_WIDTH` (16) words, all
 of them stacked in one row space.  A storage row is the **library** dimension,
 a column the **scroll** dimension, every other dimension 0: weight ``(i, j)`` of
-a matrix whose first storage row is ``f`` stands at ``f + i*chunks + j//16``
-``.0.0/0.0.0/0.0.`` ``j%16``, where ``chunks`` is ``ceil(columns / 16)`` (4 for
-``mlp_fc2``'s rows of 64).  All of it, weights and the program's working data,
-lies in one aligned two-dimensional box: library 0..511 by scroll 0..15, 8192
-coordinates, exactly the capacity of the memory the GPT runs on
-(:data:`DIM_BITS`, :data:`SET_BITS`, :data:`WAYS`).  Why those two dimensions:
-the placement of issue 11 item 1 makes every aligned box over any two
-dimensions fit up to capacity, and today's XOR fold (docs/isa.md section 5)
-already maps library bits 0..8 and scroll bits 0..3 onto all 11 set bits, so
-this box fits under both.
+a matrix whose first storage row is ``f`` stands at library
+``f + i*chunks + j//16``, scroll ``j % 16``, where ``chunks`` is
+``ceil(columns / 16)`` (4 for ``mlp_fc2``'s rows of 64).  All of it, weights
+and the program's working data, lies in one aligned two-dimensional box:
+library 0..511 by scroll 0..15, 8192 coordinates, exactly the capacity of the
+memory the GPT runs on (:data:`DIM_BITS`, :data:`SET_BITS`, :data:`WAYS`).  Why
+those two dimensions: the placement of issue 11 item 1 makes every aligned box
+over any two dimensions fit up to capacity, and today's XOR fold (docs/isa.md
+section 5) already maps library bits 0..8 and scroll bits 0..3 onto all 11 set
+bits, so this box fits under both.
 """
 
 import math
@@ -172,6 +172,8 @@ class Layout:
     """Named matrices in the box's row space: each inside it, none overlapping another."""
 
     def __init__(self, matrices, rows=BOX_ROWS):
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ValueError(f"a layout needs a positive number of rows, not {rows!r}")
         self.rows = rows
         self._by_name = {}
         taken = {}
