@@ -21,8 +21,8 @@ import pytest
 from sim.cli.main import main as vtpu_main
 from sim.golden.memory import CoordinateMemory
 from sim.image.memory_image import read_image, write_image
-from sim.isa.coord import format_coord, morton_coord, morton_key, parse_coord
-from sim.gpt import model, reference
+from sim.isa.coord import format_coord, morton_key, parse_coord
+from sim.gpt import model
 from sim.gpt.model import (BOS, LAYOUT, PARAMETERS, WEIGHTS_PATH, Layout, Matrix, read_weights,
                            write_weights)
 from sim.gpt.reference import (KVCache, Xorshift32, argmax, forward, generate, generate_names,
