@@ -1,0 +1,351 @@
+"""Writing serial Sentron assembly: one operation per line, cursors that walk memory, counted loops.
+
+Why serial: a kernel is written as ordinary assembly with one operation per line
+in program order, which runs as it stands (one operation per SIW) and which the
+kernel compiler (``sim.asm.compiler``) packs into SIWs and software-pipelines.
+So a kernel here only has to be *correct* and *pipelinable*: every loop is a
+``label: ... LOOP ck.dim < cj.dim2, label`` body whose trip count is fixed by
+constants set just before it (CCLR/CSET), whose counter register is touched only
+by the body's cursor moves, GATHERs and SCATTERs (all stage-0 operations), and
+whose other coordinate registers are moved only by CADD.
+
+The pieces:
+
+* :class:`Code` collects the lines and hands out unique labels.
+* :class:`Stream` is one coordinate register walking a list of coordinates: each
+  GATHER or SCATTER through it first moves it (one CADD per dimension that
+  changes) to the next coordinate of its walk.
+* :func:`elementwise` maps a vector to a vector (registers or rows, in place or
+  not) with :func:`repeat`, each element computed by the caller's operations.
+* :func:`repeat` emits ``element(k)`` for ``k = 0 .. count-1``: a straight-line
+  prologue of ``peel`` elements, then a counted loop of ``unroll`` elements per
+  iteration, then the remainder, straight-line.  The loop body is written once,
+  for the loop's first iteration; it is checked to be identical for the second
+  (same registers, same moves).  The counter is a GATHER-only stream whose last
+  move in the body advances along one dimension, so that move becomes the LOOP
+  itself; failing one, the limit register counts itself.
+"""
+
+import re
+import struct
+
+from sim.isa.coord import Coord
+from sim.isa.encoding import DIM_SHORT, NDIMS
+
+from .operands import Regs, Row, coord, registers_of
+
+__all__ = ["Code", "Stream", "repeat", "elementwise", "float_bits", "bits_float", "r"]
+
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: CADD's immediate range (docs/isa.md section 3, C lane).
+_CADD_MIN, _CADD_MAX = -2048, 2047
+
+
+def r(reg):
+    """Assembly name of data register ``reg``."""
+    return f"r{reg}"
+
+
+def float_bits(value):
+    """Binary32 bits of ``value`` rounded to nearest (a constant a kernel loads)."""
+    return struct.unpack("<I", struct.pack("<f", value))[0]
+
+
+def bits_float(bits):
+    """The binary32 value of 32-bit ``bits``, exactly, as a Python float."""
+    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFF_FFFF))[0]
+
+
+class Code:
+    """Serial assembly under construction: :attr:`lines`, one operation (or label) each.
+
+    ``label`` is the prefix of every label this code defines; two kernels in one
+    program need different prefixes.
+    """
+
+    def __init__(self, label):
+        if not _LABEL.match(label):
+            raise ValueError(f"label prefix {label!r} is not an assembly label")
+        self.label = label
+        self.lines = []
+        self._labels = 0
+
+    def op(self, text):
+        self.lines.append(text)
+
+    def d(self, mnemonic, rd, *sources):
+        """A D-lane operation: ``MNEMONIC rd, rs1[, rs2]`` on data registers."""
+        self.op(f"{mnemonic} " + ", ".join(r(x) for x in (rd, *sources)))
+
+    def load(self, rd, bits):
+        """``rd`` = the 32-bit pattern ``bits``: LI, and LIH if the high half is not the
+        low half's sign extension."""
+        bits &= 0xFFFF_FFFF
+        low = bits & 0xFFFF
+        self.op(f"LI {r(rd)}, {low - 0x10000 if low & 0x8000 else low}")
+        if (bits >> 16) != (0xFFFF if low & 0x8000 else 0):
+            self.op(f"LIH {r(rd)}, {bits >> 16:#06x}")
+
+    def load_float(self, rd, value):
+        """``rd`` = ``value`` rounded to binary32."""
+        self.load(rd, float_bits(value))
+
+    def new_label(self, what="loop"):
+        self._labels += 1
+        return f"{self.label}_{what}{self._labels}"
+
+    def mark(self, label):
+        self.lines.append(f"{label}:")
+
+    def capture(self):
+        """Start writing into a fresh list; :meth:`release` returns it and resumes the old one."""
+        saved, self.lines = self.lines, []
+        return saved
+
+    def release(self, saved):
+        captured, self.lines = self.lines, saved
+        return captured
+
+
+class Stream:
+    """Coordinate register ``creg`` walking ``coords``, one GATHER or SCATTER per coordinate.
+
+    Created at its first coordinate (CCLR, then a CSET per nonzero dimension).
+    ``index`` is the position in the walk of the next access.
+    """
+
+    def __init__(self, code, creg, coords):
+        if not 0 <= creg < 8:
+            raise ValueError(f"c{creg} is not a coordinate register")
+        self.code = code
+        self.creg = creg
+        self.coords = [coord(c) for c in coords]
+        if not self.coords:
+            raise ValueError("a stream walks at least one coordinate")
+        self.index = 0
+        self.position = self.coords[0]
+        self.scatters = 0
+        code.op(f"CCLR c{creg}")
+        for dim, value in enumerate(self.position):
+            if value:
+                code.op(f"CSET c{creg}.{DIM_SHORT[dim]}, {value}")
+
+    def _moves(self, target):
+        """``(dim, delta)`` for every dimension in which ``target`` differs from the position."""
+        return [(dim, t - p) for dim, (p, t) in enumerate(zip(self.position, target)) if t != p]
+
+    def goto(self, target, skip_dim=None):
+        """Move to ``target`` by CADDs (no move along ``skip_dim``: the caller's LOOP does it)."""
+        for dim, delta in self._moves(target):
+            if dim == skip_dim:
+                delta -= 1
+                if not delta:
+                    continue
+            if not _CADD_MIN <= delta <= _CADD_MAX:
+                raise ValueError(f"c{self.creg}: a move of {delta} along {DIM_SHORT[dim]} is "
+                                 f"beyond CADD's range")
+            self.code.op(f"CADD c{self.creg}.{DIM_SHORT[dim]}, {delta}")
+        self.position = Coord(target)
+
+    def _next(self):
+        if self.index >= len(self.coords):
+            raise ValueError(f"c{self.creg}: the walk has only {len(self.coords)} coordinates")
+        self.goto(self.coords[self.index])
+        self.index += 1
+
+    def gather(self, rd):
+        self._next()
+        self.code.op(f"GATHER {r(rd)}, [c{self.creg}]")
+
+    def scatter(self, rs):
+        self.scatters += 1
+        self._next()
+        self.code.op(f"SCATTER [c{self.creg}], {r(rs)}")
+
+    def state(self):
+        return self.index, self.position, self.scatters
+
+    def restore(self, state):
+        self.index, self.position, self.scatters = state
+
+
+def _delta(a, b):
+    return tuple(y - x for x, y in zip(a, b))
+
+
+def _shifted(c, delta, times=1):
+    return Coord(tuple(x + times * d for x, d in zip(c, delta)))   # CoordError if out of range
+
+
+def repeat(code, count, element, *, streams=(), limit=None, unroll=1, peel=0, loop=True):
+    """Emit ``element(k)`` for every ``k`` in ``0 .. count-1``, looping where it can.
+
+    Elements ``0 .. peel-1`` are straight-line; then, if ``loop`` and at least two
+    iterations of ``unroll`` elements remain, a counted loop whose body is
+    ``element(k)`` for the loop's first iteration (``element`` must choose its
+    registers from ``k mod unroll`` only, and touch memory only through
+    ``streams``); then the remaining elements, straight-line.  ``limit`` is the
+    coordinate register that holds the loop's bound.  ``element`` is called more
+    than once for the loop body, so it must not keep state of its own beyond what
+    ``k`` determines.  Raises ValueError if the body is not the same for every
+    iteration.
+    """
+    k = 0
+    while k < min(peel, count):
+        element(k)
+        k += 1
+    iterations = (count - k) // unroll
+    if loop and streams and iterations >= 2:
+        _counted_loop(code, k, iterations, element, list(streams), limit, unroll)
+        k += iterations * unroll
+    while k < count:
+        element(k)
+        k += 1
+
+
+def _capture(code, element, first, unroll):
+    saved = code.capture()
+    for k in range(first, first + unroll):
+        element(k)
+    return code.release(saved)
+
+
+def _counted_loop(code, first, iterations, element, streams, limit, unroll):
+    """The loop of :func:`repeat`: ``iterations`` times the elements ``first .. first+unroll-1``.
+
+    Invariant: each stream enters an iteration standing on the first coordinate it
+    accesses in it, so the body's CADDs are the same every time and the move at
+    its end goes one period (the walk's displacement per iteration) further.
+    The counter is a stream that only GATHERs (its accesses start the body's
+    dependence chains, so the compiler can keep them in stage 0 with the LOOP)
+    and whose last move advances; failing that, the limit register counts
+    itself in a second dimension (``LOOP cL.sc < cL.sn``).
+    """
+    if limit is None:
+        raise ValueError("a counted loop needs a coordinate register for its limit")
+    # How many accesses each stream makes per iteration, by writing the body once.
+    entry = [s.state() for s in streams]
+    _capture(code, element, first, unroll)
+    counts = [s.index - state[0] for s, state in zip(streams, entry)]
+    writes = [s.scatters - state[2] for s, state in zip(streams, entry)]
+    for s, state in zip(streams, entry):
+        s.restore(state)
+    period = []
+    for s, state, n in zip(streams, entry, counts):
+        if n:
+            s.goto(s.coords[state[0]])                  # pre-position before the loop
+            period.append(_periodic(s, state[0], n, iterations))
+        else:
+            period.append((0,) * NDIMS)
+    starts = [s.state() for s in streams]
+    body = _capture(code, element, first, unroll)
+    ends = [s.position for s in streams]
+    # The same body must serve the second iteration too.
+    for s, (index, position, scatters), n, w, shift in zip(streams, starts, counts, writes, period):
+        s.restore((index + n, _shifted(position, shift), scatters + w))
+    if _capture(code, element, first + unroll, unroll) != body:
+        raise ValueError(f"{code.label}: a loop body differs between iterations (registers "
+                         f"must depend on k mod unroll only)")
+    counter, dim = _pick_counter(streams, starts, ends, period, writes)
+    if counter is None:
+        count, bound, dim, count_creg = 0, iterations, _SELF_COUNT, limit
+        code.op(f"CSET c{limit}.{DIM_SHORT[_SELF_COUNT]}, 0")
+        code.op(f"CSET c{limit}.{DIM_SHORT[_SELF_BOUND]}, {iterations}")
+        bound_dim = _SELF_BOUND
+    else:
+        c = streams.index(counter)
+        bound = starts[c][1][dim] + iterations * period[c][dim]
+        if bound > 2047:
+            raise ValueError(f"c{counter.creg}.{DIM_SHORT[dim]} would count to {bound}, beyond 2047")
+        code.op(f"CSET c{limit}.{DIM_SHORT[dim]}, {bound}")
+        count_creg, bound_dim = counter.creg, dim
+    label = code.new_label()
+    code.mark(label)
+    code.lines += body
+    for s, end, state, shift in zip(streams, ends, starts, period):
+        s.position = end
+        s.goto(_shifted(state[1], shift), skip_dim=dim if s is counter else None)
+    code.op(f"LOOP c{count_creg}.{DIM_SHORT[dim]} < c{limit}.{DIM_SHORT[bound_dim]}, {label}")
+    # After the loop each stream stands where an iteration `iterations` would start.
+    for s, (index, position, scatters), n, w, shift in zip(streams, starts, counts, writes, period):
+        s.restore((index + iterations * n, _shifted(position, shift, iterations),
+                   scatters + iterations * w))
+
+
+#: When no stream can count a loop, the limit register counts in one dimension up to
+#: the bound it holds in another.
+_SELF_COUNT, _SELF_BOUND = DIM_SHORT.index("sc"), DIM_SHORT.index("sn")
+
+
+def _periodic(s, index, n, iterations):
+    """The displacement per iteration of a stream making ``n`` accesses from ``index``;
+    ValueError unless every iteration's coordinates are the first's, shifted by it."""
+    if index + iterations * n > len(s.coords):
+        raise ValueError(f"c{s.creg}: the loop walks past the end of the stream")
+    shift = _delta(s.coords[index], s.coords[index + n])
+    for i in range(1, iterations):
+        for a in range(n):
+            if s.coords[index + i * n + a] != _shifted(s.coords[index + a], shift, i):
+                raise ValueError(f"c{s.creg}: the walk is not the same in every iteration "
+                                 f"(access {index + i * n + a})")
+    return shift
+
+
+def _pick_counter(streams, starts, ends, period, writes):
+    """The first stream that only GATHERs in the body and advances along a dimension in its
+    move at the end of the body: that move's last +1 becomes the LOOP, whose bound is the
+    stream's coordinate after the last iteration.  ``(None, None)`` if there is none."""
+    for s, state, end, shift, w in zip(streams, starts, ends, period, writes):
+        if w:
+            continue
+        for dim in range(NDIMS):
+            if shift[dim] >= 1 and state[1][dim] + shift[dim] - end[dim] >= 1:
+                return s, dim
+    return None, None
+
+
+def elementwise(code, x, out, body, *, scratch, temps=0, unroll=1):
+    """``out[k]`` = what ``body`` computes from ``x[k]``, for every ``k``; returns the scratch left.
+
+    ``x`` and ``out``: :class:`Regs` or :class:`Row` of one length (the same row
+    is fine: in place).  ``body(k, src, dst, t)`` emits the operations that
+    compute register ``dst`` from register ``src`` (they may be the same
+    register) with the temporaries ``t``, and must choose any other register
+    from ``k mod unroll`` only.  A row is read by GATHER into ``dst`` (or a
+    value register) and written by SCATTER from it through a cursor of its own.
+    Element ``k`` uses the ``k mod unroll``-th of ``unroll`` sets of ``temps``
+    temporaries, so that many elements can be in flight at once; two rows make a
+    counted loop of ``unroll`` elements per iteration.
+    """
+    if len(x) != len(out):
+        raise ValueError(f"input of {len(x)} elements, output of {len(out)}")
+    if isinstance(x, Regs) and isinstance(out, Regs) and x != out and set(x) & set(out):
+        raise ValueError("the output registers overlap the input's without being the same")
+    scratch = scratch.without(registers_of(x, out))
+    looping = isinstance(x, Row) and isinstance(out, Row)
+    width = unroll
+    values, scratch = scratch.take(width if isinstance(out, Row) else 0, "element registers")
+    sets = []
+    for _ in range(width):
+        t, scratch = scratch.take(temps, "element temporaries")
+        sets.append(t)
+    cregs, scratch = scratch.take_cregs((1 if isinstance(x, Row) else 0) + (1 if isinstance(out, Row) else 0)
+                                        + (1 if looping else 0), "element cursors")
+    free = list(cregs)
+    read = Stream(code, free.pop(0), x.coords()) if isinstance(x, Row) else None
+    write = Stream(code, free.pop(0), out.coords()) if isinstance(out, Row) else None
+
+    def element(k):
+        dst = out[k] if isinstance(out, Regs) else values[k % width]
+        if read:
+            read.gather(dst)
+            src = dst
+        else:
+            src = x[k]
+        body(k, src, dst, sets[k % width])
+        if write:
+            write.scatter(dst)
+
+    repeat(code, len(x), element, streams=[s for s in (read, write) if s],
+           limit=free[0] if looping else None, unroll=width, loop=looping)
+    return scratch
