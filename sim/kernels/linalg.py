@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from sim.isa.encoding import CoreConfig
 
 from .operands import Matrix, Regs, Row, registers_of
-from .serial import Code, Stream, repeat
+from .serial import Code, Stream, repeat, slot_streams
 
-__all__ = ["DEFAULT_CHAINS", "tree_order", "dot", "saxpy", "matvec", "gemm",
+__all__ = ["DEFAULT_CHAINS", "COLUMN_BLOCK", "tree_order", "dot", "saxpy", "matvec", "gemm",
            "reduce_sum", "reduce_max", "sum_squares", "load", "store"]
 
 #: Accumulators per reduction: the default core's float latency F.
@@ -146,9 +146,10 @@ def saxpy(a, x, y, *, scratch, unroll=DEFAULT_CHAINS, label="saxpy"):
     """``y[k]`` = ``y[k] + a * x[k]`` (one MAC: two roundings), in place.
 
     ``a``: a register.  ``x``: Regs or Row.  ``y``: Regs (updated in its
-    registers) or Row (GATHER, MAC, SCATTER back through a second cursor that
-    trails the first, so the loop pipelines).  Two rows: a counted loop of
-    ``unroll`` elements per iteration, each with its own temporaries.
+    registers) or Row (GATHER, MAC, SCATTER at one coordinate, by ``unroll``
+    cursors taking turns: :func:`~sim.kernels.serial.slot_streams`).  Two rows: a
+    counted loop of ``unroll`` elements per iteration, each with its own
+    temporaries, counted by x's cursor.
     """
     _check_operand(x, "x")
     _check_operand(y, "y")
@@ -160,27 +161,29 @@ def saxpy(a, x, y, *, scratch, unroll=DEFAULT_CHAINS, label="saxpy"):
     code = Code(label)
     scratch = scratch.without([a, *registers_of(x, y)])
     looping = isinstance(x, Row) and isinstance(y, Row)
-    width = unroll if looping else 1
+    width = min(unroll, n) if looping else 1
     tx, scratch = scratch.take(width if isinstance(x, Row) else 0, "saxpy temporaries")
     ty, scratch = scratch.take(width if isinstance(y, Row) else 0, "saxpy temporaries")
-    ncur = (1 if isinstance(x, Row) else 0) + (2 if isinstance(y, Row) else 0) + (1 if looping else 0)
+    ncur = (1 if isinstance(x, Row) else 0) + (width if isinstance(y, Row) else 0) + looping
     cregs, scratch = scratch.take_cregs(ncur, "saxpy cursors")
     free = list(cregs)
-    y_write = Stream(code, free.pop(0), y.coords()) if isinstance(y, Row) else None
-    y_read = Stream(code, free.pop(0), y.coords()) if isinstance(y, Row) else None
     x_read = Stream(code, free.pop(0), x.coords()) if isinstance(x, Row) else None
+    slots = []
+    if isinstance(y, Row):
+        slots = slot_streams(code, free[:width], y.coords())
+        free = free[width:]
 
     def element(k):
         xv = _value(x, x_read, k, tx[k % width] if tx else None)
         if isinstance(y, Regs):
             code.d("MAC", y[k], a, xv)
         else:
-            t = ty[k % width]
-            y_read.gather(t)
+            t, slot = ty[k % width], slots[k % width]
+            slot.gather(t)
             code.d("MAC", t, a, xv)
-            y_write.scatter(t)
+            slot.scatter(t)
 
-    streams = [s for s in (y_write, y_read, x_read) if s]
+    streams = [s for s in (x_read, *slots) if s]
     repeat(code, n, element, streams=streams, limit=free[0] if looping else None,
            unroll=width, loop=looping)
     return code.lines
@@ -196,23 +199,29 @@ def _blocks(count, size):
     return [range(b, min(count, b + size)) for b in range(0, count, size)]
 
 
-def matvec(w, x, y, *, scratch, temps=DEFAULT_CHAINS, chains=DEFAULT_CHAINS, unroll=1,
-           label="matvec"):
+#: Rows the column form computes at once when ``y`` is a row: accumulators the register
+#: file can spare beside a kernel's temporaries, and ``M / (M + 1)`` of the D lane.
+COLUMN_BLOCK = 16
+
+
+def matvec(w, x, y, *, scratch, block=None, temps=DEFAULT_CHAINS, unroll=1, label="matvec"):
     """``y`` = ``w x`` for a :class:`Matrix` ``w`` in memory.
 
     Two forms, chosen by where the vectors are:
 
     * ``x`` a Row (column form): ``y[i]`` accumulates ``w[i][j] * x[j]`` column by
       column, a counted loop over the columns, the rows unrolled in its body; the
-      first column by MUL.  ``y`` Regs: the accumulators are ``y`` itself
-      (``w.rows`` registers).  ``y`` a Row: the rows go in blocks of
-      ``chains`` accumulators, each block's results SCATTERed to ``y``.
-    * ``x`` Regs, ``y`` a Row (row form): a counted loop over groups of ``chains``
-      rows, each row one chain over its columns (the first product by MUL), then
-      SCATTERed to ``y``.
+      first column by MUL.  ``y`` Regs: the accumulators are ``y`` itself (all
+      ``w.rows`` at once).  ``y`` a Row: the rows go in blocks of ``block``
+      accumulators (default :data:`COLUMN_BLOCK`), each block SCATTERed to ``y``.
+    * ``x`` Regs, ``y`` a Row (row form): a counted loop over groups of ``block``
+      rows (default :data:`DEFAULT_CHAINS`: one chain per row, so ``block >= F``
+      for full rate), each row's products in column order (the first by MUL),
+      then SCATTERed to ``y``.
 
-    ``temps`` registers take the gathered matrix elements in turn; ``unroll``
-    columns per iteration in the column form (each with its own x register).
+    Both forms compute each ``y[i]`` in the same order.  ``temps`` registers take
+    the gathered matrix elements in turn; ``unroll`` columns per iteration in the
+    column form (each with its own x register).
     """
     if not isinstance(w, Matrix):
         raise TypeError(f"w must be a Matrix, not {type(w).__name__}")
@@ -226,17 +235,17 @@ def matvec(w, x, y, *, scratch, temps=DEFAULT_CHAINS, chains=DEFAULT_CHAINS, unr
     code = Code(label)
     scratch = scratch.without(registers_of(x, y))
     if isinstance(x, Row):
-        _matvec_columns(code, w, x, y, scratch, temps, chains, unroll)
+        _matvec_columns(code, w, x, y, scratch, temps, block or COLUMN_BLOCK, unroll)
     else:
-        _matvec_rows(code, w, x, y, scratch, temps, chains)
+        _matvec_rows(code, w, x, y, scratch, temps, block or DEFAULT_CHAINS)
     return code.lines
 
 
-def _matvec_columns(code, w, x, y, scratch, temps, chains, unroll):
-    blocks = [range(w.rows)] if isinstance(y, Regs) else _blocks(w.rows, chains)
+def _matvec_columns(code, w, x, y, scratch, temps, block, unroll):
+    blocks = [range(w.rows)] if isinstance(y, Regs) else _blocks(w.rows, block)
     accs = y if isinstance(y, Regs) else None
     if accs is None:
-        accs, scratch = scratch.take(min(chains, w.rows), "matvec accumulators")
+        accs, scratch = scratch.take(min(block, w.rows), "matvec accumulators")
     wt, scratch = scratch.take(min(temps, max(map(len, blocks))), "matvec temporaries")
     xt, scratch = scratch.take(unroll, "matvec x registers")
     cregs, scratch = scratch.take_cregs(3 + (1 if isinstance(y, Row) else 0), "matvec cursors")
@@ -261,9 +270,9 @@ def _matvec_columns(code, w, x, y, scratch, temps, chains, unroll):
                 y_write.scatter(acc[i])
 
 
-def _matvec_rows(code, w, x, y, scratch, temps, chains):
-    groups = _blocks(w.rows, chains)
-    accs, scratch = scratch.take(min(chains, w.rows), "matvec accumulators")
+def _matvec_rows(code, w, x, y, scratch, temps, block):
+    groups = _blocks(w.rows, block)
+    accs, scratch = scratch.take(min(block, w.rows), "matvec accumulators")
     wt, scratch = scratch.take(temps, "matvec temporaries")
     cregs, scratch = scratch.take_cregs(3, "matvec cursors")
     y_write = Stream(code, cregs[0], y.coords())
@@ -280,10 +289,13 @@ def _matvec_rows(code, w, x, y, scratch, temps, chains):
         for n, _ in enumerate(rows):
             y_write.scatter(accs[n])
 
-    repeat(code, len(groups), element, streams=[y_write, w_read], limit=cregs[2])
+    full = w.rows // len(accs)               # the loop takes the full groups only
+    repeat(code, full, element, streams=[w_read, y_write], limit=cregs[2])
+    if full < len(groups):
+        element(full)
 
 
-def gemm(a, b, c, *, scratch, temps=DEFAULT_CHAINS, chains=DEFAULT_CHAINS, label="gemm"):
+def gemm(a, b, c, *, scratch, block=None, temps=DEFAULT_CHAINS, label="gemm"):
     """``c`` = ``a b`` for matrices in memory: one column-form :func:`matvec` per column of ``b``.
 
     Each column is its own loop nest (the program grows by about
@@ -296,7 +308,7 @@ def gemm(a, b, c, *, scratch, temps=DEFAULT_CHAINS, chains=DEFAULT_CHAINS, label
                          f"into {c.rows}x{c.cols}")
     lines = []
     for n in range(b.cols):
-        lines += matvec(a, b.column(n), c.column(n), scratch=scratch, temps=temps, chains=chains,
+        lines += matvec(a, b.column(n), c.column(n), scratch=scratch, block=block, temps=temps,
                         label=f"{label}_{n}")
     return lines
 

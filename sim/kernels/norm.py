@@ -130,15 +130,17 @@ def rsqrt_error_bound(steps=RSQRT_STEPS):
 
 
 def rmsnorm_error_bound(x, eps=RMS_EPS, steps=RSQRT_STEPS):
-    """A bound on ``|out[k] - y[k]|`` relative to ``|y[k]|``, ``y`` the exact RMSNorm of ``x``.
+    """``B`` with ``|out[k] - y[k]| <= B |y[k]| + 2**-150``, ``y`` the exact RMSNorm of ``x``.
 
     The sum of squares (``n`` products and ``n - 1`` additions, all terms
     non-negative) is within ``gamma_n`` of exact; ``1/n`` rounded adds ``u`` (none
     if ``n`` is a power of two), the MUL and the ADD one ``u`` each (the ADD's
     relative error, a sum of non-negatives, carries the others through); the
-    rounding of ``eps`` to binary32 is measured.  So the argument is ``a (1 + xi)``
+    rounding of ``eps`` to binary32 is measured, and underflow in the sum of squares
+    loses at most ``2**-148`` of the mean square.  So the argument is ``a (1 + xi)``
     with ``|xi| <= A``, its reciprocal square root within ``(1 - A)**-1/2`` of
-    ``a**-1/2``; then :func:`rsqrt_error_bound` and the last MUL's ``u``.
+    ``a**-1/2``; then :func:`rsqrt_error_bound` and the last MUL's ``u`` (and, for a
+    subnormal product, its absolute ``2**-150``).
     """
     u = UNIT_ROUNDOFF
     n = len(x)
@@ -146,7 +148,7 @@ def rmsnorm_error_bound(x, eps=RMS_EPS, steps=RSQRT_STEPS):
     inv_n = 0.0 if n & (n - 1) == 0 else u
     eps32 = _f32(eps)
     ms = sum(v * v for v in x) / n
-    eps_error = abs(eps32 - eps) / (ms + eps)
+    eps_error = (abs(eps32 - eps) + 2.0 ** -148) / (ms + eps)
     arg = (1 + gamma) * (1 + inv_n) * (1 + u) * (1 + u) * (1 + eps_error) - 1
     return ((1 - arg) ** -0.5 * (1 + rsqrt_error_bound(steps)) * (1 + u) - 1) * (1 + 1e-9)
 

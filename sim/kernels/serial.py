@@ -15,6 +15,8 @@ The pieces:
 * :class:`Stream` is one coordinate register walking a list of coordinates: each
   GATHER or SCATTER through it first moves it (one CADD per dimension that
   changes) to the next coordinate of its walk.
+* :func:`slot_streams` update a row in place: each element is GATHERed and
+  SCATTERed at one coordinate by one of several cursors taking turns.
 * :func:`elementwise` maps a vector to a vector (registers or rows, in place or
   not) with :func:`repeat`, each element computed by the caller's operations.
 * :func:`repeat` emits ``element(k)`` for ``k = 0 .. count-1``: a straight-line
@@ -34,7 +36,7 @@ from sim.isa.encoding import DIM_SHORT, NDIMS
 
 from .operands import Regs, Row, coord, registers_of
 
-__all__ = ["Code", "Stream", "repeat", "elementwise", "float_bits", "bits_float", "r"]
+__all__ = ["Code", "Stream", "slot_streams", "repeat", "elementwise", "float_bits", "bits_float", "r"]
 
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: CADD's immediate range (docs/isa.md section 3, C lane).
@@ -304,18 +306,32 @@ def _pick_counter(streams, starts, ends, period, writes):
     return None, None
 
 
+def slot_streams(code, cregs, coords):
+    """Streams that update ``coords`` in place, element ``k`` by stream ``k mod len(cregs)``.
+
+    Each stream GATHERs and SCATTERs its elements at one coordinate (its walk lists
+    each coordinate twice, so the second access does not move), then steps to its
+    next element: one cursor move per element, the least an update can cost, and
+    while one element is in flight its cursor waits while the others work.
+    """
+    width = len(cregs)
+    return [Stream(code, creg, [c for c in coords[u::width] for _ in range(2)])
+            for u, creg in enumerate(cregs)]
+
+
 def elementwise(code, x, out, body, *, scratch, temps=0, unroll=1):
     """``out[k]`` = what ``body`` computes from ``x[k]``, for every ``k``; returns the scratch left.
 
-    ``x`` and ``out``: :class:`Regs` or :class:`Row` of one length (the same row
-    is fine: in place).  ``body(k, src, dst, t)`` emits the operations that
-    compute register ``dst`` from register ``src`` (they may be the same
-    register) with the temporaries ``t``, and must choose any other register
-    from ``k mod unroll`` only.  A row is read by GATHER into ``dst`` (or a
-    value register) and written by SCATTER from it through a cursor of its own.
-    Element ``k`` uses the ``k mod unroll``-th of ``unroll`` sets of ``temps``
-    temporaries, so that many elements can be in flight at once; two rows make a
-    counted loop of ``unroll`` elements per iteration.
+    ``x`` and ``out``: :class:`Regs` or :class:`Row` of one length, or the same
+    (in place).  ``body(k, src, dst, t)`` emits the operations that compute
+    register ``dst`` from register ``src`` (they may be the same register) with
+    the temporaries ``t``, and must choose any other register from
+    ``k mod unroll`` only.  A row is read by GATHER into ``dst`` (or a value
+    register) and written by SCATTER from it; a row updated in place goes through
+    :func:`slot_streams`, else each row has a cursor of its own.  Element ``k``
+    uses the ``k mod unroll``-th of ``unroll`` sets of ``temps`` temporaries, so
+    that many elements can be in flight at once; rows make a counted loop of
+    ``unroll`` elements per iteration.
     """
     if len(x) != len(out):
         raise ValueError(f"input of {len(x)} elements, output of {len(out)}")
@@ -323,29 +339,37 @@ def elementwise(code, x, out, body, *, scratch, temps=0, unroll=1):
         raise ValueError("the output registers overlap the input's without being the same")
     scratch = scratch.without(registers_of(x, out))
     looping = isinstance(x, Row) and isinstance(out, Row)
-    width = unroll
+    in_place = looping and x == out
+    width = min(unroll, len(x))
     values, scratch = scratch.take(width if isinstance(out, Row) else 0, "element registers")
     sets = []
     for _ in range(width):
         t, scratch = scratch.take(temps, "element temporaries")
         sets.append(t)
-    cregs, scratch = scratch.take_cregs((1 if isinstance(x, Row) else 0) + (1 if isinstance(out, Row) else 0)
-                                        + (1 if looping else 0), "element cursors")
-    free = list(cregs)
-    read = Stream(code, free.pop(0), x.coords()) if isinstance(x, Row) else None
-    write = Stream(code, free.pop(0), out.coords()) if isinstance(out, Row) else None
+    cursors = width if in_place else (isinstance(x, Row) + isinstance(out, Row))
+    cregs, scratch = scratch.take_cregs(cursors + looping, "element cursors")
+    if in_place:
+        slots = slot_streams(code, cregs[:width], x.coords())
+        streams = slots
+        read = write = lambda k: slots[k % width]
+    else:
+        free = list(cregs)
+        reader = Stream(code, free.pop(0), x.coords()) if isinstance(x, Row) else None
+        writer = Stream(code, free.pop(0), out.coords()) if isinstance(out, Row) else None
+        streams = [s for s in (reader, writer) if s]
+        read, write = (lambda k: reader), (lambda k: writer)
 
     def element(k):
         dst = out[k] if isinstance(out, Regs) else values[k % width]
-        if read:
-            read.gather(dst)
+        if read(k):
+            read(k).gather(dst)
             src = dst
         else:
             src = x[k]
         body(k, src, dst, sets[k % width])
-        if write:
-            write.scatter(dst)
+        if write(k):
+            write(k).scatter(dst)
 
-    repeat(code, len(x), element, streams=[s for s in (read, write) if s],
-           limit=free[0] if looping else None, unroll=width, loop=looping)
+    repeat(code, len(x), element, streams=streams, limit=cregs[-1] if looping else None,
+           unroll=width, loop=looping)
     return scratch
