@@ -626,3 +626,65 @@ def test_sampling_chain_is_deterministic():
     s2 = xorshift32(s1)
     draws = [inverse_cdf([f32(w) for w in weights], (s >> 9) * 2.0 ** -23) for s in (s1, s2)]
     assert [state.regs[8], state.regs[7]] == draws
+
+
+# ----------------------------------------------------------------------------- lane counts
+
+def loop_bodies(lines):
+    """``{label: (D, S, C)}``: the operations per lane of each ``label: ... LOOP ..., label``."""
+    from sim.isa.syntax import MNEMONICS
+    bodies, open_at = {}, {}
+    for n, line in enumerate(lines):
+        if line.endswith(":"):
+            open_at[line[:-1]] = n
+        elif line.startswith("LOOP"):
+            label = line.rsplit(",", 1)[1].strip()
+            counts = {"D": 0, "S": 0, "C": 0}
+            for op in lines[open_at[label] + 1:n + 1]:
+                counts[MNEMONICS[op.split()[0].upper()][0]] += 1
+            bodies[label] = (counts["D"], counts["S"], counts["C"])
+    return list(bodies.values())
+
+
+X64, Y64 = Row(X_BASE, 64), Row(Y_BASE, 64)
+
+#: (kernel lines, the (D, S, C) operations per iteration of each loop) as docs/kernels.md
+#: derives them: a MAC, MAX or ADD per element is D; a GATHER or SCATTER per memory
+#: access is S; a cursor move per new coordinate (CADD, or the LOOP doing the last) is C.
+LANE_COUNTS = {
+    "dot of two rows": (lambda: linalg.dot(X64, Y64, 0, scratch=ALL.without([0])), [(4, 8, 8)]),
+    "saxpy of two rows": (lambda: linalg.saxpy(31, X64, Y64, scratch=ALL.without([31])),
+                          [(4, 12, 8)]),
+    "matvec 16 x 32, column form": (
+        lambda: linalg.matvec(Matrix.column_major(W_BASE, 16, 32), Row(X_BASE, 32),
+                              Regs.span(16, 16), scratch=ALL.without(range(16, 32))),
+        [(16, 17, 17)]),
+    "matvec 32 x 16 into a row, two blocks": (
+        lambda: linalg.matvec(Matrix.column_major(W_BASE, 32, 16), Row(X_BASE, 16),
+                              Row(OUT_BASE, 32), scratch=ALL),
+        [(16, 17, 17), (16, 17, 17)]),
+    "matvec 16 x 16, row form, row-major": (
+        lambda: linalg.matvec(Matrix.row_major(W_BASE, 16, 16), Regs.span(16, 16),
+                              Row(OUT_BASE, 16), scratch=ALL.without(range(16, 32))),
+        [(64, 68, 68)]),
+    "matvec 16 x 16, row form, column-major (self-counted)": (
+        lambda: linalg.matvec(Matrix.column_major(W_BASE, 16, 16), Regs.span(16, 16),
+                              Row(OUT_BASE, 16), scratch=ALL.without(range(16, 32))),
+        [(64, 68, 69)]),
+    "sum of a row": (lambda: linalg.reduce_sum(X64, 0, scratch=ALL.without([0])), [(4, 4, 4)]),
+    "sum of squares of a row": (lambda: linalg.sum_squares(X64, 0, scratch=ALL.without([0])),
+                                [(4, 4, 4)]),
+    "relu in place": (lambda: activations.relu(X64, X64, scratch=ALL), [(4, 8, 5)]),
+    "relu into another row": (lambda: activations.relu(X64, Y64, scratch=ALL), [(4, 8, 8)]),
+    "exp": (lambda: softmax.exp(X64, Y64, scratch=ALL), [(84, 8, 8)]),
+    "softmax": (lambda: softmax.softmax(X64, Y64, scratch=ALL), [(4, 4, 4), (46, 4, 4), (2, 4, 3)]),
+    "argmax": (lambda: sampling.argmax(X64, 0, scratch=ALL.without([0])), [(7, 1, 1)]),
+    "sample": (lambda: sampling.sample(X64, 31, 0, scratch=ALL.without([0, 31])),
+               [(1, 1, 1), (4, 1, 1)]),
+}
+
+
+@pytest.mark.parametrize("name", LANE_COUNTS)
+def test_loop_bodies_have_the_documented_lane_counts(name):
+    make, counts = LANE_COUNTS[name]
+    assert loop_bodies(make()) == counts

@@ -298,8 +298,8 @@ def _matvec_rows(code, w, x, y, scratch, temps, block):
 def gemm(a, b, c, *, scratch, block=None, temps=DEFAULT_CHAINS, label="gemm"):
     """``c`` = ``a b`` for matrices in memory: one column-form :func:`matvec` per column of ``b``.
 
-    Each column is its own loop nest (the program grows by about
-    ``4 * a.rows + 12`` lines per column of ``b``).
+    Each column of ``b`` is a matvec of its own, so the program repeats its code
+    once per column.
     """
     if not all(isinstance(m, Matrix) for m in (a, b, c)):
         raise TypeError("gemm takes three Matrix operands")

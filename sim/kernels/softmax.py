@@ -140,8 +140,8 @@ def softmax(x, out, *, scratch, chains=DEFAULT_CHAINS, unroll=2, steps=RECIPROCA
     ``x``, ``out``: Regs or Row (may be the same).  Three passes:
     :func:`reduce_max` (``chains`` accumulators; exact in any order);
     ``e[k] = exp(x[k] - m)`` into ``out`` while ``s = s + e[k]`` in increasing
-    ``k`` from ``s = +0`` (one accumulator: an exp is 22 D operations, far longer
-    than a float latency); ``r`` = :func:`reciprocal` of ``s``; ``out[k] = e[k] * r``.
+    ``k`` from ``s = +0`` (one accumulator: an element's 23 D operations take far
+    longer than a float latency); ``r`` = :func:`reciprocal` of ``s``; ``out[k] = e[k] * r``.
     Error: :func:`softmax_error_bound`.
     """
     code = Code(label)
