@@ -16,7 +16,7 @@ __all__ = ["relu", "relu_squared"]
 def _activation(x, out, scratch, unroll, label, square):
     code = Code(label)
     (zero,), scratch = scratch.without(registers_of(x, out)).take(1, f"{label} zero")
-    code.op(f"LI r{zero}, 0")
+    code.load(zero, 0)
 
     def body(k, src, dst, t):
         code.d("MAX", dst, src, zero)

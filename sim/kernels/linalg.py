@@ -89,20 +89,21 @@ class _Chains:
         return list(self.accs[:min(count, len(self.accs))])
 
 
-def _streams_for(code, operands, cregs):
-    """A stream over each Row operand (None for a register vector), from ``cregs`` in turn."""
-    streams, free = [], list(cregs)
-    for v in operands:
-        streams.append(Stream(code, free.pop(0), v.coords()) if isinstance(v, Row) else None)
-    return streams
+class _Source:
+    """Element ``k`` of an operand as a register: a register of a :class:`Regs`, or, for
+    a :class:`Row`, the temporary ``temps[k mod len(temps)]`` after a GATHER through a
+    cursor ``creg`` walking it."""
 
+    def __init__(self, code, v, temps, creg):
+        self.v, self.temps = v, temps
+        self.stream = Stream(code, creg, v.coords()) if isinstance(v, Row) else None
 
-def _value(v, stream, k, temp):
-    """The register holding element ``k`` of ``v``: itself, or ``temp`` after a GATHER."""
-    if isinstance(v, Regs):
-        return v[k]
-    stream.gather(temp)
-    return temp
+    def __call__(self, k):
+        if self.stream is None:
+            return self.v[k]
+        t = self.temps[k % len(self.temps)]
+        self.stream.gather(t)
+        return t
 
 
 def dot(x, y, out, *, scratch, chains=DEFAULT_CHAINS, label="dot"):
@@ -116,28 +117,24 @@ def dot(x, y, out, *, scratch, chains=DEFAULT_CHAINS, label="dot"):
     _check_operand(y, "y")
     n = _length(x, y)
     code = Code(label)
-    rows = [v for v in (x, y) if isinstance(v, Row)]
     scratch = scratch.without(registers_of(x, y))
     accs, scratch = scratch.take(min(chains, n), "dot accumulators")
-    temps = []
-    for _ in rows:
-        t, scratch = scratch.take(len(accs), "dot temporaries")
-        temps.append(t)
-    cregs, scratch = scratch.take_cregs(len(rows) + (1 if len(rows) == 2 else 0), "dot cursors")
-    streams = _streams_for(code, (x, y), cregs)
+    looping = isinstance(x, Row) and isinstance(y, Row)
+    cregs, scratch = scratch.take_cregs(isinstance(x, Row) + isinstance(y, Row) + looping,
+                                        "dot cursors")
+    free = list(cregs)
+    sources = []
+    for v in (x, y):
+        temps, scratch = scratch.take(len(accs) if isinstance(v, Row) else 0, "dot temporaries")
+        sources.append(_Source(code, v, temps, free.pop(0) if isinstance(v, Row) else None))
     chain = _Chains(accs)
-    row_temps = iter(temps)
-    tx = next(row_temps) if isinstance(x, Row) else None
-    ty = next(row_temps) if isinstance(y, Row) else None
 
     def element(k):
-        a = _value(x, streams[0], k, tx[k % len(accs)] if tx else None)
-        b = _value(y, streams[1], k, ty[k % len(accs)] if ty else None)
+        a, b = (source(k) for source in sources)
         code.d("MUL" if k < len(accs) else "MAC", chain[k], a, b)
 
-    looping = len(rows) == 2
-    repeat(code, n, element, streams=[s for s in streams if s], limit=cregs[-1] if looping else None,
-           unroll=len(accs), peel=len(accs), loop=looping)
+    repeat(code, n, element, streams=[s.stream for s in sources if s.stream],
+           limit=free[0] if looping else None, unroll=len(accs), peel=len(accs), loop=looping)
     _combine(code, "ADD", chain.used(n), accs, out)
     return code.lines
 
@@ -164,17 +161,17 @@ def saxpy(a, x, y, *, scratch, unroll=DEFAULT_CHAINS, label="saxpy"):
     width = min(unroll, n) if looping else 1
     tx, scratch = scratch.take(width if isinstance(x, Row) else 0, "saxpy temporaries")
     ty, scratch = scratch.take(width if isinstance(y, Row) else 0, "saxpy temporaries")
-    ncur = (1 if isinstance(x, Row) else 0) + (width if isinstance(y, Row) else 0) + looping
+    ncur = isinstance(x, Row) + (width if isinstance(y, Row) else 0) + looping
     cregs, scratch = scratch.take_cregs(ncur, "saxpy cursors")
     free = list(cregs)
-    x_read = Stream(code, free.pop(0), x.coords()) if isinstance(x, Row) else None
+    x_value = _Source(code, x, tx, free.pop(0) if isinstance(x, Row) else None)
     slots = []
     if isinstance(y, Row):
         slots = slot_streams(code, free[:width], y.coords())
         free = free[width:]
 
     def element(k):
-        xv = _value(x, x_read, k, tx[k % width] if tx else None)
+        xv = x_value(k)
         if isinstance(y, Regs):
             code.d("MAC", y[k], a, xv)
         else:
@@ -183,7 +180,7 @@ def saxpy(a, x, y, *, scratch, unroll=DEFAULT_CHAINS, label="saxpy"):
             code.d("MAC", t, a, xv)
             slot.scatter(t)
 
-    streams = [s for s in (x_read, *slots) if s]
+    streams = [s for s in (x_value.stream, *slots) if s]
     repeat(code, n, element, streams=streams, limit=free[0] if looping else None,
            unroll=width, loop=looping)
     return code.lines

@@ -13,7 +13,7 @@ import math
 
 from .linalg import DEFAULT_CHAINS, sum_squares
 from .operands import registers_of
-from .serial import Code, elementwise, float_bits
+from .serial import Code, bits_float, elementwise, float_bits
 from .softmax import UNIT_ROUNDOFF
 
 __all__ = ["RSQRT_MAGIC", "RSQRT_STEPS", "RMS_EPS", "rsqrt", "rmsnorm",
@@ -80,8 +80,8 @@ def rmsnorm(x, out, *, scratch, eps=RMS_EPS, steps=RSQRT_STEPS, chains=DEFAULT_C
     (s, scale), scratch = scratch.take(2, "rmsnorm")
     code.lines += sum_squares(x, s, scratch=scratch, chains=chains, label=f"{label}_sumsq")
     (inv_n, epsilon), rest = scratch.take(2, "rmsnorm constants")
-    code.load(inv_n, float_bits(1.0 / n))
-    code.load(epsilon, float_bits(eps))
+    code.load_float(inv_n, 1.0 / n)
+    code.load_float(epsilon, eps)
     code.d("MUL", s, s, inv_n)
     code.d("ADD", s, s, epsilon)
     code.lines += rsqrt(s, scale, scratch=scratch, steps=steps, label=f"{label}_rsqrt")
@@ -154,6 +154,5 @@ def rmsnorm_error_bound(x, eps=RMS_EPS, steps=RSQRT_STEPS):
 
 
 def _f32(value):
-    from .serial import bits_float
     return bits_float(float_bits(value))
 

@@ -54,24 +54,35 @@ def uniform(state, out, *, scratch, label="uniform"):
     return code.lines
 
 
-def _sequence(code, x, scratch, cregs, element, count=None):
-    """Run ``element(k, v)`` for ``k = 0 .. count-1`` with ``v`` the register holding ``x[k]``:
-    a register of ``x``, or (a Row) a temporary after a GATHER, in a counted loop after
-    element 0.  For element 0 of a Row, ``v`` is None: ``element`` gathers it itself
-    through the stream it is given."""
-    count = len(x) if count is None else count
+def _scan(code, x, count, acc, step, scratch, cregs, head=None):
+    """Walk ``x[0 .. count-1]`` in order and return the register of the running value.
+
+    ``head(reg)`` (if given) is emitted once ``reg`` holds ``x[0]``; then
+    ``step(k, prev, v)`` for ``k = 1 ..``, with ``v`` holding ``x[k]`` and ``prev``
+    the running value's register: ``x[0]``'s before the first step, ``acc`` after
+    (a step writes ``acc``).  A Row's ``x[0]`` is GATHERed into ``acc`` and the rest
+    into a temporary, in a counted loop after element 0.
+    """
     if isinstance(x, Regs):
-        repeat(code, count, lambda k: element(k, x[k], None), loop=False)
-        return
-    (v,), scratch = scratch.take(1, "element register")
+        if head:
+            head(x[0])
+        for k in range(1, count):
+            step(k, x[0] if k == 1 else acc, x[k])
+        return acc if count > 1 else x[0]
+    (v,), _ = scratch.take(1, "element register")
     read = Stream(code, cregs[0], x.coords()[:count])
-    repeat(code, count, lambda k: element(k, None if k == 0 else _gathered(read, v), read),
-           streams=[read], limit=cregs[1], peel=1)
 
+    def element(k):
+        if k == 0:
+            read.gather(acc)
+            if head:
+                head(acc)
+        else:
+            read.gather(v)
+            step(k, acc, v)
 
-def _gathered(stream, reg):
-    stream.gather(reg)
-    return reg
+    repeat(code, count, element, streams=[read], limit=cregs[1], peel=1)
+    return acc
 
 
 def argmax(x, out, *, scratch, label="argmax"):
@@ -87,23 +98,17 @@ def argmax(x, out, *, scratch, label="argmax"):
     cregs, scratch = scratch.take_cregs(0 if isinstance(x, Regs) else 2, "argmax cursors")
     for reg, value in ((out, 0), (k_reg, 0), (one, 1), (shift, 31)):
         code.load(reg, value)
-    current = [x[0] if isinstance(x, Regs) else best]
 
-    def element(k, v, stream):
-        if k == 0:
-            if stream:
-                stream.gather(best)
-            return
-        code.d("SUB", d, current[0], v)
+    def step(k, prev, v):
+        code.d("SUB", d, prev, v)
         code.d("SRA", d, d, shift)
-        code.d("MAX", best, current[0], v)
-        current[0] = best
+        code.d("MAX", best, prev, v)
         code.d("IADD", k_reg, k_reg, one)
         code.d("XOR", t, k_reg, out)
         code.d("AND", t, t, d)
         code.d("XOR", out, out, t)
 
-    _sequence(code, x, scratch, cregs, element)
+    _scan(code, x, len(x), best, step, scratch, cregs)
     return code.lines
 
 
@@ -124,33 +129,24 @@ def sample(weights, u, out, *, scratch, label="sample"):
     scratch = scratch.without([*registers_of(weights), u, out])
     (total, target, cdf, shift, d), scratch = scratch.take(5, "sample")
     cregs, scratch = scratch.take_cregs(0 if isinstance(weights, Regs) else 2, "sample cursors")
-    running = [None]
 
     def add(acc):
-        def element(k, v, stream):
-            if k == 0:
-                if stream:
-                    stream.gather(acc)
-                    running[0] = acc
-                else:
-                    running[0] = v
-                return
-            code.d("ADD", acc, running[0], v)
-            running[0] = acc
-        return element
+        return lambda k, prev, v: code.d("ADD", acc, prev, v)
 
-    _sequence(code, weights, scratch, cregs, add(total))
-    code.d("MUL", target, u, running[0])
+    total = _scan(code, weights, n, total, add(total), scratch, cregs)
+    code.d("MUL", target, u, total)
     code.load(out, n - 1)
     code.load(shift, 31)
-    count = add(cdf)
 
-    def compare(k, v, stream):
-        count(k, v, stream)
-        code.d("ISUB", d, target, running[0])
+    def count(reg):
+        code.d("ISUB", d, target, reg)
         code.d("SRA", d, d, shift)
         code.d("IADD", out, out, d)
 
+    def step(k, prev, v):
+        add(cdf)(k, prev, v)
+        count(cdf)
+
     if n > 1:
-        _sequence(code, weights, scratch, cregs, compare, count=n - 1)
+        _scan(code, weights, n - 1, cdf, step, scratch, cregs, head=count)
     return code.lines

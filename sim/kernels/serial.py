@@ -5,9 +5,9 @@ in program order, which runs as it stands (one operation per SIW) and which the
 kernel compiler (``sim.asm.compiler``) packs into SIWs and software-pipelines.
 So a kernel here only has to be *correct* and *pipelinable*: every loop is a
 ``label: ... LOOP ck.dim < cj.dim2, label`` body whose trip count is fixed by
-constants set just before it (CCLR/CSET), whose counter register is touched only
-by the body's cursor moves, GATHERs and SCATTERs (all stage-0 operations), and
-whose other coordinate registers are moved only by CADD.
+constants set just before it (CCLR/CSET/CADD), whose counter register is touched
+only by the body's cursor moves, GATHERs and the LOOP (all operations that can
+stay in stage 0), and whose other coordinate registers are moved only by CADD.
 
 The pieces:
 
@@ -30,21 +30,21 @@ The pieces:
 
 import re
 import struct
+from dataclasses import dataclass
 
 from sim.isa.coord import Coord
 from sim.isa.encoding import DIM_SHORT, NDIMS
 
-from .operands import Regs, Row, coord, registers_of
+from .operands import NCREGS, Regs, Row, coord, registers_of
 
-__all__ = ["Code", "Stream", "slot_streams", "repeat", "elementwise", "float_bits", "bits_float", "r"]
+__all__ = ["Code", "Stream", "slot_streams", "repeat", "elementwise", "float_bits", "bits_float"]
 
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: CADD's immediate range (docs/isa.md section 3, C lane).
 _CADD_MIN, _CADD_MAX = -2048, 2047
 
 
-def r(reg):
-    """Assembly name of data register ``reg``."""
+def _r(reg):
     return f"r{reg}"
 
 
@@ -77,16 +77,16 @@ class Code:
 
     def d(self, mnemonic, rd, *sources):
         """A D-lane operation: ``MNEMONIC rd, rs1[, rs2]`` on data registers."""
-        self.op(f"{mnemonic} " + ", ".join(r(x) for x in (rd, *sources)))
+        self.op(f"{mnemonic} " + ", ".join(_r(x) for x in (rd, *sources)))
 
     def load(self, rd, bits):
         """``rd`` = the 32-bit pattern ``bits``: LI, and LIH if the high half is not the
         low half's sign extension."""
         bits &= 0xFFFF_FFFF
         low = bits & 0xFFFF
-        self.op(f"LI {r(rd)}, {low - 0x10000 if low & 0x8000 else low}")
+        self.op(f"LI {_r(rd)}, {low - 0x10000 if low & 0x8000 else low}")
         if (bits >> 16) != (0xFFFF if low & 0x8000 else 0):
-            self.op(f"LIH {r(rd)}, {bits >> 16:#06x}")
+            self.op(f"LIH {_r(rd)}, {bits >> 16:#06x}")
 
     def load_float(self, rd, value):
         """``rd`` = ``value`` rounded to binary32."""
@@ -117,7 +117,7 @@ class Stream:
     """
 
     def __init__(self, code, creg, coords):
-        if not 0 <= creg < 8:
+        if not 0 <= creg < NCREGS:
             raise ValueError(f"c{creg} is not a coordinate register")
         self.code = code
         self.creg = creg
@@ -157,12 +157,12 @@ class Stream:
 
     def gather(self, rd):
         self._next()
-        self.code.op(f"GATHER {r(rd)}, [c{self.creg}]")
+        self.code.op(f"GATHER {_r(rd)}, [c{self.creg}]")
 
     def scatter(self, rs):
         self.scatters += 1
         self._next()
-        self.code.op(f"SCATTER [c{self.creg}], {r(rs)}")
+        self.code.op(f"SCATTER [c{self.creg}], {_r(rs)}")
 
     def state(self):
         return self.index, self.position, self.scatters
@@ -192,6 +192,9 @@ def repeat(code, count, element, *, streams=(), limit=None, unroll=1, peel=0, lo
     ``k`` determines.  Raises ValueError if the body is not the same for every
     iteration.
     """
+    if unroll < 1 or peel < 0:
+        raise ValueError(f"repeat: unroll must be at least 1 and peel at least 0, not "
+                         f"{unroll} and {peel}")
     k = 0
     while k < min(peel, count):
         element(k)
@@ -212,71 +215,104 @@ def _capture(code, element, first, unroll):
     return code.release(saved)
 
 
-def _counted_loop(code, first, iterations, element, streams, limit, unroll):
-    """The loop of :func:`repeat`: ``iterations`` times the elements ``first .. first+unroll-1``.
-
-    Invariant: each stream enters an iteration standing on the first coordinate it
-    accesses in it, so the body's CADDs are the same every time and the move at
-    its end goes one period (the walk's displacement per iteration) further.
-    The counter is a stream that only GATHERs (its accesses start the body's
-    dependence chains, so the compiler can keep them in stage 0 with the LOOP)
-    and whose last move advances; failing that, the limit register counts
-    itself in a second dimension (``LOOP cL.sc < cL.sn``).
-    """
-    if limit is None:
-        raise ValueError("a counted loop needs a coordinate register for its limit")
-    # How many accesses each stream makes per iteration, by writing the body once.
-    entry = [s.state() for s in streams]
-    _capture(code, element, first, unroll)
-    counts = [s.index - state[0] for s, state in zip(streams, entry)]
-    writes = [s.scatters - state[2] for s, state in zip(streams, entry)]
-    for s, state in zip(streams, entry):
-        s.restore(state)
-    period = []
-    for s, state, n in zip(streams, entry, counts):
-        if n:
-            s.goto(s.coords[state[0]])                  # pre-position before the loop
-            period.append(_periodic(s, state[0], n, iterations))
-        else:
-            period.append((0,) * NDIMS)
-    starts = [s.state() for s in streams]
-    body = _capture(code, element, first, unroll)
-    ends = [s.position for s in streams]
-    # The same body must serve the second iteration too.
-    for s, (index, position, scatters), n, w, shift in zip(streams, starts, counts, writes, period):
-        s.restore((index + n, _shifted(position, shift), scatters + w))
-    if _capture(code, element, first + unroll, unroll) != body:
-        raise ValueError(f"{code.label}: a loop body differs between iterations (registers "
-                         f"must depend on k mod unroll only)")
-    counter, dim = _pick_counter(streams, starts, ends, period, writes)
-    if counter is None:
-        count, bound, dim, count_creg = 0, iterations, _SELF_COUNT, limit
-        code.op(f"CSET c{limit}.{DIM_SHORT[_SELF_COUNT]}, 0")
-        code.op(f"CSET c{limit}.{DIM_SHORT[_SELF_BOUND]}, {iterations}")
-        bound_dim = _SELF_BOUND
-    else:
-        c = streams.index(counter)
-        bound = starts[c][1][dim] + iterations * period[c][dim]
-        if bound > 2047:
-            raise ValueError(f"c{counter.creg}.{DIM_SHORT[dim]} would count to {bound}, beyond 2047")
-        code.op(f"CSET c{limit}.{DIM_SHORT[dim]}, {bound}")
-        count_creg, bound_dim = counter.creg, dim
-    label = code.new_label()
-    code.mark(label)
-    code.lines += body
-    for s, end, state, shift in zip(streams, ends, starts, period):
-        s.position = end
-        s.goto(_shifted(state[1], shift), skip_dim=dim if s is counter else None)
-    code.op(f"LOOP c{count_creg}.{DIM_SHORT[dim]} < c{limit}.{DIM_SHORT[bound_dim]}, {label}")
-    # After the loop each stream stands where an iteration `iterations` would start.
-    for s, (index, position, scatters), n, w, shift in zip(streams, starts, counts, writes, period):
-        s.restore((index + iterations * n, _shifted(position, shift, iterations),
-                   scatters + iterations * w))
+@dataclass(frozen=True)
+class _Walk:
+    """What one stream does in one iteration: ``accesses``, of them ``scatters``, and the
+    ``period``, its displacement from one iteration to the next."""
+    accesses: int
+    scatters: int
+    period: tuple
 
 
 #: When no stream can count a loop, the limit register counts in one dimension up to
 #: the bound it holds in another.
 _SELF_COUNT, _SELF_BOUND = DIM_SHORT.index("sc"), DIM_SHORT.index("sn")
+
+
+def _counted_loop(code, first, iterations, element, streams, limit, unroll):
+    """The loop of :func:`repeat`: ``iterations`` times the elements ``first .. first+unroll-1``.
+
+    Invariant: each stream enters an iteration standing on the first coordinate it
+    accesses in it, so the body's CADDs are the same every time and the moves at
+    its end go one period further.
+    """
+    if limit is None:
+        raise ValueError("a counted loop needs a coordinate register for its limit")
+    walks = _step_measure(code, first, element, streams, unroll, iterations)
+    starts = [s.state() for s in streams]
+    body = _capture(code, element, first, unroll)
+    ends = [s.position for s in streams]
+    _step_check_second_iteration(code, first, element, streams, unroll, starts, walks, body)
+    counter, dim, bound_creg, bound_dim = _step_bound(code, streams, starts, ends, walks, limit,
+                                                      iterations)
+    label = code.new_label()
+    code.mark(label)
+    code.lines += body
+    for s, end, start, walk in zip(streams, ends, starts, walks):
+        s.position = end
+        s.goto(_shifted(start[1], walk.period), skip_dim=dim if s is counter else None)
+    code.op(f"LOOP c{counter.creg if counter else limit}.{DIM_SHORT[dim]} < "
+            f"c{bound_creg}.{DIM_SHORT[bound_dim]}, {label}")
+    # After the loop each stream stands where an iteration `iterations` would start.
+    for s, (index, position, scatters), walk in zip(streams, starts, walks):
+        s.restore((index + iterations * walk.accesses, _shifted(position, walk.period, iterations),
+                   scatters + iterations * walk.scatters))
+
+
+def _step_measure(code, first, element, streams, unroll, iterations):
+    """Write the body once to see what each stream does in it, then move each stream
+    onto its first coordinate of the loop (before the loop's label)."""
+    entry = [s.state() for s in streams]
+    _capture(code, element, first, unroll)
+    walks = []
+    for s, (index, position, scatters) in zip(streams, entry):
+        accesses, writes = s.index - index, s.scatters - scatters
+        s.restore((index, position, scatters))
+        if accesses:
+            s.goto(s.coords[index])
+            walks.append(_Walk(accesses, writes, _periodic(s, index, accesses, iterations)))
+        else:
+            walks.append(_Walk(0, 0, (0,) * NDIMS))
+    return walks
+
+
+def _step_check_second_iteration(code, first, element, streams, unroll, starts, walks, body):
+    """The body written for the second iteration must be the same text."""
+    for s, (index, position, scatters), walk in zip(streams, starts, walks):
+        s.restore((index + walk.accesses, _shifted(position, walk.period),
+                   scatters + walk.scatters))
+    second = _capture(code, element, first + unroll, unroll)
+    for s, state in zip(streams, starts):
+        s.restore(state)
+    if second != body:
+        raise ValueError(f"{code.label}: a loop body differs between iterations (registers "
+                         f"must depend on k mod unroll only)")
+
+
+def _step_bound(code, streams, starts, ends, walks, limit, iterations):
+    """Choose the counter and set the bound: ``(counter stream or None, its dimension,
+    bound register, bound dimension)``.
+
+    The counter is the first stream that only GATHERs (its accesses start the body's
+    dependence chains, so the compiler can keep them in stage 0 with the LOOP) and
+    whose move at the end of the body advances along a dimension: that move's last
+    +1 is the LOOP, and the bound is the stream's coordinate after the last iteration.
+    Failing one, the limit register counts itself: ``LOOP cL.sc < cL.sn``.
+    """
+    for s, (_, start, _), end, walk in zip(streams, starts, ends, walks):
+        if walk.scatters:
+            continue
+        for dim in range(NDIMS):
+            if walk.period[dim] >= 1 and start[dim] + walk.period[dim] - end[dim] >= 1:
+                bound = start[dim] + iterations * walk.period[dim]
+                if bound > 2047:
+                    raise ValueError(f"c{s.creg}.{DIM_SHORT[dim]} would count to {bound}, "
+                                     f"beyond 2047")
+                code.op(f"CSET c{limit}.{DIM_SHORT[dim]}, {bound}")
+                return s, dim, limit, dim
+    code.op(f"CSET c{limit}.{DIM_SHORT[_SELF_COUNT]}, 0")
+    code.op(f"CSET c{limit}.{DIM_SHORT[_SELF_BOUND]}, {iterations}")
+    return None, _SELF_COUNT, limit, _SELF_BOUND
 
 
 def _periodic(s, index, n, iterations):
@@ -293,19 +329,6 @@ def _periodic(s, index, n, iterations):
     return shift
 
 
-def _pick_counter(streams, starts, ends, period, writes):
-    """The first stream that only GATHERs in the body and advances along a dimension in its
-    move at the end of the body: that move's last +1 becomes the LOOP, whose bound is the
-    stream's coordinate after the last iteration.  ``(None, None)`` if there is none."""
-    for s, state, end, shift, w in zip(streams, starts, ends, period, writes):
-        if w:
-            continue
-        for dim in range(NDIMS):
-            if shift[dim] >= 1 and state[1][dim] + shift[dim] - end[dim] >= 1:
-                return s, dim
-    return None, None
-
-
 def slot_streams(code, cregs, coords):
     """Streams that update ``coords`` in place, element ``k`` by stream ``k mod len(cregs)``.
 
@@ -320,7 +343,7 @@ def slot_streams(code, cregs, coords):
 
 
 def elementwise(code, x, out, body, *, scratch, temps=0, unroll=1):
-    """``out[k]`` = what ``body`` computes from ``x[k]``, for every ``k``; returns the scratch left.
+    """``out[k]`` = what ``body`` computes from ``x[k]``, for every ``k``.
 
     ``x`` and ``out``: :class:`Regs` or :class:`Row` of one length, or the same
     (in place).  ``body(k, src, dst, t)`` emits the operations that compute
@@ -372,4 +395,3 @@ def elementwise(code, x, out, body, *, scratch, temps=0, unroll=1):
 
     repeat(code, len(x), element, streams=streams, limit=cregs[-1] if looping else None,
            unroll=width, loop=looping)
-    return scratch

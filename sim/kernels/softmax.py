@@ -22,10 +22,11 @@ docs/kernels.md) are what a float32 reference must mirror.
 """
 
 import math
+from fractions import Fraction
 
 from .linalg import DEFAULT_CHAINS, reduce_max
 from .operands import registers_of
-from .serial import Code, elementwise
+from .serial import Code, bits_float, elementwise
 
 __all__ = ["LOG2E", "EXP_CLAMP", "EXP_COEFFS", "RECIPROCAL_MAGIC", "RECIPROCAL_STEPS",
            "exp", "reciprocal", "softmax",
@@ -85,7 +86,8 @@ def _exp_ops(code, c, src, dst, t):
     code.d("ITOF", f, n)
     code.d("SUB", f, a, f)
     p = c.coeffs[-1]
-    for k, acc in zip(range(len(EXP_COEFFS) - 2, -1, -1), (a, q) * len(EXP_COEFFS)):
+    for k in range(len(EXP_COEFFS) - 2, -1, -1):      # Horner's rule in two registers by turns
+        acc = (q, a)[k % 2]
         code.d("MOV", acc, c.coeffs[k])
         code.d("MAC", acc, p, f)
         p = acc
@@ -149,7 +151,7 @@ def softmax(x, out, *, scratch, chains=DEFAULT_CHAINS, unroll=2, steps=RECIPROCA
     (m, total, r), scratch = scratch.take(3, "softmax")
     code.lines += reduce_max(x, m, scratch=scratch, chains=chains, label=f"{label}_max")
     consts = _ExpConstants(code, scratch)
-    code.op(f"LI r{total}, 0")
+    code.load(total, 0)
 
     def exp_and_sum(k, src, dst, t):
         code.d("SUB", dst, src, m)
@@ -175,8 +177,6 @@ def _poly_bound():
     the six MACs of Horner's rule: a running bound ``E_k`` on ``|p_k - fl(p_k)|`` at
     ``|f| = 1/2``, where all coefficients are positive.
     """
-    from fractions import Fraction
-    from .serial import bits_float
     u, a = UNIT_ROUNDOFF, 0.5 + 2.0 ** -23     # f may exceed 1/2 by half an ulp of 1
     degree = len(EXP_COEFFS) - 1
     ln2 = math.log(2)
@@ -200,7 +200,6 @@ def _poly_bound():
 
 def _interpolant(nodes, values):
     """Monomial coefficients of the polynomial through ``(nodes, values)``, in rationals."""
-    from fractions import Fraction
     n = len(nodes)
     rows = [[x ** j for j in range(n)] + [Fraction(v)] for x, v in zip(nodes, values)]
     for i in range(n):
@@ -228,7 +227,6 @@ def exp_error_bound(x):
     global _POLY_BOUND
     if _POLY_BOUND is None:
         _POLY_BOUND = _poly_bound()
-    from .serial import bits_float
     log2e = bits_float(LOG2E)
     b = math.log(2) * (abs(log2e - 1 / math.log(2)) + log2e * UNIT_ROUNDOFF) * (1 + 1e-9)
     return (1 + _POLY_BOUND) * math.exp(b * abs(x)) - 1
