@@ -258,6 +258,16 @@ def test_gemm():
         check_matvec(got, a, [b[j][k] for j in range(5)])
 
 
+@SETTINGS
+@given(vectors(1, 16))
+def test_store_then_load(x):
+    regs, back, row = Regs.span(0, len(x)), Regs.span(16, len(x)), Row(Y_BASE, len(x))
+    lines = linalg.store(regs, row, scratch=ALL) + linalg.load(row, back, scratch=ALL)
+    state = run(lines, (), loaded(regs, x))
+    assert row_floats(state, row) == x
+    assert [state.regs[r] for r in back] == [bits(v) for v in x]
+
+
 # ----------------------------------------------------------------------------- reductions
 
 REDUCTIONS = [

@@ -390,25 +390,22 @@ def sum_squares(x, out, *, scratch, chains=DEFAULT_CHAINS, label="sumsq"):
     return _reduce(_SQUARES, x, out, scratch, chains, label)
 
 
+def _transfer(row, regs, scratch, label, scatter):
+    if len(row) != len(regs):
+        raise ValueError(f"{label}: a row of {len(row)} and {len(regs)} registers")
+    code = Code(label)
+    (creg,), _ = scratch.take_cregs(1, f"{label} cursor")
+    stream = Stream(code, creg, row.coords())
+    for reg in regs:
+        (stream.scatter if scatter else stream.gather)(reg)
+    return code.lines
+
+
 def load(row, regs, *, scratch, label="load"):
     """``regs[k]`` = ``row[k]``: one GATHER per element (unrolled)."""
-    if len(row) != len(regs):
-        raise ValueError(f"a row of {len(row)} into {len(regs)} registers")
-    code = Code(label)
-    (creg,), _ = scratch.take_cregs(1, "load cursor")
-    read = Stream(code, creg, row.coords())
-    for reg in regs:
-        read.gather(reg)
-    return code.lines
+    return _transfer(row, regs, scratch, label, scatter=False)
 
 
 def store(regs, row, *, scratch, label="store"):
     """``row[k]`` = ``regs[k]``: one SCATTER per element (unrolled)."""
-    if len(row) != len(regs):
-        raise ValueError(f"{len(regs)} registers into a row of {len(row)}")
-    code = Code(label)
-    (creg,), _ = scratch.take_cregs(1, "store cursor")
-    write = Stream(code, creg, row.coords())
-    for reg in regs:
-        write.scatter(reg)
-    return code.lines
+    return _transfer(row, regs, scratch, label, scatter=True)

@@ -59,13 +59,7 @@ class Regs(tuple):
     """
 
     def __new__(cls, regs):
-        regs = tuple(int(r) for r in regs)
-        for r in regs:
-            if not 0 <= r < NREGS:
-                raise ValueError(f"r{r} is not a data register (r0..r{NREGS - 1})")
-        if len(set(regs)) != len(regs):
-            raise ValueError(f"a register vector names a register twice: {regs}")
-        return super().__new__(cls, regs)
+        return super().__new__(cls, _registers(regs, NREGS, "r", "a register vector"))
 
     @classmethod
     def span(cls, first, length):
@@ -188,13 +182,14 @@ def registers_of(*operands):
     return [reg for v in operands if isinstance(v, Regs) for reg in v]
 
 
-def _registers(values, limit, kind):
+def _registers(values, limit, kind, what):
+    """``values`` as a tuple of distinct register numbers ``0 .. limit-1``, else ValueError."""
     values = tuple(int(v) for v in values)
     for v in values:
         if not 0 <= v < limit:
-            raise ValueError(f"{kind}{v} is not a register ({kind}0..{kind}{limit - 1})")
+            raise ValueError(f"{what}: {kind}{v} is not a register ({kind}0..{kind}{limit - 1})")
     if len(set(values)) != len(values):
-        raise ValueError(f"scratch names {kind}-registers twice: {values}")
+        raise ValueError(f"{what} names a register twice: {values}")
     return values
 
 
@@ -209,8 +204,8 @@ class Scratch:
     cregs: tuple = ()
 
     def __init__(self, regs=(), cregs=()):
-        object.__setattr__(self, "regs", _registers(regs, NREGS, "r"))
-        object.__setattr__(self, "cregs", _registers(cregs, NCREGS, "c"))
+        object.__setattr__(self, "regs", _registers(regs, NREGS, "r", "scratch"))
+        object.__setattr__(self, "cregs", _registers(cregs, NCREGS, "c", "scratch"))
 
     def take(self, count, what="registers"):
         """``count`` data registers (as :class:`Regs`) and the rest."""
