@@ -8,6 +8,7 @@ for the loops, against the lane counts per iteration that docs/kernels.md
 derives.  Inputs are directed special cases and Hypothesis-random binary32 values.
 """
 
+import importlib.util
 import math
 import struct
 
@@ -437,7 +438,7 @@ def test_softmax_of_a_row(x):
 @given(vectors(1, 8, -30.0, 30.0))
 def test_softmax_in_registers(x):
     xr = Regs.span(32 - len(x), len(x))
-    state = run(softmax.softmax(xr, xr, scratch=ALL.without(xr)), (), loaded(xr, x))
+    state = run(softmax.softmax(xr, xr, scratch=ALL.without(xr), unroll=2), (), loaded(xr, x))
     check_softmax([reg_float(state, r) for r in xr], x)
 
 
@@ -687,7 +688,7 @@ LANE_COUNTS = {
     "relu in place": (lambda: activations.relu(X64, X64, scratch=ALL), [(4, 8, 5)]),
     "relu into another row": (lambda: activations.relu(X64, Y64, scratch=ALL), [(4, 8, 8)]),
     "exp": (lambda: softmax.exp(X64, Y64, scratch=ALL), [(84, 8, 8)]),
-    "softmax": (lambda: softmax.softmax(X64, Y64, scratch=ALL), [(4, 4, 4), (46, 4, 4), (2, 4, 3)]),
+    "softmax": (lambda: softmax.softmax(X64, Y64, scratch=ALL), [(4, 4, 4), (69, 6, 6), (3, 6, 4)]),
     "argmax": (lambda: sampling.argmax(X64, 0, scratch=ALL.without([0])), [(7, 1, 1)]),
     "sample": (lambda: sampling.sample(X64, 31, 0, scratch=ALL.without([0, 31])),
                [(1, 1, 1), (4, 1, 1)]),
@@ -698,3 +699,36 @@ LANE_COUNTS = {
 def test_loop_bodies_have_the_documented_lane_counts(name):
     make, counts = LANE_COUNTS[name]
     assert loop_bodies(make()) == counts
+
+
+# ----------------------------------------------------------------------------- compiled
+
+#: The kernel compiler comes from another branch (issue 11, item 2); until it is merged,
+#: these tests have nothing to run.
+compiled = pytest.mark.skipif(importlib.util.find_spec("sim.asm.compiler") is None,
+                              reason="the kernel compiler (sim/asm/compiler.py) is not in this tree")
+
+
+@compiled
+def test_every_kernel_compiled_ends_as_its_serial_form():
+    from sim.kernels import measure
+    different = [m.name for m in map(measure.measure, measure.CASES) if not m.same]
+    assert not different
+
+
+@compiled
+@pytest.mark.parametrize("name", ["matvec 16 x 32, column form", "matvec 16 x 48, column form"])
+def test_compiled_matvec_meets_the_targets(name):
+    """Issue 11: matvec at 90 % or more of one MAC per cycle and 2.7 ops/cycle or more
+    (docs/kernels.md: the column form gets there from 32 columns of 16 rows)."""
+    from sim.kernels import measure
+    m = measure.measure(next(case for case in measure.CASES if case.name == name))
+    assert m.mac_rate >= 0.90 and m.ops_per_cycle >= 2.7, (m.mac_rate, m.ops_per_cycle)
+
+
+@compiled
+def test_compiled_reduction_fills_the_lanes():
+    """A row's sum streams one element per cycle: examples/reduction.vasm's 2.95 by hand."""
+    from sim.kernels import measure
+    m = measure.measure(next(case for case in measure.CASES if "reduction" in case.name))
+    assert m.ops_per_cycle >= 2.9

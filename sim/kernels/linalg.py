@@ -21,7 +21,7 @@ from sim.isa.encoding import CoreConfig
 from .operands import Matrix, Regs, Row, registers_of
 from .serial import Code, Stream, repeat, slot_streams
 
-__all__ = ["DEFAULT_CHAINS", "COLUMN_BLOCK", "tree_order", "dot", "saxpy", "matvec", "gemm",
+__all__ = ["DEFAULT_CHAINS", "COLUMN_BLOCK", "MATVEC_TEMPS", "tree_order", "dot", "saxpy", "matvec", "gemm",
            "reduce_sum", "reduce_max", "sum_squares", "load", "store"]
 
 #: Accumulators per reduction: the default core's float latency F.
@@ -199,9 +199,14 @@ def _blocks(count, size):
 #: Rows the column form computes at once when ``y`` is a row: accumulators the register
 #: file can spare beside a kernel's temporaries, and ``M / (M + 1)`` of the D lane.
 COLUMN_BLOCK = 16
+#: Registers the gathered matrix elements take in turn.  Each is written by one GATHER
+#: and read by one MAC a cycle later, but a register reused too soon ties the
+#: iterations of a pipelined loop together: with 10 the compiler's modulo schedule
+#: of a 16-row column reaches the resource bound (II 17), with 4 to 8 it does not.
+MATVEC_TEMPS = 10
 
 
-def matvec(w, x, y, *, scratch, block=None, temps=DEFAULT_CHAINS, unroll=1, label="matvec"):
+def matvec(w, x, y, *, scratch, block=None, temps=MATVEC_TEMPS, unroll=1, label="matvec"):
     """``y`` = ``w x`` for a :class:`Matrix` ``w`` in memory.
 
     Two forms, chosen by where the vectors are:
@@ -270,7 +275,7 @@ def _matvec_columns(code, w, x, y, scratch, temps, block, unroll):
 def _matvec_rows(code, w, x, y, scratch, temps, block):
     groups = _blocks(w.rows, block)
     accs, scratch = scratch.take(min(block, w.rows), "matvec accumulators")
-    wt, scratch = scratch.take(temps, "matvec temporaries")
+    wt, scratch = scratch.take(min(temps, len(groups[0]) * w.cols), "matvec temporaries")
     cregs, scratch = scratch.take_cregs(3, "matvec cursors")
     y_write = Stream(code, cregs[0], y.coords())
     w_read = Stream(code, cregs[1], [w.at(i, j) for rows in groups for j in range(w.cols)
@@ -292,7 +297,7 @@ def _matvec_rows(code, w, x, y, scratch, temps, block):
         element(full)
 
 
-def gemm(a, b, c, *, scratch, block=None, temps=DEFAULT_CHAINS, label="gemm"):
+def gemm(a, b, c, *, scratch, block=None, temps=MATVEC_TEMPS, label="gemm"):
     """``c`` = ``a b`` for matrices in memory: one column-form :func:`matvec` per column of ``b``.
 
     Each column of ``b`` is a matvec of its own, so the program repeats its code

@@ -70,6 +70,7 @@ class Code:
             raise ValueError(f"label prefix {label!r} is not an assembly label")
         self.label = label
         self.lines = []
+        self.in_loop = False          # writing a loop body: cursors move relatively
         self._labels = 0
 
     def op(self, text):
@@ -137,12 +138,18 @@ class Stream:
         return [(dim, t - p) for dim, (p, t) in enumerate(zip(self.position, target)) if t != p]
 
     def goto(self, target, skip_dim=None):
-        """Move to ``target`` by CADDs (no move along ``skip_dim``: the caller's LOOP does it)."""
+        """Move to ``target``, one operation per dimension that changes: CADD inside a loop
+        body (the same move every iteration), CSET elsewhere (the coordinate stays a
+        constant the compiler can see, e.g. for the next loop's trip count).  No move
+        along ``skip_dim``: the caller's LOOP does it."""
         for dim, delta in self._moves(target):
             if dim == skip_dim:
                 delta -= 1
                 if not delta:
                     continue
+            if not self.code.in_loop:
+                self.code.op(f"CSET c{self.creg}.{DIM_SHORT[dim]}, {target[dim]}")
+                continue
             if not _CADD_MIN <= delta <= _CADD_MAX:
                 raise ValueError(f"c{self.creg}: a move of {delta} along {DIM_SHORT[dim]} is "
                                  f"beyond CADD's range")
@@ -209,9 +216,10 @@ def repeat(code, count, element, *, streams=(), limit=None, unroll=1, peel=0, lo
 
 
 def _capture(code, element, first, unroll):
-    saved = code.capture()
+    saved, code.in_loop = code.capture(), True
     for k in range(first, first + unroll):
         element(k)
+    code.in_loop = False
     return code.release(saved)
 
 
@@ -248,9 +256,11 @@ def _counted_loop(code, first, iterations, element, streams, limit, unroll):
     label = code.new_label()
     code.mark(label)
     code.lines += body
+    code.in_loop = True
     for s, end, start, walk in zip(streams, ends, starts, walks):
         s.position = end
         s.goto(_shifted(start[1], walk.period), skip_dim=dim if s is counter else None)
+    code.in_loop = False
     code.op(f"LOOP c{counter.creg if counter else limit}.{DIM_SHORT[dim]} < "
             f"c{bound_creg}.{DIM_SHORT[bound_dim]}, {label}")
     # After the loop each stream stands where an iteration `iterations` would start.

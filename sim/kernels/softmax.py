@@ -28,7 +28,7 @@ from .linalg import DEFAULT_CHAINS, reduce_max
 from .operands import registers_of
 from .serial import Code, bits_float, elementwise
 
-__all__ = ["LOG2E", "EXP_CLAMP", "EXP_COEFFS", "RECIPROCAL_MAGIC", "RECIPROCAL_STEPS",
+__all__ = ["LOG2E", "EXP_CLAMP", "EXP_COEFFS", "RECIPROCAL_MAGIC", "RECIPROCAL_STEPS", "SOFTMAX_UNROLL",
            "exp", "reciprocal", "softmax",
            "exp_error_bound", "reciprocal_first_guess_error", "reciprocal_error_bound",
            "softmax_error_bound", "UNIT_ROUNDOFF"]
@@ -135,8 +135,14 @@ def reciprocal(s, out, *, scratch, steps=RECIPROCAL_STEPS, label="recip"):
     return code.lines
 
 
-def softmax(x, out, *, scratch, chains=DEFAULT_CHAINS, unroll=2, steps=RECIPROCAL_STEPS,
-            label="softmax"):
+#: Elements of softmax's exp pass in flight at once: each takes 4 temporaries (and, for a
+#: row, a value register) beside exp's 11 constants; 3 keeps the D lane busy where 2
+#: leaves a pipelined loop waiting on one element's chain of 23 operations.
+SOFTMAX_UNROLL = 3
+
+
+def softmax(x, out, *, scratch, chains=DEFAULT_CHAINS, unroll=SOFTMAX_UNROLL,
+            steps=RECIPROCAL_STEPS, label="softmax"):
     """``out[k]`` = ``e[k] * r``: ``e[k]`` = exp(``x[k]`` - m), ``m`` the maximum, ``r`` = 1/sum.
 
     ``x``, ``out``: Regs or Row (may be the same).  Three passes:
