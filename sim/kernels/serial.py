@@ -13,8 +13,8 @@ The pieces:
 
 * :class:`Code` collects the lines and hands out unique labels.
 * :class:`Stream` is one coordinate register walking a list of coordinates: each
-  GATHER or SCATTER through it first moves it (one CADD per dimension that
-  changes) to the next coordinate of its walk.
+  GATHER or SCATTER through it first moves it to the next coordinate of its walk,
+  one operation per dimension that changes (CADD in a loop body, CSET elsewhere).
 * :func:`slot_streams` update a row in place: each element is GATHERed and
   SCATTERed at one coordinate by one of several cursors taking turns.
 * :func:`elementwise` maps a vector to a vector (registers or rows, in place or
@@ -114,7 +114,8 @@ class Stream:
     """Coordinate register ``creg`` walking ``coords``, one GATHER or SCATTER per coordinate.
 
     Created at its first coordinate (CCLR, then a CSET per nonzero dimension).
-    ``index`` is the position in the walk of the next access.
+    ``index`` is the position in the walk of the next access; ``position`` where the
+    register stands.
     """
 
     def __init__(self, code, creg, coords):
