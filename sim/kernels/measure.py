@@ -1,0 +1,230 @@
+"""Measuring the kernels compiled: cycles, ops/cycle and MACs per cycle of each on the golden model.
+
+Why: the targets of docs/kernels.md ("Lane bounds and the targets") are about the
+kernels as the kernel compiler packs them.  Each case here is a kernel on fixed
+pseudo-random data, run as a whole program (the kernel, then HALT) twice on the
+golden model: serially (one operation per SIW) and compiled.  ``python -m
+sim.kernels.measure`` prints the table docs/kernels.md shows; tests/test_kernels.py
+checks with it that every compiled kernel ends as its serial form does, and the
+targets.
+"""
+
+import random
+import struct
+from dataclasses import dataclass
+
+from sim.asm.assembler import assemble
+from sim.asm.compiler import compile_serial
+from sim.golden.machine import Machine
+from sim.isa.coord import morton_key
+from sim.isa.encoding import CoreConfig, Fault
+
+from . import activations, linalg, norm, sampling, softmax
+from .operands import Matrix, Regs, Row, Scratch
+
+__all__ = ["Case", "Measurement", "CASES", "measure", "table", "main"]
+
+_ALL = Scratch(range(32), range(8))
+_X, _Y, _W, _OUT = ("1.0.0/0.0.0/0.0.0", "2.0.0/0.0.0/0.0.0", "3.0.0/0.0.0/0.0.0",
+                    "4.0.0/0.0.0/0.0.0")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A kernel on data: ``build(values)`` returns ``(lines, memory, regs)``, ``memory`` as
+    ``(coordinate, float)`` pairs and ``regs`` as ``{register: float}``, drawing its data
+    from ``values()``; ``macs``: the multiply-adds it does (None if none)."""
+    name: str
+    build: object
+    macs: object = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One case run serially and compiled: cycles of each, the compiled SIWs and ops,
+    and whether both runs ended in the same state (registers and memory)."""
+    name: str
+    serial_cycles: int
+    cycles: int
+    siws: int
+    ops: int
+    macs: object
+    same: bool
+
+    @property
+    def ops_per_cycle(self):
+        return self.ops / self.cycles
+
+    @property
+    def mac_rate(self):
+        """MACs per cycle: the fraction of the D lane's bound of one per cycle."""
+        return None if self.macs is None else self.macs / self.cycles
+
+
+def _bits(x):
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def _values(seed):
+    rnd = random.Random(seed)
+    return lambda low=-2.0, high=2.0: struct.unpack("<f", struct.pack("<f", rnd.uniform(low, high)))[0]
+
+
+def _row(base, n, value, **kw):
+    row = Row(base, n)
+    return row, [(c, value(**kw)) for c in row.coords()]
+
+
+def _dot_rows(value):
+    (x, mx), (y, my) = _row(_X, 64, value), _row(_Y, 64, value)
+    return linalg.dot(x, y, 0, scratch=_ALL.without([0])), mx + my, {}
+
+
+def _saxpy_rows(value):
+    (x, mx), (y, my) = _row(_X, 64, value), _row(_Y, 64, value)
+    return linalg.saxpy(31, x, y, scratch=_ALL.without([31])), mx + my, {31: value()}
+
+
+def _dot_regs(value):
+    xr, (y, my) = Regs.span(16, 16), _row(_Y, 16, value)
+    return linalg.dot(xr, y, 0, scratch=_ALL.without([0])), my, {r: value() for r in xr}
+
+
+def _saxpy_regs(value):
+    (x, mx), yr = _row(_X, 16, value), Regs.span(16, 16)
+    return (linalg.saxpy(0, x, yr, scratch=_ALL.without([0])), mx,
+            {0: value(), **{r: value() for r in yr}})
+
+
+def _matrix(w, value):
+    return [(w.at(i, j), value()) for i in range(w.rows) for j in range(w.cols)]
+
+
+def _matvec_columns(rows, cols):
+    def build(value):
+        w, (x, mx) = Matrix.column_major(_W, rows, cols), _row(_X, cols, value)
+        y = Regs.span(16, rows)
+        return linalg.matvec(w, x, y, scratch=_ALL.without(y)), _matrix(w, value) + mx, {}
+    return build
+
+
+def _matvec_blocks(value):
+    w, (x, mx) = Matrix.column_major(_W, 32, 16), _row(_X, 16, value)
+    return linalg.matvec(w, x, Row(_OUT, 32), scratch=_ALL), _matrix(w, value) + mx, {}
+
+
+def _matvec_rows(value):
+    w, xr = Matrix.row_major(_W, 32, 16), Regs.span(16, 16)
+    return (linalg.matvec(w, xr, Row(_OUT, 32), scratch=_ALL.without(xr)), _matrix(w, value),
+            {r: value() for r in xr})
+
+
+def _reduction(value):
+    x = Row(_X, 512)
+    return (linalg.reduce_sum(x, 0, scratch=_ALL.without([0])),
+            [(c, k + 1.0) for k, c in enumerate(x.coords())], {})
+
+
+def _sum_squares(value):
+    x, mx = _row(_X, 64, value)
+    return linalg.sum_squares(x, 0, scratch=_ALL.without([0])), mx, {}
+
+
+def _relu(value):
+    x, mx = _row(_X, 64, value)
+    return activations.relu(x, x, scratch=_ALL), mx, {}
+
+
+def _exp(value):
+    x, mx = _row(_X, 64, value, low=-20.0, high=0.0)
+    return softmax.exp(x, Row(_Y, 64), scratch=_ALL), mx, {}
+
+
+def _softmax(value):
+    x, mx = _row(_X, 27, value, low=-8.0, high=8.0)
+    return softmax.softmax(x, x, scratch=_ALL), mx, {}
+
+
+def _rmsnorm(value):
+    xr = Regs.span(16, 16)
+    return norm.rmsnorm(xr, xr, scratch=_ALL.without(xr)), [], {r: value() for r in xr}
+
+
+def _argmax(value):
+    x, mx = _row(_X, 27, value)
+    return sampling.argmax(x, 0, scratch=_ALL.without([0])), mx, {}
+
+
+def _sample(value):
+    w, mw = _row(_X, 27, value, low=0.0, high=1.0)
+    return (sampling.sample(w, 31, 0, scratch=_ALL.without([0, 31])), mw,
+            {31: value(0.0, 1.0)})
+
+
+CASES = [
+    Case("dot, two rows of 64 (examples/dot_product.vasm)", _dot_rows, 64),
+    Case("saxpy, two rows of 64 (examples/saxpy.vasm)", _saxpy_rows, 64),
+    Case("dot, 16 registers and a row", _dot_regs, 16),
+    Case("saxpy into 16 registers", _saxpy_regs, 16),
+    Case("matvec 16 x 16, column form", _matvec_columns(16, 16), 256),
+    Case("matvec 16 x 32, column form", _matvec_columns(16, 32), 512),
+    Case("matvec 16 x 48, column form", _matvec_columns(16, 48), 768),
+    Case("matvec 32 x 16, column form into a row", _matvec_blocks, 512),
+    Case("matvec 32 x 16, row form", _matvec_rows, 512),
+    Case("sum of a row of 512 (examples/reduction.vasm)", _reduction),
+    Case("sum of squares of 64", _sum_squares, 64),
+    Case("relu of 64, in place", _relu),
+    Case("exp of 64", _exp),
+    Case("softmax of 27, in place", _softmax),
+    Case("rmsnorm of 16 registers", _rmsnorm),
+    Case("argmax of 27", _argmax),
+    Case("sample from 27", _sample),
+]
+
+
+def _run(words, memory, regs, config):
+    machine = Machine(config)
+    machine.load_program(words)
+    machine.write_memory([(morton_key(c), _bits(v)) for c, v in memory])
+    for reg, v in regs.items():
+        machine.regs[reg] = _bits(v)
+    state = machine.run(10_000_000)
+    if not state.halted or state.fault != Fault.NONE:
+        raise RuntimeError(f"the program did not halt cleanly: {state.fault.name} at "
+                           f"{state.fault_pc}")
+    return state
+
+
+def measure(case, config=None, seed=1):
+    """Run ``case`` serially and compiled for ``config`` (default: the default core)."""
+    config = config if config is not None else CoreConfig()
+    lines, memory, regs = case.build(_values(seed))
+    text = "\n".join(lines + ["HALT"])
+    serial = _run(assemble(text).words, memory, regs, config)
+    compiled = _run(compile_serial(text, config).words, memory, regs, config)
+    same = compiled.regs == serial.regs and compiled.entries() == serial.entries()
+    return Measurement(case.name, serial.cycles, compiled.cycles, compiled.siws, compiled.ops,
+                       case.macs, same)
+
+
+def table(measurements):
+    """The measurements as a Markdown table."""
+    rows = ["| kernel (whole program) | serial cycles | compiled cycles | SIWs | ops | ops/cycle "
+            "| MAC/cycle |", "|---|---|---|---|---|---|---|"]
+    for m in measurements:
+        rate = "" if m.mac_rate is None else f"{m.mac_rate:.3f}"
+        rows.append(f"| {m.name} | {m.serial_cycles} | {m.cycles} | {m.siws} | {m.ops} | "
+                    f"{m.ops_per_cycle:.2f} | {rate} |")
+    return "\n".join(rows)
+
+
+def main():
+    measurements = [measure(case) for case in CASES]
+    for m in measurements:
+        if not m.same:
+            raise SystemExit(f"{m.name}: the compiled program ends in another state")
+    print(table(measurements))
+
+
+if __name__ == "__main__":
+    main()
