@@ -250,7 +250,8 @@ def _bench_icarus(config, words, g):
 
 
 def _bench_fast(config, words, g, min_time):
-    from sim.engines.fast.engine import FastEngine, FastEngineError, cache_dir, _default_design
+    from sim.engines.fast.build import cache_dir
+    from sim.engines.fast.engine import FastEngine, FastEngineError, _default_design
     row = {"engine": "fast", "what": "`vtpu sim --engine fast`: the Amaranth core as that "
            "engine builds it, compiled to C++ (`sim/engines/fast/engine.py`, Verilator backend)"}
     def libraries():

@@ -58,11 +58,11 @@ def _load(path):
 
 
 def _engine(name, config):
-    from sim.engines.interface import make_engine
+    from sim.engines.interface import EngineUnavailableError, make_engine
     import sim.host.link  # noqa: F401  (registers the board engines, "board" and "board-sim")
     try:
         return make_engine(name, config)
-    except ValueError as e:
+    except (ValueError, EngineUnavailableError) as e:
         raise CliError(str(e)) from None
 
 
