@@ -12,6 +12,7 @@ library is cached, and each configuration is built once per test session
 import json
 import os
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -361,6 +362,43 @@ def test_harness_on_a_stand_in_core():
     e.load_program(assemble("LI r1, 1\n", "<end>").words)
     s = e.run()
     assert s.fault == Fault.PC_RANGE and s.fault_pc == 1
+
+
+#: Build the stand-in core and run a program on it; print the library, r2 and the
+#: build's log lines (one per slow step) on stderr.
+_COLD_BUILD = """\
+import sys
+from sim.asm.assembler import assemble
+from sim.isa.encoding import CoreConfig
+from sim.engines.fast.engine import FastEngine
+from support.fast_standin import StandInCore
+e = FastEngine(CoreConfig(), design=StandInCore, log=lambda line: print(line, file=sys.stderr))
+e.load_program(assemble("LI r1, 7\\nLI r3, 5\\nIADD r2, r1, r3 | HALT\\n", "<x>").words)
+print(e.library_path, e.run().regs[2])
+"""
+
+
+def test_a_cold_cache_builds_once(tmp_path):
+    """A fresh machine under ``pytest -n 2``: two processes start at once with empty
+    MICRO_VTPU_CACHE and YOWASP_CACHE_DIR folders (so yosys is compiled from
+    WebAssembly first and says so on stderr).  Both run the stand-in core from
+    the same library, which exactly one of them built."""
+    _compiler_or_skip()
+    root = Path(__file__).resolve().parent
+    cache = tmp_path / "cache"
+    env = dict(os.environ, MICRO_VTPU_CACHE=str(cache), YOWASP_CACHE_DIR=str(tmp_path / "yowasp"),
+               PYTHONPATH=os.pathsep.join([str(root), str(root.parent)]))
+    procs = [subprocess.Popen([sys.executable, "-c", _COLD_BUILD], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.communicate(timeout=1800), p.returncode) for p in procs]
+    for (out, err), status in results:
+        assert status == 0, err
+    outputs = [out.split() for (out, _), _ in results]
+    assert outputs[0] == outputs[1] and outputs[0][1] == "12", outputs
+    logs = "".join(err for (_, err), _ in results)
+    assert logs.count("fast engine: translating the design") == 1, logs
+    assert [p.name for p in (cache / "fast-engine").glob("*.so")] == [Path(outputs[0][0]).name]
 
 
 @pytest.mark.slow
