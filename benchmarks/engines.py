@@ -137,7 +137,8 @@ def _bench_icarus(config, words, g):
 
 
 def _bench_fast(config, words, g, min_time):
-    from sim.engines.fast.engine import FastEngine, FastEngineError, cache_dir, _default_design
+    from sim.engines.fast.build import cache_dir
+    from sim.engines.fast.engine import FastEngine, FastEngineError, default_design
     row = {"engine": "fast", "what": "`vtpu sim --engine fast`: the Amaranth core as that "
            "engine builds it, compiled to C++ (`sim/engines/fast/engine.py`, Verilator backend)"}
     def libraries():
@@ -164,7 +165,7 @@ def _bench_fast(config, words, g, min_time):
     from amaranth.hdl import UnusedElaboratable
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnusedElaboratable)    # only inspected
-        regfile = regfile_text(_default_design(config))
+        regfile = regfile_text(default_design(config))
     return {**row, "runs": len(runs), "regfile": regfile, "cycles": cycles // len(runs), "wall": wall / len(runs),
             "cpu": cpu / len(runs), "setup": setup, "backend": first.backend, "load": load,
             "setup_what": "elaboration and C++ library "

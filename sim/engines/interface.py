@@ -5,7 +5,8 @@ model registers itself here, the RTL engines (Amaranth's simulator, the fast
 engine) and the host link to a board register theirs the same way.
 """
 
-__all__ = ["Engine", "ENGINES", "register_engine", "make_engine", "engine_names"]
+__all__ = ["Engine", "EngineUnavailableError", "ENGINES", "register_engine", "make_engine",
+           "engine_names"]
 
 
 class Engine:
@@ -46,6 +47,14 @@ class Engine:
         raise NotImplementedError
 
 
+class EngineUnavailableError(RuntimeError):
+    """An engine cannot be built on this machine: a tool it needs is not installed.
+
+    Why a common base: the ``vtpu`` command reports it as a usage error (the
+    message names what to install) without knowing any engine's own errors.
+    """
+
+
 #: name -> factory(config) returning an :class:`Engine`.
 ENGINES = {}
 
@@ -75,7 +84,10 @@ def engine_names():
 
 
 def make_engine(name, config):
-    """Build the engine called ``name`` for a core configuration ``config``."""
+    """Build the engine called ``name`` for a core configuration ``config``.
+
+    Raises ValueError for an unknown name and :class:`EngineUnavailableError` if
+    the engine needs a tool this machine lacks."""
     if name not in ENGINES:
         _import_engines()
     if name not in ENGINES:

@@ -1,5 +1,5 @@
-// Model adapter for a CXXRTL model: yosys `write_cxxrtl` of the top level that
-// sim/engines/fast/engine.py builds (the core's debug port plus observation points).
+// Model adapter for a CXXRTL model: yosys `write_cxxrtl` of the top level of
+// sim/engines/fast/top.py (the core's debug port plus observation points).
 //
 // Every backend header defines `struct Model` with the same members, so that
 // harness.cc is written once:

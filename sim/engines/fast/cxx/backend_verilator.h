@@ -1,5 +1,5 @@
 // Model adapter for a Verilator model (`verilator --cc` of the Verilog of the top
-// level that sim/engines/fast/engine.py builds).  The members are those listed in
+// level of sim/engines/fast/top.py).  The members are those listed in
 // backend_cxxrtl.h.  Verilator escapes `__` in a port name as `___05F`.
 
 #include "Vtop.h"

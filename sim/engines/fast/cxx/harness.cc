@@ -7,7 +7,7 @@
 // is plain C++ around the generated model.
 //
 // The generated model (yosys `write_cxxrtl` of the Amaranth design, top module
-// `top`) is included as "vtpu_design.cc"; sim/engines/fast/engine.py writes it next to a
+// `top`) is included as "vtpu_design.cc"; sim/engines/fast/build.py writes it next to a
 // copy of this file and compiles both as one translation unit, so the compiler
 // can inline the model's eval() into the loops below.
 //
@@ -22,7 +22,7 @@
 #include <vector>
 
 // The backend header defines `struct Model` (see backend_cxxrtl.h for the list of
-// members) around the generated model; sim/engines/fast/engine.py passes its name.
+// members) around the generated model; sim/engines/fast/build.py passes its name.
 #include VTPU_BACKEND
 
 namespace {
@@ -112,7 +112,7 @@ int vtpu_request(void *h, int cmd, uint32_t addr, uint64_t data, const uint32_t 
 
 // Status outputs, always visible: running, fault, fault_pc, pc, prog_len, cycles,
 // siws, ops.  pc and fault_pc are the full-width observation points of the
-// top-level wrapper (sim/engines/fast/engine.py), not the debug port's PC_BITS bits.
+// top-level wrapper (sim/engines/fast/top.py), not the debug port's PC_BITS bits.
 void vtpu_status(void *h, uint64_t *out) {
 	Model &t = static_cast<Sim *>(h)->top;
 	out[0] = t.running();
