@@ -20,7 +20,8 @@ compiler's promise.
 
 from hypothesis import strategies as st
 
-from sim.isa.encoding import DIM_SHORT, CoreConfig, Timing
+from sim.isa.coord import Coord, morton_key
+from sim.isa.encoding import DIM_SHORT, NDIMS, CoreConfig, Timing
 
 __all__ = ["serial_programs", "CONFIGS", "SCRATCH"]
 
@@ -42,6 +43,8 @@ _FLOAT_OPS = ("ADD", "SUB", "MUL", "MAC", "MIN", "MAX")
 _INT_OPS = ("IADD", "ISUB", "AND", "OR", "XOR", "SHL", "SHR", "SRA")
 _FLOATS = ("1.5", "-2.0", "0.25", "3.0", "-0.0", "100.0", "inf", "nan", "1e-40", "7.75")
 _COUNTER, _LIMIT = 6, 7
+#: Registers of the kernel-shaped loops' chains (the other operations use r0..r15).
+_CHAIN_REGS = tuple(range(16, 24))
 
 
 class _Writer:
@@ -55,6 +58,7 @@ class _Writer:
         pool = draw(st.lists(st.integers(0, 15), min_size=3, max_size=10, unique=True))
         self.regs = pool
         self.loop_dims = []
+        self.memory = {}                 # key -> value to load before the run
 
     def reg(self):
         return f"r{self.draw(st.sampled_from(self.regs))}"
@@ -163,31 +167,66 @@ class _Writer:
 
     def stream(self):
         """A loop shaped like a kernel: a few chains GATHER, compute, SCATTER through
-        cursors stepping by CADD, among other operations, so that iterations overlap."""
+        cursors stepping by CADD, among other operations, so that iterations overlap.
+        A chain may read its loaded value late (a lifetime longer than II), or store
+        one step ahead of where it loads, so that the next iteration loads what this
+        one stored (a dependence through memory across iterations)."""
         used = {d for pair in self.loop_dims for d in pair}
         free = [d for d in range(9) if d not in used]
         counter = self.draw(st.sampled_from(free))
         limit = self.draw(st.sampled_from(free))
-        trips = self.draw(st.integers(2, 9))
+        trips = self.draw(st.integers(3, 12))
         self.lines.append(f"CSET c{_COUNTER}.{DIM_SHORT[counter]}, 0")
         self.lines.append(f"CSET c{_LIMIT}.{DIM_SHORT[limit]}, {trips}")
+        chains = []
+        cregs = self.draw(st.permutations(range(6)))
+        known = self.draw(st.integers(0, 3)) > 0
+        for c in range(self.draw(st.integers(1, 3))):
+            # Each chain its own cursors (a store may share its load's), so that chains overlap.
+            src = cregs[2 * c]
+            dst = cregs[2 * c + 1] if self.draw(st.integers(0, 3)) else src
+            step = self.dim()
+            if known:
+                # Known, distinct coordinates: the compiler can tell the chains apart, and
+                # the memory is loaded with values where the chain reads.
+                for k in {src, dst}:
+                    sc = self.draw(st.integers(0, 3))
+                    self.lines.append(f"CLI c{k}, {k}.0.0/0.0.0/0.0.{sc}")
+                    if k == src:
+                        self.preload(k, sc, DIM_SHORT.index(step), trips + 1)
+            if dst != src and self.draw(st.integers(0, 2)) == 0:
+                self.lines.append(f"CMOV c{dst}, c{src}")
+                self.lines.append(f"CADD c{dst}.{step}, 1")
+            chains.append((src, dst, step))
         name = self.label()
         self.lines.append(f"{name}:")
         ops = self.float_ops() if self.config.has_float else _INT_OPS
-        for _ in range(self.draw(st.integers(1, 3))):
-            src = self.draw(st.integers(0, 5))
-            dst = (src + self.draw(st.integers(1, 5))) % 6 if self.draw(st.integers(0, 3)) else src
-            a, b = self.reg(), self.reg()
+        chain_regs = self.draw(st.permutations(_CHAIN_REGS))
+        for n, (src, dst, step) in enumerate(chains):
+            a, b, c = (f"r{r}" for r in chain_regs[3 * (n % 2): 3 * (n % 2) + 3])
             self.lines.append(f"GATHER {a}, [c{src}]")
             self.lines.append(f"{self.draw(st.sampled_from(ops))} {b}, {a}, {self.reg()}")
+            if self.draw(st.booleans()):
+                self.lines.append(f"{self.draw(st.sampled_from(ops))} {c}, {b}, {a}")
+                b = c
             self.lines.append(f"SCATTER [c{dst}], {b}")
-            self.lines.append(f"CADD c{src}.{self.dim()}, 1")
-            if dst != src and self.draw(st.booleans()):
-                self.lines.append(f"CADD c{dst}.{self.dim()}, 1")
+            self.lines.append(f"CADD c{src}.{step}, 1")
+            if dst != src:
+                self.lines.append(f"CADD c{dst}.{step if self.draw(st.integers(0, 3)) else self.dim()}, 1")
             if self.draw(st.booleans()):
                 self.straight(1, 2)
         self.lines.append(f"LOOP c{_COUNTER}.{DIM_SHORT[counter]} < c{_LIMIT}.{DIM_SHORT[limit]}, "
                           f"{name}")
+
+    def preload(self, lb, sc, step, count):
+        """Values at ``lb.0.0/0.0.0/0.0.sc`` and the next ``count - 1`` coordinates along
+        dimension ``step``, so that GATHERs there read something other than 0."""
+        for i in range(count):
+            dims = [0] * NDIMS
+            dims[0], dims[8] = lb, sc
+            dims[step] += i
+            key = morton_key(Coord(dims, self.config.dim_bits), self.config.dim_bits)
+            self.memory[key] = self.draw(st.integers(0, (1 << 32) - 1))
 
     def float_ops(self):
         return _FLOAT_OPS + ("IADD", "XOR")
@@ -223,6 +262,9 @@ class _Writer:
 
 @st.composite
 def serial_programs(draw, configs=CONFIGS):
-    """``(text, config)``: a random serial program and the core it is for."""
+    """``(text, config, memory)``: a random serial program, the core it is for, and
+    ``(key, value)`` entries to load into the coordinate memory before it runs."""
     config = draw(st.sampled_from(configs))
-    return _Writer(draw, config).program(), config
+    writer = _Writer(draw, config)
+    text = writer.program()
+    return text, config, tuple(writer.memory.items())
