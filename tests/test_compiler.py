@@ -6,12 +6,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from sim.asm.assembler import assemble
-from sim.asm.compiler import compile_serial
+from boards.icebreaker import CONFIG as ICEBREAKER
+from sim.asm.assembler import AsmError, assemble
+from sim.asm.builder import SerialBuilder
+from sim.asm.compiler import CompileError, compile_serial
 from sim.asm.disasm import decode_siw
+from sim.asm.progfile import load_program_file
+from sim.cli.main import main
 from sim.golden.machine import Machine
 from sim.golden.memory import MemoryFullError
-from sim.isa.encoding import COp, CoreConfig, Fault
+from sim.isa.encoding import FLOAT_DOPS, COp, CoreConfig, DOp, Fault, SOp, Timing
 
 from support.serial_progs import serial_programs
 
@@ -80,6 +84,10 @@ def assert_equivalent(text, config, memory=(), compiled=None, serial=None):
     for pc, wait in waits:
         low, high = compiled.waits[pc]
         assert low <= wait <= high, (pc, wait, compiled.waits[pc])
+    branches = [s for slots in compiled.slots for s in slots
+                if s.op.lane == "C" and s.op.op in (COp.LOOP, COp.JUMP)]
+    if not branches:                   # one path: the prediction is exact
+        assert all(w is None or w[0] == w[1] for w in compiled.waits)
     return serial, state, compiled
 
 
@@ -396,3 +404,186 @@ def test_the_listing_marks_prologue_kernel_and_epilogue():
         assert f"k.vasm:{line}" in listing
     assert "[s0, 0]" in listing and "[s1, i-1]" in listing and "[s2, 11]" in listing
     assert "II 5" in listing
+
+
+# ---------------------------------------------------------------------------- latencies
+
+def test_the_schedule_follows_the_configurations_latencies():
+    # GATHER latency 1: IADD goes right after it; latency 3: LI r4 fills the gap.
+    text = program("GATHER r1, [c0]", "IADD r2, r1, r1", "LI r3, 1", "LI r4, 2", "HALT")
+    fast = compile_serial(text, CoreConfig())
+    assert siw_lines(fast) == [[1, 3], [2], [4, 5]]
+    slow_config = CoreConfig(timing=Timing(float_op=4, gather=3))
+    slow = compile_serial(text, slow_config)
+    assert siw_lines(slow) == [[1, 3], [4], [2, 5]]
+    assert slow.waits[2] == (1, 1)                 # ready at 3, could retire at 2
+    assert_equivalent(text, slow_config, compiled=slow)
+
+
+def test_a_loop_exit_penalty_is_predicted():
+    config = CoreConfig(timing=Timing(float_op=4, loop_exit=3))
+    text = program("CLI c1, 0.0.0/0.0.0/0.0.0", "CLI c7, 0.0.0/0.0.0/0.0.2", "again:",
+                   "LOOP c1.sc < c7.sc, again", "HALT")
+    compiled = compile_serial(text, config)
+    # CCLR c7 (the longer chain first), CCLR c1, CSET c7.sc: one C lane, at 2, 3, 4; the
+    # LOOP at 5 (taken) and 6 (falls through: 3 more cycles); HALT at 6 + 1 + 3 = 10,
+    # so the counter reads 11.
+    assert siw_lines(compiled) == [[2], [1], [2], [4], [5]]
+    state, waits = traced_run(compiled.words, config)
+    assert state.cycles == 11 and waits[-1] == (4, 0) and compiled.waits[4] == (0, 0)
+    assert_equivalent(text, config, compiled=compiled)
+
+
+def test_timing_table_defaults_and_checks():
+    assert CoreConfig().timing == Timing(float_op=4, int_op=1, gather=1, coord_read=1,
+                                         loop_exit=1, first_retire=2)
+    assert CoreConfig(float_latency=7).timing.float_op == 7
+    assert CoreConfig(float_latency=0).timing.float_op == 0
+    assert repr(CoreConfig()) == ("CoreConfig(dim_bits=11, set_bits=8, ways=4, prog_depth=1024, "
+                                  "float_latency=4)")
+    other = CoreConfig(timing=Timing(float_op=4, gather=2))
+    assert other != CoreConfig() and "gather=2" in repr(other)
+    with pytest.raises(ValueError):
+        CoreConfig(float_latency=4, timing=Timing(float_op=3))
+    with pytest.raises(ValueError):
+        Timing(float_op=4, gather=0)
+    with pytest.raises(ValueError):
+        Timing(float_op=-1)
+    t = Timing(float_op=5, int_op=2, gather=3, coord_read=4)
+    assert [t.latency(op) for op in (DOp.MAC, DOp.IADD, SOp.GATHER, COp.KEY, COp.CGET)] == \
+        [5, 2, 3, 4, 4]
+    with pytest.raises(ValueError):
+        t.latency(SOp.SCATTER)
+    with pytest.raises(ValueError):
+        Timing(float_op=0).latency(DOp.ADD)
+
+
+def test_the_float_operations_are_one_set_everywhere():
+    from hdl.decoder import FLOAT_DOPS as HDL_FLOAT
+    from sim.golden.decode import FLOAT_DOPS as GOLDEN_FLOAT
+    expected = {DOp.ADD, DOp.SUB, DOp.MUL, DOp.MAC, DOp.MIN, DOp.MAX, DOp.ITOF, DOp.FTOI}
+    assert FLOAT_DOPS == expected == set(GOLDEN_FLOAT) == set(HDL_FLOAT)
+
+
+@pytest.mark.parametrize("field, value", [("gather", 2), ("coord_read", 3), ("int_op", 2),
+                                          ("loop_exit", 3), ("first_retire", 5)])
+def test_the_golden_model_reads_the_table(field, value):
+    """Each entry moves the retire cycles the way docs/isa.md section 7 says."""
+    config = CoreConfig(timing=Timing(float_op=4, **{field: value}))
+    producer = {"gather": "GATHER r1, [c0]", "coord_read": "CGET r1, c0.sc",
+                "int_op": "IADD r1, r2, r2", "loop_exit": "LOOP c1.sc < c7.sc, 0",
+                "first_retire": "LI r9, 0"}[field]
+    text = program(producer, "IADD r3, r1, r1", "HALT")
+    m = machine(assemble(text).words, config)
+    m.start()
+    cycles = [m.retire().cycle for _ in range(3)]
+    first = value if field == "first_retire" else 2
+    assert cycles[0] == first
+    gap = value if field in ("gather", "coord_read", "int_op") else 1
+    gap += value if field == "loop_exit" else 0
+    assert cycles[1] - cycles[0] == gap
+
+
+# ---------------------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("text, where, message", [
+    ("    LI r1, 1 | CSET c0.sc, 1\n", "1:5", "one operation per line"),
+    ("    .scratch r5\n    LI r5, 1\n", "2:1", "r5 is declared scratch"),
+    ("    .mintrip 4\n    HALT\n", "1:5", ".mintrip must come before the label of a loop"),
+    ("    .mintrip 4\nx:\n    .mintrip 5\n    LOOP c0.sc < c1.sc, x\n", "3:5", "a second .mintrip"),
+    ("    LI r1, 1 |\n", "1:", "empty slot"),
+])
+def test_errors_name_the_line(text, where, message):
+    with pytest.raises(AsmError) as e:
+        compile_serial(text, filename="k.vasm")
+    assert str(e.value).startswith(f"k.vasm:{where}") and message in str(e.value)
+
+
+def test_a_float_operation_on_a_core_without_a_float_unit_is_an_error():
+    with pytest.raises(CompileError, match=r"k.vasm:2:5: error: ADD is a float operation"):
+        compile_serial(program("LI r1, 1", "ADD r2, r1, r1", "HALT"), ICEBREAKER, "k.vasm")
+
+
+def test_a_program_too_long_for_the_core_is_an_error():
+    small = CoreConfig(prog_depth=2)
+    with pytest.raises(CompileError, match="3 SIWs; program memory holds 2"):
+        compile_serial(program("LI r1, 1", "LI r2, 2", "LI r3, 3", "HALT"), small)
+
+
+def test_directives_make_no_siw():
+    with_directives = (EXAMPLES / "serial" / "saxpy.vasm").read_text()
+    without = with_directives.replace(".scratch r20-r31", "")
+    assert ".scratch" in with_directives
+    assert assemble(with_directives).words == assemble(without).words
+    assert assemble(with_directives).directives[0].value == tuple(range(20, 32))
+
+
+# ---------------------------------------------------------------------------- examples
+
+@pytest.mark.parametrize("name", ["dot_product", "saxpy", "reduction"])
+def test_serial_examples_give_their_documented_results_serial_and_compiled(name):
+    text = (EXAMPLES / "serial" / f"{name}.vasm").read_text()
+    head = text.split("\n\n", 1)[0]
+    assert all(line.startswith("#") for line in head.splitlines()) and "result" in head.lower()
+    serial, state, compiled = assert_equivalent(text, CoreConfig())
+    entries = state.entries()
+    if name == "dot_product":
+        # sum of j * (65 - j), j = 1..64 = 65 * 2080 - 89440
+        assert state.regs[10] == f32(65 * 2080 - 89440.0) == entries[key(3)]
+        assert len(entries) == 129
+    elif name == "saxpy":
+        assert [entries[key(2, sc=k)] for k in range(64)] == [f32(66.5 + 1.5 * k) for k in range(64)]
+        assert [entries[key(1, sc=k)] for k in range(64)] == [f32(k + 1.0) for k in range(64)]
+        assert len(entries) == 128
+    else:
+        assert state.regs[1] == f32(512 * 513 / 2) == entries[key(2)] and len(entries) == 513
+    assert state.cycles < serial.cycles
+
+
+def test_speedup_table():
+    from sim.asm.speedup import format_table, measure_examples
+    rows = {r.name: r for r in measure_examples()}
+    assert set(rows) == {"dot_product", "saxpy", "reduction"}
+    for r in rows.values():
+        assert r.compiled_cycles < r.serial_cycles and r.hand_cycles is not None
+        assert r.compiled_ops_per_cycle >= r.hand_ops_per_cycle - 0.01
+    assert rows["reduction"].compiled_ops_per_cycle >= 2.9
+    table = format_table(rows.values())
+    assert table.count("\n") == 5 and "| reduction | 3090 |" in table
+
+
+# ---------------------------------------------------------------------------- builder, CLI
+
+def test_the_builder_writes_serial_text():
+    k = SerialBuilder("k.py")
+    k.scratch("r24-r31").CLI("c1", "1.0.0/0.0.0/0.0.0").CLI("c7", "0.0.0/0.0.0/0.0.4")
+    k.label("loop").GATHER("r5", "[c1]").CADD("c1.sc", 1).ADD("r1", "r1", "r5")
+    k.LOOP("c1.sc < c7.sc", "loop").HALT()
+    assert k.text() == program(".scratch r24-r31", "CLI c1, 1.0.0/0.0.0/0.0.0",
+                               "CLI c7, 0.0.0/0.0.0/0.0.4", "loop:", "GATHER r5, [c1]",
+                               "CADD c1.sc, 1", "ADD r1, r1, r5", "LOOP c1.sc < c7.sc, loop",
+                               "HALT")
+    compiled = k.compile(CoreConfig())
+    # c1.sc steps by 2 (CADD and LOOP) from 0 to 4: two iterations.
+    assert compiled.stats.loops[0].trip_count == 2 and compiled.scratch == tuple(range(24, 32))
+    with pytest.raises(ValueError):
+        k.op("LI r1, 1 | LI r2, 2")
+    with pytest.raises(AttributeError):
+        k.FROB()
+
+
+def test_vtpu_asm_schedule(tmp_path, capsys):
+    src = EXAMPLES / "serial" / "reduction.vasm"
+    assert main(["asm", "--schedule", str(src)]) == 0
+    asm = capsys.readouterr().out
+    assert "kernel:" in asm and assemble(asm).words == compile_serial(src.read_text()).words
+    out = tmp_path / "r.vhex"
+    assert main(["asm", "--schedule", str(src), "-o", str(out)]) == 0
+    assert load_program_file(out).words == assemble(asm).words
+    out = tmp_path / "r.vasm"
+    assert main(["asm", "--schedule", str(src), "-o", str(out), "--listing"]) == 0
+    assert out.read_text() == asm and "prologue" in capsys.readouterr().out
+    assert main(["asm", "--schedule", "--board", "icebreaker", str(src)]) == 2
+    assert "no float unit" in capsys.readouterr().err
+    assert main(["asm", "--board", "icebreaker", str(src)]) == 2
+    assert "--board needs --schedule" in capsys.readouterr().err
