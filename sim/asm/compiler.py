@@ -36,7 +36,7 @@ from .list_scheduler import list_schedule
 from .modulo_scheduler import recurrence_bound, resource_bound
 from .pipeline import pipeline_loop
 from .serial import CompileError, read_serial
-from .stalls import predict_stalls, straight_line
+from .stalls import loop_cycles, predict_stalls, straight_line
 from .trip_counts import coordinate_constants, trip_count
 
 __all__ = ["compile_serial", "compile_file", "CompiledProgram", "CompileStats", "LoopStats",
@@ -119,10 +119,6 @@ class CompiledProgram:
     waits: list
     slots: list = field(default_factory=list)
 
-    def serial_indices(self, address):
-        """Positions in the serial program of the operations in the SIW at ``address``."""
-        return [slot.op.index for slot in self.slots[address]]
-
 
 # ---------------------------------------------------------------------------- blocks
 
@@ -157,14 +153,6 @@ def _ops_of(siws):
     return [[s.op for s in siw.slots] for siw in siws]
 
 
-def _loop_cycles(siws, timing, ready):
-    """Steady-state cycles per iteration of a loop body packed as ``siws``."""
-    reps = 4
-    cycles, _, _ = straight_line(_ops_of(siws) * reps, timing, ready)
-    n = len(siws)
-    return cycles[(reps - 1) * n] - cycles[(reps - 2) * n]
-
-
 class _Compilation:
     """One run of the compiler over a serial program (the state compile_serial needs)."""
 
@@ -195,7 +183,9 @@ class _Compilation:
     def target_text(self, address):
         return self.label_of[min(address, self.serial.length)]
 
-    def _is_loop(self, i, block):
+    def _is_loop(self, block):
+        """A LOOP back to the block's own start, the only branch there: a candidate
+        for pipelining (entered only by falling into it)."""
         term = block.terminator
         return (term is not None and term.op == COp.LOOP and term.target == block.start
                 and self.targets.get(block.start) == 1)
@@ -207,7 +197,7 @@ class _Compilation:
         for i, block in enumerate(blocks):
             if i > 0 and not blocks[i - 1].falls_through:
                 ready = {}
-            if self._is_loop(i, block):
+            if self._is_loop(block):
                 region, report = self._loop(i, block, ready)
                 loops.append(report)
             else:
@@ -230,9 +220,10 @@ class _Compilation:
         merged = {r: max(ready.get(r, 0), back.get(r, 0)) for r in set(ready) | set(back)}
         if merged != ready:
             other = _list_siws(body, timing, merged, self.entry[i])
-            if _loop_cycles(other, timing, merged) < _loop_cycles(plain, timing, merged):
+            if loop_cycles(_ops_of(other), timing, merged) < loop_cycles(_ops_of(plain), timing,
+                                                                         merged):
                 plain = other
-        plain_cycles = _loop_cycles(plain, timing, merged)
+        plain_cycles = loop_cycles(_ops_of(plain), timing, merged)
         fall_in = None
         if i > 0 and self.serial.blocks[i - 1].falls_through:
             fall_in = self.exit[i - 1]
@@ -245,11 +236,6 @@ class _Compilation:
             loop, reason = pipeline_loop(body, timing, trip_count=trips, min_trip=min_trip,
                                          scratch=self.serial.scratch, worse_than=plain_cycles,
                                          entry=fall_in)
-        if loop is not None and trips is not None:
-            pipe_total = (trips + loop.stages - 1) * loop.kernel_cycles(timing) / loop.unroll
-            if pipe_total >= trips * plain_cycles:
-                loop, reason = None, (f"the pipeline ({pipe_total:g} cycles) is no faster than the "
-                                      f"plain loop ({trips * plain_cycles:g})")
         title = f"loop '{label}' (line {body[-1].line})"
         if loop is None:
             region = [Heading(f"{title}: not pipelined, {reason}")]
@@ -260,7 +246,7 @@ class _Compilation:
         region = loop.items(block.labels, title)
         report = LoopStats(label, body[-1].line, len(body), trips, min_trip, True, None, loop.ii,
                            loop.resource_bound, loop.recurrence_bound, loop.stages, loop.unroll,
-                           loop.plan.mode, loop.kernel_cycles(timing) / loop.unroll)
+                           loop.plan.mode, loop.cycles_per_iteration)
         return region, report
 
 

@@ -47,6 +47,12 @@ class Edge:
     kind: str
     resource: object = None
 
+    def __post_init__(self):
+        if self.latency < 0 or self.distance < 0:
+            raise ValueError(f"an edge needs latency and distance >= 0: {self}")
+        if self.distance == 0 and self.src >= self.dst:
+            raise ValueError(f"a dependence within an iteration goes forward: {self}")
+
 
 def register_names(ops):
     """The default naming: ``(position, field) -> ("r", register)`` for every data

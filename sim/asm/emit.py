@@ -82,8 +82,8 @@ def assembly_text(items, target_text, header=()):
             out.append(f"{item.name}:")
         else:
             lines = ", ".join(str(s.op.line) for s in item.slots)
-            out.append(f"    {item.text(target_text):<{width}}  # line{'s' if len(item.slots) > 1 else ''} "
-                       f"{lines}" if item.slots else "    NOP")
+            plural = "s" if len(item.slots) > 1 else ""
+            out.append(f"    {item.text(target_text):<{width}}  # line{plural} {lines}")
     return "\n".join(out) + "\n"
 
 

@@ -40,6 +40,10 @@ class ModuloSchedule:
     ii: int
     times: tuple
 
+    def __post_init__(self):
+        if self.ii < 1 or not self.times or min(self.times) < 0:
+            raise ValueError(f"a modulo schedule needs II >= 1 and times >= 0, not {self}")
+
     @property
     def stages(self):
         """How many kernel passes one iteration spans."""

@@ -33,6 +33,7 @@ needs a known T; the prologue then takes ``(T - S + 1) mod u`` extra passes so t
 kernel runs a whole number of times.
 """
 
+import math
 from dataclasses import dataclass
 
 from sim.isa.encoding import COp
@@ -41,7 +42,7 @@ from .depgraph import dependence_edges
 from .emit import Heading, Label, PackedSIW, Slot
 from .modulo_scheduler import modulo_schedule, recurrence_bound, resource_bound
 from .registers import allocate, plan_names
-from .stalls import straight_line
+from .stalls import loop_cycles
 
 __all__ = ["PipelinedLoop", "pipeline_loop", "stage_constraints"]
 
@@ -80,7 +81,8 @@ class PipelinedLoop:
     """A software-pipelined loop: ``body`` (ops, LOOP last), its modulo ``schedule``,
     the renaming ``plan`` and ``register_for`` of :func:`sim.asm.registers.allocate`,
     ``unroll`` kernel copies, ``trip_count`` (None: only ``min_trip`` is known),
-    ``prologue`` passes, and the bounds II came from."""
+    ``prologue`` passes, the bounds II came from, and ``cycles_per_iteration``
+    predicted in the steady state (set by :func:`pipeline_loop`)."""
     body: list
     schedule: object
     plan: object
@@ -91,6 +93,7 @@ class PipelinedLoop:
     prologue: int
     resource_bound: int
     recurrence_bound: int
+    cycles_per_iteration: float = 0.0
 
     @property
     def ii(self):
@@ -166,19 +169,20 @@ class PipelinedLoop:
                 out += self._pass(S - 1 + e, text, valid=lambda s, n, e=e: s >= e + 1)
         return out
 
-    def kernel_cycles(self, timing):
-        """Cycles one kernel pass takes in the steady state (the kernel run back to back)."""
-        kernel = [[s.op for s in siw.slots] for siw in self._kernel_siws()]
-        reps = 4
-        cycles, _, _ = straight_line(kernel * reps, timing)
-        n = len(kernel)
-        return (cycles[(reps - 1) * n] - cycles[(reps - 2) * n]) if n else 0
-
-    def _kernel_siws(self):
+    def kernel_siws(self):
+        """The kernel's SIWs (lists of Ops), all its copies."""
         out = []
         for c in range(self.unroll):
             out += self._pass(self.prologue + c, lambda s, n: "", branch=c == self.unroll - 1)
-        return out
+        return [[slot.op for slot in siw.slots] for siw in out]
+
+    def cost(self):
+        """What makes one pipeline better than another: predicted cycles of all
+        iterations when the trip count is known, else cycles per iteration (the loop
+        may run far more often than promised); then fewer stages."""
+        if self.trip_count is None:
+            return (self.cycles_per_iteration, self.stages)
+        return ((self.trip_count + self.stages - 1) * self.cycles_per_iteration, self.stages)
 
 
 def pipeline_loop(body, timing, *, trip_count=None, min_trip=None, scratch=(), worse_than=None,
@@ -211,7 +215,7 @@ def pipeline_loop(body, timing, *, trip_count=None, min_trip=None, scratch=(), w
         low = max(res, rec)
         high = low + _II_SEARCH
         if worse_than is not None:
-            high = min(high, int(worse_than) + (0 if worse_than == int(worse_than) else 1))
+            high = min(high, math.ceil(worse_than))
         for ii in range(low, high):
             schedule = modulo_schedule(lanes, edges, ii, pinned={n - 1: ii - 1},
                                        stage_zero=stage_zero, groups=groups)
@@ -232,22 +236,17 @@ def pipeline_loop(body, timing, *, trip_count=None, min_trip=None, scratch=(), w
                 prologue += (trip_count - schedule.stages + 1) % unroll
             loop = PipelinedLoop(body, schedule, plan, register_for, unroll, trip_count,
                                  least, prologue, res, rec)
-            if best is None or _better(loop, best, timing):
+            loop.cycles_per_iteration = loop_cycles(loop.kernel_siws(), timing) / unroll
+            if best is None or loop.cost() < best.cost():
                 best = loop
             break
         else:
             if reason is None:
                 reason = f"no modulo schedule below II {high}" if worse_than is None else \
                     f"no modulo schedule faster than the plain loop ({worse_than:g} cycles)"
+    if best is not None and worse_than is not None:
+        plain = (trip_count * worse_than, 0) if trip_count is not None else (worse_than, 0)
+        if best.cost() >= plain:
+            return None, (f"the pipeline ({best.cost()[0]:g} cycles) is no faster than the "
+                          f"plain loop ({plain[0]:g})")
     return best, (None if best is not None else reason)
-
-
-def _better(a, b, timing):
-    """Fewer cycles in all (known trip count) or per iteration, then fewer stages, then
-    less renaming."""
-    def cost(loop):
-        per = loop.kernel_cycles(timing) / loop.unroll
-        if loop.trip_count is None:
-            return (per, loop.stages)
-        return ((loop.trip_count + loop.stages - 1) * per, loop.stages)
-    return cost(a) < cost(b)

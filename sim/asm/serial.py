@@ -19,7 +19,7 @@ from sim.isa.encoding import FLOAT_DOPS, COp
 
 from .ops import Op
 
-__all__ = ["CompileError", "Block", "SerialProgram", "read_serial", "parse_scratch"]
+__all__ = ["CompileError", "Block", "SerialProgram", "read_serial"]
 
 
 class CompileError(AsmError):
@@ -78,17 +78,13 @@ def _first_column(text):
     return len(text) - len(text.lstrip()) + 1
 
 
-def parse_scratch(text):
-    """Registers from text such as ``r24-r31`` or ``r20, r22-r23`` (the ``.scratch``
-    operands) as a sorted tuple; AsmError if malformed."""
-    program = assemble(f".scratch {text}\n", "<scratch>")
-    return program.directives[0].value
-
-
 def read_serial(text, config, filename="<input>", scratch=()):
     """Read serial program ``text`` for a core ``config``; ``scratch`` adds registers
     to those the ``.scratch`` directives declare.  Raises :class:`CompileError`
     (or the assembler's AsmError) with the file, line and column of the problem."""
+    for reg in scratch:
+        if not isinstance(reg, int) or not 0 <= reg <= 31:
+            raise ValueError(f"scratch registers are 0..31, not {reg!r}")
     program = assemble(text, filename)
     ops = []
     address_of = {}

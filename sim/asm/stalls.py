@@ -20,7 +20,7 @@ from sim.isa.encoding import COp
 
 from .ops import Op
 
-__all__ = ["siw_ops", "straight_line", "predict_stalls"]
+__all__ = ["siw_ops", "straight_line", "loop_cycles", "predict_stalls"]
 
 
 def siw_ops(word):
@@ -54,6 +54,16 @@ def straight_line(siws, timing, ready=None, penalties=None):
         cycles.append(t)
         earliest = t + 1 + (penalties[k] if penalties else 0)
     return cycles, ready, earliest
+
+
+def loop_cycles(siws, timing, ready=None):
+    """Cycles per pass of a loop whose body is ``siws`` (lists of Ops), branching back
+    every time, in the steady state (entered with ``ready`` in flight)."""
+    if not siws:
+        return 0
+    reps = 4
+    cycles, _, _ = straight_line(list(siws) * reps, timing, ready)
+    return cycles[(reps - 1) * len(siws)] - cycles[(reps - 2) * len(siws)]
 
 
 def _successors(address, ops, length, timing):

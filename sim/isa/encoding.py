@@ -241,11 +241,6 @@ class Timing:
             return self.coord_read
         raise ValueError(f"{op!r} writes no data register")
 
-    @property
-    def max_latency(self):
-        """The longest latency of any register write."""
-        return max(self.float_op, self.int_op, self.gather, self.coord_read)
-
 
 class CoreConfig:
     """Parameters of one Sentron core, shared by the golden model and the HDL.
