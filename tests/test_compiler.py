@@ -33,8 +33,9 @@ def final_state(words, config, memory=()):
     return machine(words, config, memory).run(MAX_CYCLES)
 
 
-def traced_run(words, config, memory=()):
-    """``(state, [(pc, wait)])``: the run and how long each retired SIW waited."""
+def traced_run(words, config, memory=(), retired=None):
+    """``(state, [(pc, wait)])``: the run and how long each retired SIW waited;
+    ``retired`` (a list) gets every retirement's ``(pc, cycle)``."""
     m = machine(words, config, memory)
     m.start()
     earliest = m.cycles + config.timing.first_retire
@@ -42,6 +43,8 @@ def traced_run(words, config, memory=()):
     while m.running and m.cycles < MAX_CYCLES:
         rec = m.retire()
         waits.append((rec.pc, rec.cycle - earliest))
+        if retired is not None:
+            retired.append((rec.pc, rec.cycle))
         earliest = rec.cycle + 1 + rec.penalty
     return m.state(), waits
 
@@ -70,7 +73,8 @@ def assert_equivalent(text, config, memory=(), compiled=None, serial=None):
     serial = serial or serial_run(text, config, memory)
     assert serial is not None, "the serial program faults"
     compiled = compiled or compile_serial(text, config)
-    state, waits = traced_run(compiled.words, config, memory)
+    retired = []
+    state, waits = traced_run(compiled.words, config, memory, retired)
     scratch = set(compiled.scratch)
     assert state.halted and state.fault == Fault.NONE, (state.fault, state.fault_pc)
     for r in range(32):
@@ -86,8 +90,14 @@ def assert_equivalent(text, config, memory=(), compiled=None, serial=None):
         assert low <= wait <= high, (pc, wait, compiled.waits[pc])
     branches = [s for slots in compiled.slots for s in slots
                 if s.op.lane == "C" and s.op.op in (COp.LOOP, COp.JUMP)]
-    if not branches:                   # one path: the prediction is exact
+    if not branches:
+        # One path: the prediction is exact, and inside each block the core keeps the
+        # scheduler's cycles (it waits exactly where the schedule leaves cycles empty).
         assert all(w is None or w[0] == w[1] for w in compiled.waits)
+        for (a, ta), (b, tb) in zip(retired, retired[1:]):
+            (block_a, ca), (block_b, cb) = compiled.cycles[a], compiled.cycles[b]
+            if block_a == block_b:
+                assert tb - ta == cb - ca, (a, b)
     return serial, state, compiled
 
 
@@ -164,6 +174,18 @@ def test_raw_after_a_float_operation_is_filled_with_independent_work(F):
     assert compiled.waits[4] == (wait, wait)
     state = final_state(compiled.words, config)
     assert state.cycles == config.timing.first_retire + 4 + wait + 1
+
+
+def test_a_block_works_around_a_value_still_in_flight_from_the_block_before():
+    # MUL r1 retires in cycle 2, r1 is ready in 6.  After the label the block starts in
+    # cycle 3: the LIs go first and ADD waits one cycle, in 6; HALT beside it.
+    text = program("MUL r1, r2, r3", "next:", "ADD r4, r1, r1", "LI r5, 1", "LI r6, 2", "HALT")
+    compiled = compile_serial(text)
+    assert siw_lines(compiled) == [[1], [4], [5], [3, 6]]
+    assert compiled.cycles[1:] == [(1, 0), (1, 1), (1, 3)]
+    assert compiled.waits[3] == (1, 1)
+    assert final_state(compiled.words, CoreConfig()).cycles == 7
+    assert_equivalent(text, CoreConfig(), compiled=compiled)
 
 
 def test_war_may_share_the_siw():

@@ -108,7 +108,10 @@ class CompiledProgram:
     ``scratch`` registers it may have written, ``waits[a]``: ``(low, high)`` cycles the
     SIW at address ``a`` is predicted to wait before it retires (None: unreachable),
     ``slots[a]``: the :class:`sim.asm.emit.Slot` s of that SIW, each with the serial
-    operation it came from (``slot.op.index``, ``.line``)."""
+    operation it came from (``slot.op.index``, ``.line``), ``cycles[a]``: ``(block,
+    cycle)``, the serial block it was compiled from and the cycle the scheduler put it
+    in, from the start of that block's code (in a pipeline, pass ``p``'s row ``r`` is
+    cycle ``p * II + r``)."""
     asm: str
     listing: str
     words: list
@@ -118,6 +121,7 @@ class CompiledProgram:
     scratch: tuple
     waits: list
     slots: list = field(default_factory=list)
+    cycles: list = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- blocks
@@ -146,7 +150,7 @@ def _list_siws(ops, timing, ready, entry=None):
     by_cycle = {}
     for op, t in zip(ops, times):
         by_cycle.setdefault(t, []).append(Slot(op))
-    return [PackedSIW(by_cycle[t]) for t in sorted(by_cycle)]
+    return [PackedSIW(by_cycle[t], t) for t in sorted(by_cycle)]
 
 
 def _ops_of(siws):
@@ -203,6 +207,9 @@ class _Compilation:
             else:
                 region = [Label(name) for name in block.labels] + \
                     _list_siws(block.ops, self.timing, ready, self.entry[i])
+            for siw in region:
+                if isinstance(siw, PackedSIW):
+                    siw.block = i
             items += region
             term = block.terminator
             exit_penalty = self.timing.loop_exit if term is not None and term.op == COp.LOOP else 0
@@ -284,7 +291,8 @@ def compile_serial(text, config=None, filename="<input>", scratch=(), pipeline=T
     waits = predict_stalls(program.words, config.timing)
     listing = listing_text(items, program.words, waits, compilation.target_text, header)
     return CompiledProgram(asm, listing, program.words, stats, program, config, serial.scratch,
-                           waits, [siw.slots for siw in siws])
+                           waits, [siw.slots for siw in siws],
+                           [(siw.block, siw.cycle) for siw in siws])
 
 
 def compile_file(path, config=None, scratch=(), pipeline=True):

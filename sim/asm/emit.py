@@ -40,8 +40,12 @@ class Slot:
 
 @dataclass
 class PackedSIW:
-    """One SIW: its slots (at most one per lane)."""
+    """One SIW: its slots (at most one per lane), ``cycle`` the cycle the scheduler
+    placed it in, counted from the start of its ``block`` (the index of the serial
+    block it was compiled from; None for either if unknown)."""
     slots: list = field(default_factory=list)
+    cycle: int | None = None
+    block: int | None = None
 
     def __post_init__(self):
         lanes = [s.op.lane for s in self.slots]

@@ -120,16 +120,18 @@ class PipelinedLoop:
             op = op.loop_as_cadd()
         return Slot(op, self.schedule.stage(pos), text)
 
-    def _rows(self, slots_of_row):
+    def _rows(self, slots_of_row, cycle):
+        """The non-empty rows of a pass that starts in ``cycle``."""
         out = []
         for row in range(self.ii):
             slots = slots_of_row(row)
             if slots:
-                out.append(PackedSIW(slots))
+                out.append(PackedSIW(slots, cycle + row))
         return out
 
-    def _pass(self, p, text_of, branch=False, valid=lambda s, n: True):
-        """The SIWs of pass ``p`` (absolute): stage ``s`` of iteration ``p - s``."""
+    def _pass(self, p, text_of, branch=False, valid=lambda s, n: True, at=None):
+        """The SIWs of pass ``p`` (absolute): stage ``s`` of iteration ``p - s``; ``at``
+        the pass's place in the code (default ``p``), for the scheduled cycles."""
         def slots(row):
             out = []
             for pos in range(len(self.body)):
@@ -141,7 +143,7 @@ class PipelinedLoop:
                     continue
                 out.append(self._slot(pos, n, text_of(s, n), branch))
             return out
-        return self._rows(slots)
+        return self._rows(slots, (p if at is None else at) * self.ii)
 
     def items(self, labels, title):
         """Headings, the loop's ``labels`` (on the kernel's first SIW) and its SIWs."""
@@ -159,14 +161,15 @@ class PipelinedLoop:
                               branch=c == u - 1)
         out.append(Heading(f"{title}: epilogue, {S - 1} pass{'es' if S != 2 else ''}"))
         for e in range(S - 1):
+            at = P + u + e                  # after one pass through the kernel
             if T is not None:
-                out += self._pass(T + e, lambda s, n: str(n), valid=lambda s, n: n < T)
+                out += self._pass(T + e, lambda s, n: str(n), valid=lambda s, n: n < T, at=at)
             else:
                 # Pass e after the kernel holds stage s >= e + 1 of iteration last - (s - e - 1).
                 def text(s, n, e=e):
                     back = s - e - 1
                     return "last" + (f"-{back}" if back else "")
-                out += self._pass(S - 1 + e, text, valid=lambda s, n, e=e: s >= e + 1)
+                out += self._pass(S - 1 + e, text, valid=lambda s, n, e=e: s >= e + 1, at=at)
         return out
 
     def kernel_siws(self):
