@@ -88,7 +88,6 @@ class Machine:
 
     def __init__(self, config=None):
         self.config = config if config is not None else CoreConfig()
-        self.timing = self.config.timing
         self.memory = CoordinateMemory(self.config.dim_bits, self.config.set_bits, self.config.ways)
         self.reset()
 
@@ -123,6 +122,12 @@ class Machine:
                 raise ValueError(f"SIW {i}: {w!r} is not a {SIW_BITS}-bit unsigned integer")
         self.program = words
         self.pc = 0
+
+    @property
+    def timing(self):
+        """The configuration's :class:`~sim.isa.encoding.Timing` table (docs/isa.md
+        section 7), read afresh, so a test may swap ``config``."""
+        return self.config.timing
 
     @property
     def length(self):
