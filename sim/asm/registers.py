@@ -6,7 +6,8 @@ die within II cycles of its definition, which can force a larger II.  With scrat
 registers declared (``.scratch``), the compiler gives values their own registers:
 
 * A *value* ("web") is a register's definitions and the uses they reach inside one
-  iteration of the body, joined when one operation reads and writes it (MAC, LIH).
+  iteration of the body, joined where one field is read and written (MAC's and
+  LIH's ``rd``); ``ADD r1, r1, r2`` reads one value of r1 and writes the next.
   It is *carried* if it reaches the next iteration (a use before the register's
   first definition in the body reads the previous iteration's value); it is
   *live-out* if it holds the register's last definition in the body, so after the
@@ -61,21 +62,20 @@ def find_webs(ops):
     joins_exposed = {}               # register -> webs whose definition read an exposed value
     members = {}                     # raw web -> [(position, field, kind)]
     for pos, op in enumerate(ops):
-        read_regs = {}
         for fld, reg in op.reads:
             if reg in current:
                 members[current[reg]].append((pos, fld, "use"))
             else:
                 exposed.setdefault(reg, []).append((pos, fld))
-            read_regs[reg] = fld
         if op.writes:
             fld, reg = op.writes
-            if reg in read_regs and reg in current:
-                w = current[reg]          # MAC / LIH: reads and writes one value
+            reads_own = fld in dict(op.reads)     # MAC, LIH: rd is read and written
+            if reads_own and reg in current:
+                w = current[reg]
             else:
                 w = new()
                 members[w] = []
-                if reg in read_regs:
+                if reads_own:
                     joins_exposed.setdefault(reg, []).append(w)
             members[w].append((pos, fld, "def"))
             current[reg] = w
