@@ -417,6 +417,26 @@ def test_counter_and_written_coordinate_registers_each_stay_in_one_stage():
         assert all(len(v) == 1 for v in stages.values()), (name, stages)
 
 
+def test_one_stage_per_coordinate_register_even_where_dependences_allow_two():
+    # The dependences would let CADD c0 run in stage 0 and its SCATTER [c0], which waits
+    # for the MUL, in stage 1; the stage rule (docs/compiler.md) keeps them together.
+    text = program("CLI c0, 1.0.0/0.0.0/0.0.0", "CLI c1, 2.0.0/0.0.0/0.0.0",
+                   "CLI c6, 0.0.0/0.0.0/0.0.0", "CLI c7, 0.0.0/0.0.0/0.0.10", "loop:",
+                   "GATHER r1, [c1]", "CADD c1.sc, 1", "MUL r2, r1, r1", "CADD c0.sc, 1",
+                   "SCATTER [c0], r2", "LOOP c6.sc < c7.sc, loop", "HALT")
+    compiled = compile_serial(text)
+    assert loop_stats(compiled, "loop").stages == 2
+    stages = {}
+    for slots in compiled.slots:
+        for s in slots:
+            if s.stage is not None:
+                for k in s.op.coordinate_registers:
+                    stages.setdefault(k, set()).add(s.stage)
+    assert stages == {0: {1}, 1: {0}, 6: {0}, 7: {0}}
+    assert_equivalent(text, CoreConfig(), tuple((key(2, sc=k), f32(k)) for k in range(10)),
+                      compiled)
+
+
 def test_the_listing_marks_prologue_kernel_and_epilogue():
     compiled = compile_serial(lifetime_loop(), filename="k.vasm")
     listing = compiled.listing
