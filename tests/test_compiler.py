@@ -324,6 +324,7 @@ def test_serial_reduction_pipelines_to_the_lane_bound():
     # recurrence of F = 4 at distance 1.
     assert (kernel.resource_bound, kernel.recurrence_bound) == (4, 4)
     assert kernel.pipelined and kernel.ii == 4 and kernel.trip_count == 128
+    assert compiled.stats.as_dict()["loops"][1] == dict(vars(kernel), bound=4)
     start = compiled.program.labels["kernel"]
     assert [len(slots) for slots in compiled.slots[start:start + 4]] == [3, 3, 3, 3]
     assert set(kernel_periods(compiled, config, "kernel")) == {4}
