@@ -1,1 +1,2 @@
-"""Assembly: the assembler, the disassembler and the program file formats (.vasm, .vhex)."""
+"""Assembly: the assembler, the disassembler, the program file formats (.vasm, .vhex) and the
+kernel compiler (``compiler.py``: serial programs packed and software-pipelined)."""

@@ -15,11 +15,11 @@ from fractions import Fraction
 from sim.isa.coord import CoordError, dim_index, parse_coord
 from sim.isa.encoding import PC_BITS, SIW_BITS, COp, DOp
 from sim.golden.fp32 import CANONICAL_NAN, NEG_INF, POS_INF, round_scaled_int
-from sim.isa.syntax import (source_lines, LANE_FIELDS, LANE_SLOTS, LANES, MNEMONICS, OPERAND_HELP, PSEUDOS, SYNTAX,
-                     USAGE, written_register)
+from sim.isa.syntax import (source_lines, DIRECTIVES, LANE_FIELDS, LANE_SLOTS, LANES, MAX_MINTRIP,
+                            MNEMONICS, OPERAND_HELP, PSEUDOS, SYNTAX, USAGE, written_register)
 
-__all__ = ["AsmError", "Program", "ListingLine", "assemble", "assemble_file", "format_listing",
-           "encode_siw", "parse_float_bits", "MAX_SIWS"]
+__all__ = ["AsmError", "Program", "ListingLine", "Directive", "assemble", "assemble_file",
+           "format_listing", "encode_siw", "parse_float_bits", "MAX_SIWS"]
 
 #: A program holds at most this many SIWs (program memory of 2**PC_BITS words).
 MAX_SIWS = 1 << PC_BITS
@@ -58,13 +58,27 @@ class ListingLine:
     expansion: bool = False
 
 
+@dataclass(frozen=True)
+class Directive:
+    """A directive line (docs/isa.md section 8): ``name`` without its dot, ``value`` its
+    checked operands (``scratch``: a sorted tuple of register numbers; ``mintrip``: an
+    int), ``address`` the address of the next SIW."""
+    line: int
+    column: int
+    name: str
+    value: object
+    address: int
+
+
 @dataclass
 class Program:
-    """An assembled program: its SIWs from address 0, its labels and its listing."""
+    """An assembled program: its SIWs from address 0, its labels, its listing and its
+    directives (which make no SIW)."""
     words: list
     labels: dict
     listing: list
     filename: str = "<input>"
+    directives: list = field(default_factory=list)
 
 
 class _LineError(Exception):
@@ -360,6 +374,49 @@ def _expand_pseudo(name, operands):
     return siws
 
 
+_DIRECTIVE_RE = re.compile(r"\.([A-Za-z][A-Za-z0-9_]*)")
+_REG_RANGE_RE = re.compile(r"^([rR][0-9]+)\s*-\s*([rR][0-9]+)$")
+
+
+def _directive(text, column):
+    """A directive ``.name operands`` starting at ``column``: ('DIRECTIVE', name, value, column)."""
+    m = _DIRECTIVE_RE.match(text)
+    if not m:
+        raise _LineError(column, f"expected a directive name after '.', e.g. "
+                         f"{', '.join('.' + d for d in DIRECTIVES)}")
+    name = m.group(1).lower()
+    if name not in DIRECTIVES:
+        raise _LineError(column, f"unknown directive '.{m.group(1)}' (directives: "
+                         f"{', '.join('.' + d for d in DIRECTIVES)})")
+    rest, rest_col = text[m.end():], column + m.end()
+    if rest and not rest[0].isspace():
+        raise _LineError(rest_col, f"unexpected '{rest[0]}' after directive .{name}")
+    if not rest.strip():
+        raise _LineError(column, f".{name} takes {DIRECTIVES[name]}")
+    pieces = _split(rest, ",", rest_col)
+    for piece, col in pieces:
+        if not piece:
+            raise _LineError(col, f"missing operand in .{name}")
+    if name == "mintrip":
+        if len(pieces) != 1:
+            raise _LineError(column, f".mintrip takes one operand ({DIRECTIVES[name]}), "
+                             f"not {len(pieces)}")
+        piece, col = pieces[0]
+        return ("DIRECTIVE", name, _imm(piece, col, 1, MAX_MINTRIP, ".mintrip"), column)
+    regs = set()
+    for piece, col in pieces:
+        m = _REG_RANGE_RE.match(piece)
+        if m is None:
+            regs.add(_reg(piece, col))
+            continue
+        low = _reg(m.group(1), col)
+        high = _reg(m.group(2), col + m.start(2))
+        if low > high:
+            raise _LineError(col, f"empty register range r{low}-r{high}: write the lower first")
+        regs.update(range(low, high + 1))
+    return ("DIRECTIVE", name, tuple(sorted(regs)), column)
+
+
 def _check_writes(slots, cols):
     """Illegal-SIW rule 4: two lanes writing the same data register."""
     seen = {}
@@ -393,7 +450,8 @@ def _read_labels(code):
 
 
 def _read_code(code, pos):
-    """Parse a line's code after its labels: None | ('SIW', slots, targets) | ('PSEUDO', name, ops)."""
+    """Parse a line's code after its labels: None | ('SIW', slots, targets) |
+    ('PSEUDO', name, ops) | ('DIRECTIVE', name, value, column)."""
     for i, ch in enumerate(code):
         if ch not in _ALLOWED:
             raise _LineError(i + 1, f"unexpected character {ch!r}")
@@ -408,6 +466,8 @@ def _read_code(code, pos):
         raise _LineError(col, "':' must follow a label name at the start of a line")
     if not rest.strip():
         return None
+    if rest.lstrip().startswith("."):
+        return _directive(rest.strip(), pos + len(rest) - len(rest.lstrip()) + 1)
     pieces = _split(rest, "|", pos + 1)
     parsed = []
     for piece, col in pieces:
@@ -449,6 +509,7 @@ def assemble(text, filename="<input>"):
 
     labels = {}            # name -> (address, line)
     listing = []
+    directives = []
     pending = []           # (address, slots, targets, line)
     address = 0
     too_long_reported = False
@@ -469,6 +530,9 @@ def assemble(text, filename="<input>"):
         siws = []
         if item is not None and item[0] == "SIW":
             siws = [(item[1], item[2])]
+        elif item is not None and item[0] == "DIRECTIVE":
+            directives.append(Directive(lineno, item[3], item[1], item[2], address))
+            item = None
         elif item is not None:
             try:
                 siws = [(s, []) for s in _expand_pseudo(item[1], item[2])]
@@ -507,7 +571,8 @@ def assemble(text, filename="<input>"):
         first = errors[0]
         first.errors = errors
         raise first
-    return Program(words, {name: a for name, (a, _) in labels.items()}, listing, filename)
+    return Program(words, {name: a for name, (a, _) in labels.items()}, listing, filename,
+                   directives)
 
 
 def _first_col(line):

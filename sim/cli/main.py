@@ -75,14 +75,28 @@ def _print_json(obj):
 def _asm_configure(p):
     p.add_argument("file", help="assembly source (.vasm)")
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="write the program as a .vhex file (text, one 64-bit SIW per line)")
+                   help="write the program as a .vhex file (text, one 64-bit SIW per line); "
+                        "with --schedule, OUT.vasm gets the packed assembly instead")
     p.add_argument("--listing", action="store_true",
-                   help="print the listing: each source line with its address(es) and words")
+                   help="print the listing: each source line with its address(es) and words; "
+                        "with --schedule, each packed SIW with its predicted wait and the source "
+                        "line, stage and iteration of every operation")
+    p.add_argument("--schedule", action="store_true",
+                   help="the file is a serial program (one operation per line): pack it into SIWs "
+                        "and software-pipeline its loops (docs/compiler.md); prints the packed "
+                        "assembly unless -o or --listing")
+    p.add_argument("--board", choices=("icebreaker", "ulx3s"), default=None,
+                   help="with --schedule: compile for that board's core (its latencies; the "
+                        "iCEBreaker's has no float unit); default: the ISA's default core")
 
 
 def _asm_run(args):
     from sim.asm.assembler import assemble_file, format_listing
     from sim.asm.progfile import format_hex, write_text_atomic
+    if args.schedule:
+        return _schedule_run(args)
+    if args.board:
+        raise CliError("--board needs --schedule (plain assembly is the same for every core)")
     try:
         program = assemble_file(args.file)
     except OSError as e:
@@ -93,6 +107,27 @@ def _asm_run(args):
         write_text_atomic(args.output, format_hex(program.words, source=args.file))
     if not args.listing and not args.output:
         sys.stdout.write(format_hex(program.words, source=args.file))
+    return EXIT_OK
+
+
+def _schedule_run(args):
+    """``vtpu asm --schedule``: the kernel compiler (sim/asm/compiler.py)."""
+    from sim.asm.compiler import compile_file
+    from sim.asm.progfile import format_hex, write_text_atomic
+    config, _ = board_core(args.board)
+    try:
+        compiled = compile_file(args.file, config)
+    except OSError as e:
+        raise CliError(f"{args.file}: cannot read: {e.strerror}") from None
+    if args.listing:
+        sys.stdout.write(compiled.listing)
+    if args.output:
+        if args.output.endswith(".vasm"):
+            write_text_atomic(args.output, compiled.asm)
+        else:
+            write_text_atomic(args.output, format_hex(compiled.words, source=args.file))
+    if not args.listing and not args.output:
+        sys.stdout.write(compiled.asm)
     return EXIT_OK
 
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from . import fp32
 from sim.isa.coord import Coord, morton_key
-from .decode import FLOAT_DOPS, Decoded, decode
+from .decode import Decoded, decode
 from sim.isa.encoding import NDIMS, SIW_BITS, COp, CoreConfig, DOp, Fault, SOp
 from .memory import CoordinateMemory
 from .state import ArchState
@@ -81,7 +81,9 @@ class Machine:
     Public state (read freely; write between runs to set up a test):
     ``regs`` (32 ints), ``cregs`` (8 :class:`Coord`), ``pc``, ``program`` (list of
     words; ``len(program)`` is the length L), ``memory`` (:class:`CoordinateMemory`),
-    ``halted``, ``fault``, ``fault_pc``, ``cycles``, ``siws``, ``ops``.
+    ``halted``, ``fault``, ``fault_pc``, ``cycles``, ``siws``, ``ops``.  Every latency
+    and penalty of the timing model comes from ``timing``, the configuration's
+    :class:`~sim.isa.encoding.Timing` table.
     """
 
     def __init__(self, config=None):
@@ -122,6 +124,12 @@ class Machine:
         self.pc = 0
 
     @property
+    def timing(self):
+        """The configuration's :class:`~sim.isa.encoding.Timing` table (docs/isa.md
+        section 7), read afresh, so a test may swap ``config``."""
+        return self.config.timing
+
+    @property
     def length(self):
         """L, the loaded program length: fetching at or above it is PC_RANGE."""
         return len(self.program)
@@ -137,12 +145,13 @@ class Machine:
         return self._running
 
     def start(self):
-        """Begin a run: clear the fault, every register ready, first retire at cycles + 2."""
+        """Begin a run: clear the fault, every register ready, first retire at cycles +
+        ``timing.first_retire``."""
         self.fault = Fault.NONE
         self.halted = False
         self._running = True
         self._ready = [0] * _NREGS
-        self._earliest = self.cycles + 2
+        self._earliest = self.cycles + self.timing.first_retire
         self._last_write = {}
 
     def next_retire_cycle(self):
@@ -256,7 +265,7 @@ class Machine:
         """Compute every lane from the state before the SIW; raise _Fault or return a Retire."""
         regs, cregs = self.regs, self.cregs
         max_dim = (1 << self.config.dim_bits) - 1
-        latency = self.config.float_latency
+        timing = self.timing
         reg_writes = []
         creg_writes = []
         mem_op = None
@@ -268,8 +277,7 @@ class Machine:
         # D lane
         if dec.d_op != DOp.NOP:
             value = self._dense(dec)
-            lat = latency if dec.d_op in FLOAT_DOPS else 1
-            reg_writes.append(RegWrite(dec.rd, value, t + lat))
+            reg_writes.append(RegWrite(dec.rd, value, t + timing.latency(dec.d_op)))
 
         # C lane
         c_op = dec.c_op
@@ -294,15 +302,16 @@ class Machine:
                     if v < cregs[dec.c_cj][dec.c_dim2]:
                         next_pc, taken = dec.c_target, True
                     else:
-                        penalty = 1
+                        penalty = timing.loop_exit
         elif c_op == COp.CMOV:
             creg_writes.append((dec.c_ck, cregs[dec.c_cj]))
         elif c_op == COp.CCLR:
             creg_writes.append((dec.c_ck, self._coord((0,) * NDIMS)))
         elif c_op == COp.CGET:
-            reg_writes.append(RegWrite(dec.c_reg, ck[dec.c_dim], t + 1))
+            reg_writes.append(RegWrite(dec.c_reg, ck[dec.c_dim], t + timing.latency(c_op)))
         elif c_op == COp.KEY:
-            reg_writes.append(RegWrite(dec.c_reg, morton_key(ck, self.config.dim_bits) & _M32, t + 1))
+            reg_writes.append(RegWrite(dec.c_reg, morton_key(ck, self.config.dim_bits) & _M32,
+                                       t + timing.latency(c_op)))
         elif c_op == COp.JUMP:
             next_pc, taken = dec.c_target, True
         elif c_op == COp.HALT:
@@ -313,7 +322,7 @@ class Machine:
             key = morton_key(cregs[dec.s_ck], self.config.dim_bits)
             if dec.s_op == SOp.GATHER:
                 value = self.memory.gather(key)
-                reg_writes.append(RegWrite(dec.s_reg, value, t + 1))
+                reg_writes.append(RegWrite(dec.s_reg, value, t + timing.latency(SOp.GATHER)))
                 mem_op = MemOp(SOp.GATHER, key, value)
             elif dec.s_op == SOp.SCATTER:
                 if self.memory.would_fault(key) and fault == Fault.NONE:

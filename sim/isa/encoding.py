@@ -1,20 +1,22 @@
 """Encoding tables of the Sentron ISA: the only module shared by the golden model and the HDL.
 
 It holds numbers, never behaviour: opcode values, field positions and widths,
-fault codes and coordinate dimension names, and the numbers derived from them
-(:func:`used_mask`: the bits an operation may set).  What an opcode *does* is written in
+fault codes, coordinate dimension names, the latencies of the timing model, and the
+numbers derived from them (:func:`used_mask`: the bits an operation may set).  What an
+opcode *does* is written in
 ``docs/isa.md`` and implemented twice, independently: by the golden model in
 ``sim/`` and by the hardware in ``hdl/``.
 """
 
 import enum
+from dataclasses import dataclass
 
 __all__ = [
     "DIM_NAMES", "DIM_SHORT", "NDIMS", "DEFAULT_DIM_BITS",
     "SIW_BITS", "Field", "D_FIELDS", "S_FIELDS", "C_FIELDS",
     "D_SLOT", "S_SLOT", "C_SLOT", "DOp", "SOp", "COp", "Fault",
     "PC_BITS", "CANONICAL_NAN", "D_SPARE", "CoreConfig", "D_OPERANDS", "S_OPERANDS", "C_OPERANDS",
-    "used_mask",
+    "used_mask", "FLOAT_DOPS", "Timing",
 ]
 
 #: Dimension names in order (dimension index 0..8), long and short (phext) form.
@@ -118,6 +120,11 @@ class DOp(enum.IntEnum):
     # 20..31 are undefined: an SIW holding one is illegal.
 
 
+#: D operations computed by the float unit: latency ``Timing.float_op`` (docs/isa.md
+#: section 7), illegal on a core without a float unit (section 3, rule 5).
+FLOAT_DOPS = frozenset({DOp.ADD, DOp.SUB, DOp.MUL, DOp.MAC, DOp.MIN, DOp.MAX, DOp.ITOF, DOp.FTOI})
+
+
 class SOp(enum.IntEnum):
     """S-lane (sparse memory) opcodes; all four values are defined."""
     NOP = 0
@@ -201,6 +208,53 @@ def used_mask(fields, operands, op):
     return mask
 
 
+@dataclass(frozen=True)
+class Timing:
+    """The numbers of the timing model (docs/isa.md section 7) of one core configuration.
+
+    Why one table: the golden model predicts every retire cycle from it and the kernel
+    compiler (``sim/asm/compiler.py``) schedules by it, so a deeper pipeline changes
+    these numbers here and both follow.  ``CoreConfig.timing`` derives today's table
+    from ``float_latency``; the hardware (``hdl/``) implements exactly that default.
+
+    ``float_op``: latency of the float D operations (:data:`FLOAT_DOPS`), the core's F,
+    0 for a core without a float unit.  ``int_op``: latency of every other D operation.
+    ``gather``: latency of GATHER's ``rd``.  ``coord_read``: latency of CGET's and KEY's
+    ``rd``.  ``loop_exit``: the extra cycles ``p_k`` after a LOOP that does not branch.
+    ``first_retire``: a run starting when the counter reads ``s`` retires its first SIW
+    in cycle ``s + first_retire``.
+    """
+    float_op: int
+    int_op: int = 1
+    gather: int = 1
+    coord_read: int = 1
+    loop_exit: int = 1
+    first_retire: int = 2
+
+    def __post_init__(self):
+        minimum = {"float_op": 0, "int_op": 1, "gather": 1, "coord_read": 1, "loop_exit": 0,
+                   "first_retire": 1}
+        for name, low in minimum.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"Timing.{name} must be an integer >= {low}, not {value!r}")
+
+    def latency(self, op):
+        """Cycles from the retirement of ``op`` (a DOp, SOp or COp member) until the data
+        register it writes is ready; ValueError for an operation that writes none."""
+        if isinstance(op, DOp) and op != DOp.NOP:
+            if op not in FLOAT_DOPS:
+                return self.int_op
+            if self.float_op == 0:
+                raise ValueError(f"{op.name} is a float operation and this core has no float unit")
+            return self.float_op
+        if isinstance(op, SOp) and op == SOp.GATHER:
+            return self.gather
+        if isinstance(op, COp) and op in (COp.CGET, COp.KEY):
+            return self.coord_read
+        raise ValueError(f"{op!r} writes no data register")
+
+
 class CoreConfig:
     """Parameters of one Sentron core, shared by the golden model and the HDL.
 
@@ -209,11 +263,14 @@ class CoreConfig:
     ``float_latency`` the latency F of float operations (docs/isa.md section 7), or 0
     for a core without a float unit, on which the float operations are illegal SIWs
     (docs/isa.md section 3, rule 5): how a small part (iCE40UP5K) carries the rest of
-    the ISA.
+    the ISA.  ``timing`` the :class:`Timing` table of the timing model; by default
+    today's, derived from ``float_latency`` (what the HDL implements).  Another table
+    (its ``float_op`` equal to ``float_latency``) gives the golden model and the
+    kernel compiler a pipeline the HDL does not have yet, e.g. to try a deeper one.
     """
 
     def __init__(self, dim_bits=DEFAULT_DIM_BITS, set_bits=8, ways=4, prog_depth=1 << PC_BITS,
-                 float_latency=4):
+                 float_latency=4, timing=None):
         if not 1 <= dim_bits <= 16:
             raise ValueError(f"dim_bits must be 1..16, not {dim_bits}")
         if not 0 <= set_bits <= NDIMS * dim_bits:
@@ -225,11 +282,18 @@ class CoreConfig:
         if float_latency < 0:
             raise ValueError(f"float_latency must be at least 1, or 0 for no float unit, "
                              f"not {float_latency}")
+        if timing is not None:
+            if not isinstance(timing, Timing):
+                raise ValueError(f"timing must be a Timing, not {timing!r}")
+            if timing.float_op != float_latency:
+                raise ValueError(f"timing.float_op ({timing.float_op}) must equal float_latency "
+                                 f"({float_latency})")
         self.dim_bits = dim_bits
         self.set_bits = set_bits
         self.ways = ways
         self.prog_depth = prog_depth
         self.float_latency = float_latency
+        self._timing = timing if timing is not None else Timing(float_op=float_latency)
 
     @property
     def key_bits(self):
@@ -244,9 +308,19 @@ class CoreConfig:
     def sets(self):
         return 1 << self.set_bits
 
+    @property
+    def timing(self):
+        """The :class:`Timing` table of this core (docs/isa.md section 7)."""
+        return self._timing
+
     def as_dict(self):
-        return dict(dim_bits=self.dim_bits, set_bits=self.set_bits, ways=self.ways,
-                    prog_depth=self.prog_depth, float_latency=self.float_latency)
+        """The parameters; ``timing`` only when it is not the default derived from
+        ``float_latency``."""
+        out = dict(dim_bits=self.dim_bits, set_bits=self.set_bits, ways=self.ways,
+                   prog_depth=self.prog_depth, float_latency=self.float_latency)
+        if self._timing != Timing(float_op=self.float_latency):
+            out["timing"] = self._timing
+        return out
 
     def __eq__(self, other):
         return isinstance(other, CoreConfig) and self.as_dict() == other.as_dict()

@@ -16,7 +16,8 @@ from .encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLO
                        S_FIELDS, S_OPERANDS, S_SLOT, COp, DOp, SOp)
 
 __all__ = ["source_lines", "LANES", "LANE_OPS", "LANE_FIELDS", "LANE_SLOTS", "LANE_OPERANDS",
-           "MNEMONICS", "PSEUDOS", "SYNTAX", "OPERAND_HELP", "USAGE", "written_register"]
+           "MNEMONICS", "PSEUDOS", "DIRECTIVES", "MAX_MINTRIP", "SYNTAX", "OPERAND_HELP", "USAGE",
+           "written_register"]
 
 #: Lane names in slot order (D is the low slot, C the high one).
 LANES = ("D", "S", "C")
@@ -67,6 +68,17 @@ MNEMONICS = {op.name: (lane, op) for lane in LANES for op in LANE_OPS[lane] if o
 
 #: Pseudo-instructions (docs/isa.md section 8); each stands alone on its line.
 PSEUDOS = ("LI32", "FLI", "CLI")
+
+#: Directives (docs/isa.md section 8): a line ``.name operands`` that makes no SIW.  The
+#: assembler checks and records them and otherwise ignores them; the kernel compiler
+#: (``sim/asm/compiler.py``, docs/compiler.md) reads them.  Name -> its operands, as
+#: error messages write them.
+DIRECTIVES = {
+    "scratch": "data registers, single or as ranges, e.g. r24-r31 or r20, r22-r23",
+    "mintrip": "a count 1..65535",
+}
+#: The largest count ``.mintrip`` takes.
+MAX_MINTRIP = 65535
 
 #: How each operand kind is written, for error messages.
 OPERAND_HELP = {
