@@ -66,8 +66,8 @@ Environment and abstractions (stated in formal/README.md too):
   ``prog_depth`` words of ``AnyConst(64)`` behind the same synchronous read port
   (``addr``, ``en``, ``data``; ``data`` holds while ``en`` is low).  So the proof
   covers every program; host ``WRITE_PROG`` has no effect on it.
-* **Float unit**: :class:`OpaqueFloatUnit` is the real :class:`FloatUnit` with
-  every datapath step replaced by wiring of valid/tag/op and an ``AnySeq`` result:
+* **Float unit**: the D lane's float unit is replaced by :class:`OpaqueFloatUnit`,
+  the real :class:`FloatUnit` with every datapath step replaced by wiring of valid/tag/op and an ``AnySeq`` result:
   its pipeline registers (placed by the real ``choose_cuts``) and valid/tag path
   are the real ones, its arithmetic is not (that is checked bit-exactly by
   simulation, tests/test_hdl_float_unit.py).
@@ -210,7 +210,10 @@ def _dim_of(coord, index, dim_bits):
 
 
 class CoreCommitProof(wiring.Component):
-    """The harness (see the module docstring).
+    """The harness (see the module docstring), built as named steps (:attr:`STEPS`):
+    the environment, the invariants, the retiring SIW's decode, its operands,
+    what each lane must produce, its fault, then the checks of the float
+    write-back, the write ports and the state after the cycle.
 
     Parameters
     ----------
