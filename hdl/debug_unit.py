@@ -37,7 +37,7 @@ from amaranth.lib.wiring import In, Out
 from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig, SOp
 
 from .coord_memory import coord_memory_signature
-from .debug import DebugCmd, DebugError
+from .debug import DebugCmd, DebugError, DebugSignature
 from .morton import morton_coord_value, morton_key_value
 from .regfile import read_port_signature, write_port_signature
 
@@ -91,17 +91,12 @@ class DebugUnit(wiring.Component):
         self.config = config
         coord_bits = NDIMS * config.dim_bits
         prog_addr_bits = (config.prog_depth - 1).bit_length()
+        # The request and the answer are the debug port's own members; the status
+        # it shows (run state, counters) the core takes from the issue unit.
+        exchange = {name: member for name, member in DebugSignature(config.dim_bits).members.items()
+                    if name.startswith(("req_", "resp_"))}
         super().__init__({
-            "req_valid": In(1),
-            "req_cmd": In(DebugCmd),
-            "req_addr": In(16),
-            "req_data": In(64),
-            "req_coord": In(coord_bits),
-            "resp_valid": Out(1),
-            "resp_error": Out(DebugError),
-            "resp_data": Out(64),
-            "resp_coord": Out(coord_bits),
-            "resp_hit": Out(1),
+            **exchange,
             "idle": In(1),
             "prog_len": Out(PC_BITS + 1),
             "run": Out(_RUN_CONTROL),
