@@ -50,8 +50,8 @@ from .s_lane import SLane
 __all__ = ["Sentron", "BRAM_STEPS", "block_ram_register_files"]
 
 # Read and write ports of the data register file, by role.
-# The host reads through the rs1 and ck ports: it reads only while the core is
-# idle, when X is empty and those ports are free (a 32:1 and an 8:1 mux saved).
+# The debug unit reads through the rs1 and ck ports: it reads only while the core
+# is idle, when X is empty and those ports are free (a 32:1 and an 8:1 mux saved).
 _R_RS1, _R_RS2, _R_DRD, _R_SREG, _R_CREG = range(5)
 _R_DEBUG = _R_RS1
 # Likewise the host writes through the D lane's integer write port and the C
