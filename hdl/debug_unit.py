@@ -8,11 +8,14 @@ Why it looks like this
   port group here, shaped and named like the port it is plugged into (a
   register-file read port, the memory's ports, the issue unit's run controls),
   so the signature says exactly what a host can touch, and the core plugs
-  each group in with one mechanism (``hdl/core.py``).
+  each group in with one mechanism (``hdl/core.py``).  Grouped like that the
+  list stays short (the debug port's ten request and answer members, ``idle``,
+  ``prog_len`` and eight port groups), so a component it is, not named steps
+  inside the core: it is read, and elaborated, on its own.
 * **It borrows the lanes' ports while the core is idle.**  X is empty then, so
-  the register-file ports the lanes use in X and the coordinate memory's D and X
-  ports are free; the core gives them to this unit whenever the run state is
-  IDLE.  So the unit drives every shared port all the time, as the request in
+  the fetch port of the program memory, the register-file ports the lanes use
+  in X and the coordinate memory's D and X ports are free; the core gives them
+  to this unit whenever the run state is IDLE.  So the unit drives every shared port all the time, as the request in
   hand would have it, and the core decides who is heard.  A dedicated host port
   on each register file would cost a multiplexer per flip-flop; on the memory,
   a second copy of its placement logic.
