@@ -66,8 +66,8 @@ Environment and abstractions (stated in formal/README.md too):
   ``prog_depth`` words of ``AnyConst(64)`` behind the same synchronous read port
   (``addr``, ``en``, ``data``; ``data`` holds while ``en`` is low).  So the proof
   covers every program; host ``WRITE_PROG`` has no effect on it.
-* **Float unit**: :class:`OpaqueFloatUnit` is the real :class:`FloatUnit` with
-  every datapath step replaced by wiring of valid/tag/op and an ``AnySeq`` result:
+* **Float unit**: the D lane's float unit is replaced by :class:`OpaqueFloatUnit`,
+  the real :class:`FloatUnit` with every datapath step replaced by wiring of valid/tag/op and an ``AnySeq`` result:
   its pipeline registers (placed by the real ``choose_cuts``) and valid/tag path
   are the real ones, its arithmetic is not (that is checked bit-exactly by
   simulation, tests/test_hdl_float_unit.py).
@@ -204,8 +204,16 @@ def _any_of(value, codes):
     return Cat(*(value == c for c in codes)).any()
 
 
+def _dim_of(coord, index, dim_bits):
+    """Dimension ``index`` of a packed coordinate."""
+    return Array(coord[d * dim_bits:(d + 1) * dim_bits] for d in range(NDIMS))[index]
+
+
 class CoreCommitProof(wiring.Component):
-    """The harness (see the module docstring).
+    """The harness (see the module docstring), built as named steps (:attr:`STEPS`):
+    the environment, the invariants, the retiring SIW's decode, its operands,
+    what each lane must produce, its fault, then the checks of the float
+    write-back, the write ports and the state after the cycle.
 
     Parameters
     ----------
@@ -225,7 +233,7 @@ class CoreCommitProof(wiring.Component):
         "memory_map top.core.coord_memory",
         "setattr -unset init top.core.regs/w:reg* top.core.cregs/w:reg* "
         "top.core.issue/w:cycles top.core.issue/w:siws top.core.issue/w:ops "
-        "top.core.issue/w:pc top.core.issue/w:fault_pc top.core/w:*prog_len* "
+        "top.core.issue/w:pc top.core.issue/w:fault_pc top.core.debug_unit/w:prog_len "
         "top.core.coord_memory/w:way*",
     )
 
@@ -235,10 +243,10 @@ class CoreCommitProof(wiring.Component):
         core_class = core_class if core_class is not None else core_module.Sentron
         cfg = self.config
         core = core_class(cfg)
-        for unused in (core._prog, core._fpu, core.coord_memory):
+        for unused in (core._prog, core._d_lane.float_unit, core.coord_memory):
             unused._MustUse__silence = True       # replaced below, never elaborated
         core._prog = RomStandIn(cfg.prog_depth)
-        core._fpu = OpaqueFloatUnit(cfg.float_latency)
+        core._d_lane.float_unit = OpaqueFloatUnit(cfg.float_latency)
         core.coord_memory = probed(CoordinateMemory)(cfg.dim_bits, cfg.set_bits, cfg.ways,
                                                      probes=cfg.sets)
         self.core = core
@@ -246,25 +254,30 @@ class CoreCommitProof(wiring.Component):
         self.skip = tuple(skip)
         super().__init__({})
 
+    #: The harness's steps, in order (one method ``_step_<name>`` each): every step
+    #: reads what the steps before it defined from ``v`` and returns what it defines.
+    STEPS = ("environment", "invariants", "decode", "pipeline", "operands", "d_lane", "s_lane",
+             "c_lane", "fault", "float_writeback", "write_ports", "next_state")
+
     def elaborate(self, platform):
         m = Module()
-        cfg = self.config
+        m.submodules.core = self.core
+        v = SimpleNamespace()
+        for name in self.STEPS:
+            vars(v).update(getattr(self, f"_step_{name}")(m, v))
+        return m
 
-        def A(test, message):
-            # An assertion, unless its message starts with one of ``self.skip``.
-            if any(message.startswith(p) for p in self.skip):
-                return Assert(Const(1, 1), message)
-            return Assert(test, message)
+    def _check(self, test, message):
+        """An assertion, unless its message starts with one of ``self.skip``."""
+        if any(message.startswith(p) for p in self.skip):
+            return Assert(Const(1, 1), message)
+        return Assert(test, message)
 
-        B, S, W, F = cfg.dim_bits, cfg.set_bits, cfg.ways, cfg.float_latency
-        maxv = (1 << B) - 1
-        m.submodules.core = core = self.core
-        dbg = core.debug
-        mem = core.coord_memory
-        regs = Array(core.regs)
-        cregs = Array(core.cregs)
-
-        # -------------------------------------------------------------- environment
+    def _step_environment(self, m, v):
+        """The solver drives the host within the debug protocol; the architectural
+        state starts as any state the host could have set up."""
+        cfg, core = self.config, self.core
+        dbg, mem = core.debug, core.coord_memory
         m.d.comb += Assume(~ResetSignal("sync"))
         past_valid = Signal()
         m.d.sync += past_valid.eq(1)
@@ -290,18 +303,22 @@ class CoreCommitProof(wiring.Component):
             with m.If(~past_valid):
                 m.d.comb += [Assume(dbg.prog_len <= cfg.prog_depth), Assume(core.pc_full <= 1024)]
                 for s in range(cfg.sets):
-                    for a in range(W):
-                        for b in range(a + 1, W):
+                    for a in range(cfg.ways):
+                        for b in range(a + 1, cfg.ways):
                             ra, rb = stored[s][a], stored[s][b]
                             m.d.comb += Assume(~(ra.valid & rb.valid & (ra.tag == rb.tag)))
 
         # As a plain value: a broken issue unit (tests) brings its own RunState class.
         state = core.run_state.as_value()
-        running = (state == RunState.RUN.value) | (state == RunState.DRAIN.value)
-        retire = core.retire
-        pc = core.pc_full
+        return dict(
+            past_valid=past_valid, stored=stored, state=state,
+            running=(state == RunState.RUN.value) | (state == RunState.DRAIN.value),
+            retire=core.retire, pc=core.pc_full, regs=Array(core.regs), cregs=Array(core.cregs))
 
-        # -------------------------------------------------------------- auxiliary invariants
+    def _step_invariants(self, m, v):
+        """Auxiliary invariants: true in every reachable state."""
+        cfg, dbg, A = self.config, self.core.debug, self._check
+        W, state, stored = cfg.ways, v.state, v.stored
         m.d.comb += [
             A(state != 3, "aux: run state is IDLE, RUN or DRAIN"),
             A(dbg.prog_len <= cfg.prog_depth, "aux: prog_len <= prog_depth"),
@@ -315,8 +332,12 @@ class CoreCommitProof(wiring.Component):
                         ra, rb = stored[s][a], stored[s][b]
                         m.d.comb += A(~(ra.valid & rb.valid & (ra.tag == rb.tag)),
                                            f"aux: set {s} holds a key in ways {a} and {b}")
+        return {}
 
-        # -------------------------------------------------------------- decode (section 3)
+    def _step_decode(self, m, v):
+        """The retiring SIW, read from the program at ``retire_pc`` and decoded by
+        docs/isa.md section 3 (fields, the four ILLEGAL_SIW rules, PC_RANGE)."""
+        cfg, core = self.config, self.core
         abits = (cfg.prog_depth - 1).bit_length()
         words = Array(core._prog.words)
 
@@ -327,23 +348,27 @@ class CoreCommitProof(wiring.Component):
 
         word = Signal(SIW_BITS)                        # the retiring SIW
         m.d.comb += word.eq(fetched(core.retire_pc))
-        d_op = _field(word, D_SLOT, D_FIELDS["op"])
-        rd = _field(word, D_SLOT, D_FIELDS["rd"])
-        rs1 = _field(word, D_SLOT, D_FIELDS["rs1"])
-        rs2 = _field(word, D_SLOT, D_FIELDS["rs2"])
-        imm16 = _field(word, D_SLOT, D_FIELDS["imm16"])
-        s_op = _field(word, S_SLOT, S_FIELDS["op"])
-        s_reg = _field(word, S_SLOT, S_FIELDS["reg"])
-        s_ck = _field(word, S_SLOT, S_FIELDS["ck"])
-        c_op = _field(word, C_SLOT, C_FIELDS["op"])
-        c_ck = _field(word, C_SLOT, C_FIELDS["ck"])
-        dim = _field(word, C_SLOT, C_FIELDS["dim"])
-        imm11 = _field(word, C_SLOT, C_FIELDS["imm11"])
-        imm12 = _field(word, C_SLOT, C_FIELDS["imm12"]).as_signed()
-        cj = _field(word, C_SLOT, C_FIELDS["cj"])
-        c_reg = _field(word, C_SLOT, C_FIELDS["reg"])
-        dim2 = _field(word, C_SLOT, C_FIELDS["dim2"])
-        target = _field(word, C_SLOT, C_FIELDS["target"])
+        f = dict(
+            d_op=_field(word, D_SLOT, D_FIELDS["op"]),
+            rd=_field(word, D_SLOT, D_FIELDS["rd"]),
+            rs1=_field(word, D_SLOT, D_FIELDS["rs1"]),
+            rs2=_field(word, D_SLOT, D_FIELDS["rs2"]),
+            imm16=_field(word, D_SLOT, D_FIELDS["imm16"]),
+            s_op=_field(word, S_SLOT, S_FIELDS["op"]),
+            s_reg=_field(word, S_SLOT, S_FIELDS["reg"]),
+            s_ck=_field(word, S_SLOT, S_FIELDS["ck"]),
+            c_op=_field(word, C_SLOT, C_FIELDS["op"]),
+            c_ck=_field(word, C_SLOT, C_FIELDS["ck"]),
+            dim=_field(word, C_SLOT, C_FIELDS["dim"]),
+            imm11=_field(word, C_SLOT, C_FIELDS["imm11"]),
+            imm12=_field(word, C_SLOT, C_FIELDS["imm12"]).as_signed(),
+            cj=_field(word, C_SLOT, C_FIELDS["cj"]),
+            c_reg=_field(word, C_SLOT, C_FIELDS["reg"]),
+            dim2=_field(word, C_SLOT, C_FIELDS["dim2"]),
+            target=_field(word, C_SLOT, C_FIELDS["target"]),
+        )
+        d_op, s_op, c_op = f["d_op"], f["s_op"], f["c_op"]
+        rd, s_reg, c_reg, dim, dim2 = f["rd"], f["s_reg"], f["c_reg"], f["dim"], f["dim2"]
 
         def stray(slot, fields, operands, op):
             value = word[slot.lsb:slot.lsb + slot.width]
@@ -354,7 +379,7 @@ class CoreCommitProof(wiring.Component):
             return bad
 
         d_wr = d_op != DOp.NOP
-        s_gather, s_scatter, s_erase = s_op == SOp.GATHER, s_op == SOp.SCATTER, s_op == SOp.ERASE
+        s_gather = s_op == SOp.GATHER
         c_wr = (c_op == COp.CGET) | (c_op == COp.KEY)
         uses_dim = _any_of(c_op, [c for c, ops in C_OPERANDS.items() if "dim" in ops])
         uses_dim2 = _any_of(c_op, [c for c, ops in C_OPERANDS.items() if "dim2" in ops])
@@ -366,44 +391,51 @@ class CoreCommitProof(wiring.Component):
             (d_wr & s_gather & (rd == s_reg)) | (d_wr & c_wr & (rd == c_reg)) |  # rule 4
             (s_gather & c_wr & (s_reg == c_reg)))
         pc_range = Signal()
-        m.d.comb += pc_range.eq(core.retire_pc >= dbg.prog_len)
+        m.d.comb += pc_range.eq(core.retire_pc >= core.debug.prog_len)
+        return dict(f, fetched=fetched, d_wr=d_wr, s_gather=s_gather,
+                    s_scatter=s_op == SOp.SCATTER, s_erase=s_op == SOp.ERASE, c_wr=c_wr,
+                    illegal=illegal, pc_range=pc_range)
 
-        # -------------------------------------------------------------- auxiliary: the pipeline
-        # The SIW in D is the word at its address, and its address is the one that
-        # follows the SIW in X (predicted: the target of LOOP/JUMP, else + 1) or,
-        # with X empty, pc.  (Internal signals of the issue unit; used only as
-        # invariants that strengthen the induction, each proven like the rest.)
+    def _step_pipeline(self, m, v):
+        """Auxiliary invariants of the pipeline: the SIW in D is the word at its
+        address, and its address is the one that follows the SIW in X (predicted:
+        the target of LOOP/JUMP, else + 1) or, with X empty, pc.  (Internal
+        signals of the issue unit; used only as invariants that strengthen the
+        induction, each proven like the rest.)"""
+        core, A = self.core, self._check
         iu = core._issue
-        is_run = state == RunState.RUN.value
+        is_run = v.state == RunState.RUN.value
         with m.If(is_run & iu.d_valid):
-            m.d.comb += A(core._prog.rd.data == fetched(iu.d_pc),
+            m.d.comb += A(core._prog.rd.data == v.fetched(iu.d_pc),
                                "aux: the word in D is the word at its address")
-            with m.If(retire):
-                m.d.comb += A(iu.d_pc == Mux((c_op == COp.LOOP) | (c_op == COp.JUMP),
-                                                  target, core.retire_pc + 1)[:ADDR_BITS],
+            with m.If(v.retire):
+                m.d.comb += A(iu.d_pc == Mux((v.c_op == COp.LOOP) | (v.c_op == COp.JUMP),
+                                                  v.target, core.retire_pc + 1)[:ADDR_BITS],
                                    "aux: D holds the predicted successor of X")
             with m.Else():
-                m.d.comb += A(iu.d_pc == pc, "aux: with X empty, D holds pc")
+                m.d.comb += A(iu.d_pc == v.pc, "aux: with X empty, D holds pc")
+        return {}
 
-        # -------------------------------------------------------------- operands, state before the SIW
-        a, b, old_rd = regs[rs1], regs[rs2], regs[rd]
-        s_val, c_val = regs[s_reg], regs[c_reg]
-        ckv, cjv, skv = cregs[c_ck], cregs[cj], cregs[s_ck]
+    def _step_operands(self, m, v):
+        """The registers the SIW reads, as they are before it."""
+        regs, cregs = v.regs, v.cregs
+        return dict(a=regs[v.rs1], b=regs[v.rs2], old_rd=regs[v.rd], s_val=regs[v.s_reg],
+                    c_val=regs[v.c_reg], ckv=cregs[v.c_ck], cjv=cregs[v.cj], skv=cregs[v.s_ck])
 
-        def dim_of(coord, index):
-            return Array(coord[d * B:(d + 1) * B] for d in range(NDIMS))[index]
+    def _step_d_lane(self, m, v):
+        """The D lane's integer results (section 3).
 
-        # -------------------------------------------------------------- D lane (integer results)
-        # Stated in two parts, both asserted: the ALU gets this SIW's operation and
-        # operands (regs[rs1], regs[rs2], regs[rd], imm16), and on them it computes
-        # the function below.  (In one piece the solver must see through the
-        # pipeline that two register reads are the same before it can compare
-        # two adders, which it does not finish.)
-        d_float = _any_of(d_op, SPEC_FLOAT_OPS)
-        alu = core._alu
-        xa, xb, xc, ximm = alu.a, alu.b, alu.c, alu.imm16
+        Stated in two parts, both asserted (in ``_step_write_ports``): the ALU gets
+        this SIW's operation and operands (regs[rs1], regs[rs2], regs[rd], imm16),
+        and on them it computes the function below.  (In one piece the solver must
+        see through the pipeline that two register reads are the same before it
+        can compare two adders, which it does not finish.)
+        """
+        d_op = v.d_op
+        alu = self.core._d_lane.int_alu
+        xa, xb, xc, ximm = alu.x_a, alu.x_b, alu.x_c, alu.x_imm16
         d_int_val = Signal(32)
-        with m.Switch(alu.op):
+        with m.Switch(alu.x_op):
             with m.Case(DOp.IADD):
                 m.d.comb += d_int_val.eq(xa + xb)
             with m.Case(DOp.ISUB):
@@ -429,15 +461,21 @@ class CoreCommitProof(wiring.Component):
                 m.d.comb += d_int_val.eq(ximm.as_signed())
             with m.Case(DOp.LIH):
                 m.d.comb += d_int_val.eq((ximm << 16) | xc[:16])
-        uses_rs1 = _any_of(d_op, [o for o, ops in D_OPERANDS.items() if "rs1" in ops])
-        uses_rs2 = _any_of(d_op, [o for o, ops in D_OPERANDS.items() if "rs2" in ops])
-        uses_imm = _any_of(d_op, (DOp.LI, DOp.LIH))
-        reads_rd = _any_of(d_op, (DOp.MAC, DOp.LIH))
+        return dict(
+            d_float=_any_of(d_op, SPEC_FLOAT_OPS), alu=alu, d_int_val=d_int_val,
+            uses_rs1=_any_of(d_op, [o for o, ops in D_OPERANDS.items() if "rs1" in ops]),
+            uses_rs2=_any_of(d_op, [o for o, ops in D_OPERANDS.items() if "rs2" in ops]),
+            uses_imm=_any_of(d_op, (DOp.LI, DOp.LIH)),
+            reads_rd=_any_of(d_op, (DOp.MAC, DOp.LIH)))
 
-        # -------------------------------------------------------------- S lane
-        key = spec_key(skv, B)
-        kset = spec_set(key, S)
-        ktag = key[S:]
+    def _step_s_lane(self, m, v):
+        """The S lane (section 5): the rows of the set of ``[ck]``, GATHER's value,
+        SCATTER's way, MEM_FULL."""
+        cfg = self.config
+        W, stored = cfg.ways, v.stored
+        key = spec_key(v.skv, cfg.dim_bits)
+        kset = spec_set(key, cfg.set_bits)
+        ktag = key[cfg.set_bits:]
         krows = [SimpleNamespace(**{f: Array(getattr(stored[s][w], f) for s in range(cfg.sets))[kset]
                                     for f in ("valid", "tag", "value")}) for w in range(W)]
         kmatch = [r.valid & (r.tag == ktag) for r in krows]
@@ -450,195 +488,230 @@ class CoreCommitProof(wiring.Component):
         for w in reversed(range(W)):
             with m.If(~krows[w].valid):
                 m.d.comb += lowest_free.eq(w)
-        mem_full = s_scatter & ~khit & kfull
+        return dict(kset=kset, ktag=ktag, khit=khit, gather_val=gather_val,
+                    lowest_free=lowest_free, mem_full=v.s_scatter & ~khit & kfull)
 
-        # -------------------------------------------------------------- C lane
-        ck_dim = dim_of(ckv, dim)
-        cj_dim2 = dim_of(cjv, dim2)
+    def _step_c_lane(self, m, v):
+        """The C lane (section 3): the dimension's new value, COORD_RANGE, ``ck``'s
+        new value, CGET/KEY's result, the next pc, HALT."""
+        B = self.config.dim_bits
+        c_op, ckv, cjv = v.c_op, v.ckv, v.cjv
+        ck_dim = _dim_of(ckv, v.dim, B)
+        cj_dim2 = _dim_of(cjv, v.dim2, B)
         new_dim = Signal(signed(40))
         with m.Switch(c_op):
             with m.Case(COp.CSET):
-                m.d.comb += new_dim.eq(imm11)
+                m.d.comb += new_dim.eq(v.imm11)
             with m.Case(COp.CADD):
-                m.d.comb += new_dim.eq(ck_dim + imm12)
+                m.d.comb += new_dim.eq(ck_dim + v.imm12)
             with m.Case(COp.CPUT):
-                m.d.comb += new_dim.eq(c_val)
+                m.d.comb += new_dim.eq(v.c_val)
             with m.Case(COp.LOOP):
                 m.d.comb += new_dim.eq(ck_dim + 1)
         one_dim_op = _any_of(c_op, (COp.CSET, COp.CADD, COp.CPUT, COp.LOOP))
-        coord_range = one_dim_op & ((new_dim < 0) | (new_dim > maxv))
-        ck_written = one_dim_op | (c_op == COp.CMOV) | (c_op == COp.CCLR)
         ck_new = Signal(NDIMS * B)
         with m.If(one_dim_op):
-            m.d.comb += ck_new.eq(Cat(*(Mux(dim == d, new_dim[:B], ckv[d * B:(d + 1) * B])
+            m.d.comb += ck_new.eq(Cat(*(Mux(v.dim == d, new_dim[:B], ckv[d * B:(d + 1) * B])
                                         for d in range(NDIMS))))
         with m.Elif(c_op == COp.CMOV):
             m.d.comb += ck_new.eq(cjv)
-        c_reg_val = Mux(c_op == COp.CGET, ck_dim, spec_key(ckv, B)[:32])
         next_pc = Signal(ADDR_BITS)
         taken = (c_op == COp.JUMP) | ((c_op == COp.LOOP) & (new_dim < cj_dim2))
-        m.d.comb += next_pc.eq(Mux(taken, target, core.retire_pc + 1))
-        halt = c_op == COp.HALT
+        m.d.comb += next_pc.eq(Mux(taken, v.target, self.core.retire_pc + 1))
+        return dict(
+            coord_range=one_dim_op & ((new_dim < 0) | (new_dim > (1 << B) - 1)),
+            ck_written=one_dim_op | (c_op == COp.CMOV) | (c_op == COp.CCLR), ck_new=ck_new,
+            c_reg_val=Mux(c_op == COp.CGET, ck_dim, spec_key(ckv, B)[:32]), next_pc=next_pc,
+            halt=c_op == COp.HALT)
 
-        # -------------------------------------------------------------- fault and commit (section 6)
+    def _step_fault(self, m, v):
+        """The fault (section 6, the lowest code first) and so commit or not; the
+        core must report the same fault, for the SIW at ``pc``."""
+        core, A = self.core, self._check
         fault = Signal(Fault)
-        with m.If(pc_range):
+        with m.If(v.pc_range):
             m.d.comb += fault.eq(Fault.PC_RANGE)
-        with m.Elif(illegal):
+        with m.Elif(v.illegal):
             m.d.comb += fault.eq(Fault.ILLEGAL_SIW)
-        with m.Elif(coord_range):
+        with m.Elif(v.coord_range):
             m.d.comb += fault.eq(Fault.COORD_RANGE)
-        with m.Elif(mem_full):
+        with m.Elif(v.mem_full):
             m.d.comb += fault.eq(Fault.MEM_FULL)
         commit = Signal()
         faulted = Signal()
-        m.d.comb += [commit.eq(retire & (fault == Fault.NONE)),
-                     faulted.eq(retire & (fault != Fault.NONE))]
-        n_ops = (d_op != 0) + (s_op != 0) + (c_op != 0)
-
-        m.d.comb += A(_imp(retire, core.retire_fault == fault),
+        m.d.comb += [commit.eq(v.retire & (fault == Fault.NONE)),
+                     faulted.eq(v.retire & (fault != Fault.NONE))]
+        m.d.comb += A(_imp(v.retire, core.retire_fault == fault),
                            "fault: retire_fault differs from the specification")
-        m.d.comb += A(_imp(retire, core.retire_pc == pc),
+        m.d.comb += A(_imp(v.retire, core.retire_pc == v.pc),
                            "order: the retiring SIW is not the one at pc")
+        return dict(fault=fault, commit=commit, faulted=faulted,
+                    n_ops=(v.d_op != 0) + (v.s_op != 0) + (v.c_op != 0))
 
-        # -------------------------------------------------------------- float write-back (section 7)
+    def _step_float_writeback(self, m, v):
+        """Float results (section 7): written to their ``rd`` exactly F-1 cycles
+        after the op commits, never before the SIWs that use that register wait."""
+        core, A = self.core, self._check
+        F = self.config.float_latency
+        rd = v.rd
         # fl[i]: a float op that committed i+1 cycles ago (valid, rd).  One that
         # commits in cycle t lands at the end of t+F-1: fl[F-2], or itself if F = 1.
         fl_valid = [Signal(name=f"fl{i + 1}_valid") for i in range(F - 1)]
         fl_tag = [Signal(5, name=f"fl{i + 1}_tag") for i in range(F - 1)]
-        issue_float = commit & d_float
+        issue_float = v.commit & v.d_float
         for i in range(F - 1):
             src_v, src_t = (issue_float, rd) if i == 0 else (fl_valid[i - 1], fl_tag[i - 1])
             m.d.sync += [fl_valid[i].eq(src_v), fl_tag[i].eq(src_t)]
         land_valid, land_tag = (fl_valid[-1], fl_tag[-1]) if F > 1 else (issue_float, rd)
 
         wp = core._regs.write
-        W_DINT, W_GATHER, W_CREG, W_FLOAT = (core_module._W_DINT, core_module._W_GATHER,
-                                             core_module._W_CREG, core_module._W_FLOAT)
-        fpu = core._fpu
         m.d.comb += [
-            A(wp[W_FLOAT].en == land_valid,
+            A(wp[core_module._W_FLOAT].en == land_valid,
                    "float: write-back not exactly F-1 cycles after a float op committed"),
-            A(_imp(land_valid, wp[W_FLOAT].addr == land_tag),
+            A(_imp(land_valid, wp[core_module._W_FLOAT].addr == land_tag),
                    "float: result written to another register than the op's rd"),
-            A(_imp((state == RunState.IDLE.value), ~Cat(*fl_valid).any()),
+            A(_imp((v.state == RunState.IDLE.value), ~Cat(*fl_valid).any()),
                    "float: core IDLE while a float result is still in flight"),
         ]
         # Interlock: a legal SIW retires only when every register it reads or writes is
         # ready (no float result for it lands at the end of this cycle or later).
         uses = [
-            (uses_rs1, rs1), (uses_rs2, rs2),
-            (d_wr, rd), (s_gather | s_scatter, s_reg), (c_wr | (c_op == COp.CPUT), c_reg),
+            (v.uses_rs1, v.rs1), (v.uses_rs2, v.rs2),
+            (v.d_wr, rd), (v.s_gather | v.s_scatter, v.s_reg),
+            (v.c_wr | (v.c_op == COp.CPUT), v.c_reg),
         ]
         for i in range(F - 1):
             for used, reg in uses:
                 m.d.comb += A(
-                    ~(retire & ~pc_range & ~illegal & used & fl_valid[i] & (fl_tag[i] == reg)),
+                    ~(v.retire & ~v.pc_range & ~v.illegal & used & fl_valid[i] &
+                      (fl_tag[i] == reg)),
                     f"interlock: an SIW retires using a register a float op {i + 1} "
                     f"cycle(s) earlier has not yet written")
+        return dict(issue_float=issue_float, land_valid=land_valid, land_tag=land_tag)
 
-        # -------------------------------------------------------------- write ports this cycle
+    def _step_write_ports(self, m, v):
+        """Every write port this cycle: enabled exactly for the SIW's own writes,
+        with its own destinations and the specification's values; none for a
+        faulting SIW."""
+        core, A = self.core, self._check
+        mem, fpu, alu = core.coord_memory, core._d_lane.float_unit, v.alu
+        wp = core._regs.write
+        W_DINT, W_GATHER, W_CREG = core_module._W_DINT, core_module._W_GATHER, core_module._W_CREG
+        cw = core._cregs.write[core_module._CW_X]
+        commit, rd, s_reg, c_reg = v.commit, v.rd, v.s_reg, v.c_reg
+        issue_float, land_valid, land_tag = v.issue_float, v.land_valid, v.land_tag
         no_fault_write = Signal()
         m.d.comb += no_fault_write.eq(
-            ~wp[W_DINT].en & ~wp[W_GATHER].en & ~wp[W_CREG].en &
-            ~core._cregs.write[core_module._CW_X].en & ~mem.x_commit)
-        m.d.comb += A(_imp(faulted, no_fault_write),
+            ~wp[W_DINT].en & ~wp[W_GATHER].en & ~wp[W_CREG].en & ~cw.en & ~mem.x_commit)
+        m.d.comb += A(_imp(v.faulted, no_fault_write),
                            "fault: a faulting SIW enables a register, coordinate or memory write")
-        d_int = commit & d_wr & ~d_float
-        with m.If(running):
+        d_int = commit & v.d_wr & ~v.d_float
+        s_gather, c_wr = commit & v.s_gather, commit & v.c_wr
+        with m.If(v.running):
             m.d.comb += [
                 A(wp[W_DINT].en == d_int, "D: integer write enabled wrongly"),
                 A(_imp(d_int, wp[W_DINT].addr == rd), "D: integer write to another register"),
-                A(wp[W_GATHER].en == (commit & s_gather), "S: GATHER write enabled wrongly"),
-                A(_imp((commit & s_gather), wp[W_GATHER].addr == s_reg),
+                A(wp[W_GATHER].en == s_gather, "S: GATHER write enabled wrongly"),
+                A(_imp(s_gather, wp[W_GATHER].addr == s_reg),
                        "S: GATHER writes another register"),
-                A(wp[W_CREG].en == (commit & c_wr), "C: CGET/KEY write enabled wrongly"),
-                A(_imp((commit & c_wr), wp[W_CREG].addr == c_reg),
+                A(wp[W_CREG].en == c_wr, "C: CGET/KEY write enabled wrongly"),
+                A(_imp(c_wr, wp[W_CREG].addr == c_reg),
                        "C: CGET/KEY writes another register"),
-                A(core._cregs.write[core_module._CW_X].en == (commit & ck_written),
+                A(cw.en == (commit & v.ck_written),
                        "C: coordinate register write enabled wrongly"),
-                A(_imp((commit & ck_written), core._cregs.write[core_module._CW_X].addr == c_ck),
+                A(_imp((commit & v.ck_written), cw.addr == v.c_ck),
                        "C: another coordinate register written"),
                 A(mem.x_commit == commit, "S: memory commit differs from the SIW's commit"),
                 # The values written: the specification's (section 3).
-                A(_imp(d_int, alu.op == d_op), "value: D operation is not the SIW's"),
-                A(_imp((d_int & uses_rs1), xa == a), "value: D rs1 operand is not regs[rs1]"),
-                A(_imp((d_int & uses_rs2), xb == b), "value: D rs2 operand is not regs[rs2]"),
-                A(_imp((d_int & uses_imm), ximm == imm16), "value: D imm16 is not the SIW's"),
-                A(_imp((d_int & reads_rd), xc == old_rd), "value: D rd operand is not regs[rd]"),
-                A(_imp(d_int, wp[W_DINT].data == d_int_val), "value: D integer result"),
-                A(_imp(issue_float, (fpu.x_op == d_op) & (fpu.x_tag == rd)),
+                A(_imp(d_int, alu.x_op == v.d_op), "value: D operation is not the SIW's"),
+                A(_imp((d_int & v.uses_rs1), alu.x_a == v.a),
+                  "value: D rs1 operand is not regs[rs1]"),
+                A(_imp((d_int & v.uses_rs2), alu.x_b == v.b),
+                  "value: D rs2 operand is not regs[rs2]"),
+                A(_imp((d_int & v.uses_imm), alu.x_imm16 == v.imm16),
+                  "value: D imm16 is not the SIW's"),
+                A(_imp((d_int & v.reads_rd), alu.x_c == v.old_rd),
+                  "value: D rd operand is not regs[rd]"),
+                A(_imp(d_int, wp[W_DINT].data == v.d_int_val), "value: D integer result"),
+                A(_imp(issue_float, (fpu.x_op == v.d_op) & (fpu.x_tag == rd)),
                   "value: float op or destination is not the SIW's"),
-                A(_imp((issue_float & uses_rs1), fpu.x_a == a), "value: float rs1 operand"),
-                A(_imp((issue_float & uses_rs2), fpu.x_b == b), "value: float rs2 operand"),
-                A(_imp((issue_float & reads_rd), fpu.x_c == old_rd), "value: float rd operand"),
+                A(_imp((issue_float & v.uses_rs1), fpu.x_a == v.a), "value: float rs1 operand"),
+                A(_imp((issue_float & v.uses_rs2), fpu.x_b == v.b), "value: float rs2 operand"),
+                A(_imp((issue_float & v.reads_rd), fpu.x_c == v.old_rd),
+                  "value: float rd operand"),
                 A(fpu.x_valid == issue_float, "value: float unit issued wrongly"),
-                A(_imp((commit & s_gather), wp[W_GATHER].data == gather_val),
-                  "value: GATHER result"),
-                A(_imp((commit & c_wr), wp[W_CREG].data == c_reg_val), "value: CGET/KEY result"),
+                A(_imp(s_gather, wp[W_GATHER].data == v.gather_val), "value: GATHER result"),
+                A(_imp(c_wr, wp[W_CREG].data == v.c_reg_val), "value: CGET/KEY result"),
                 # No two writes of one register in one cycle (WAW by the interlock).
                 A(~(land_valid & d_int & (land_tag == rd)), "float write-back meets D write"),
-                A(~(land_valid & commit & s_gather & (land_tag == s_reg)),
+                A(~(land_valid & s_gather & (land_tag == s_reg)),
                        "float write-back meets GATHER"),
-                A(~(land_valid & commit & c_wr & (land_tag == c_reg)),
+                A(~(land_valid & c_wr & (land_tag == c_reg)),
                        "float write-back meets CGET/KEY"),
             ]
+        return dict(d_int=d_int)
 
-        # -------------------------------------------------------------- the state after this cycle
-        # Expected next values, computed now, compared in the next cycle (while the
-        # core was RUN or DRAIN in this one: only then is the host kept out).
+    def _step_next_state(self, m, v):
+        """The state after this cycle: expected values computed now, compared in the
+        next cycle (while the core was RUN or DRAIN in this one: only then is the
+        host kept out)."""
+        cfg, core, A = self.config, self.core, self._check
+        dbg, fpu, wp = core.debug, core._d_lane.float_unit, core._regs.write
+        W_DINT, W_GATHER, W_CREG = core_module._W_DINT, core_module._W_GATHER, core_module._W_CREG
+        commit, faulted, stored, regs, cregs = v.commit, v.faulted, v.stored, v.regs, v.cregs
         R = Signal(5)
         Q = Signal(3)
         m.d.comb += [R.eq(AnyConst(5)), Q.eq(AnyConst(3))]
         exp_reg = Signal(32)
-        with m.If(land_valid & (land_tag == R)):
+        with m.If(v.land_valid & (v.land_tag == R)):
             m.d.comb += exp_reg.eq(fpu.w_result)
-        with m.Elif(d_int & (rd == R)):
+        with m.Elif(v.d_int & (v.rd == R)):
             m.d.comb += exp_reg.eq(wp[W_DINT].data)
-        with m.Elif(commit & s_gather & (s_reg == R)):
+        with m.Elif(commit & v.s_gather & (v.s_reg == R)):
             m.d.comb += exp_reg.eq(wp[W_GATHER].data)
-        with m.Elif(commit & c_wr & (c_reg == R)):
+        with m.Elif(commit & v.c_wr & (v.c_reg == R)):
             m.d.comb += exp_reg.eq(wp[W_CREG].data)
         with m.Else():
             m.d.comb += exp_reg.eq(regs[R])
-        exp_creg = Mux(commit & ck_written & (c_ck == Q), ck_new, cregs[Q])
+        exp_creg = Mux(commit & v.ck_written & (v.c_ck == Q), v.ck_new, cregs[Q])
 
         exp_rows = []
         for s in range(cfg.sets):
-            for w in range(W):
+            for w in range(cfg.ways):
                 row = stored[s][w]
-                here = commit & (kset == s)
-                matches = row.valid & (row.tag == ktag)
-                store = here & s_scatter & (matches | (~khit & (lowest_free == w) & ~row.valid))
-                clear = here & s_erase & matches
+                here = commit & (v.kset == s)
+                matches = row.valid & (row.tag == v.ktag)
+                store = here & v.s_scatter & (matches | (~v.khit & (v.lowest_free == w) &
+                                                         ~row.valid))
+                clear = here & v.s_erase & matches
                 exp_rows.append((row, store, clear))
 
         exp = SimpleNamespace(
-            reg=Signal(32), creg=Signal(NDIMS * B), cycles=Signal(len(core.cycles)),
+            reg=Signal(32), creg=Signal(NDIMS * cfg.dim_bits), cycles=Signal(len(core.cycles)),
             siws=Signal(len(core.siws)), ops=Signal(len(core.ops)), pc=Signal(ADDR_BITS),
             fault=Signal(4), fault_pc=Signal(ADDR_BITS), ended=Signal(),
             rows=[SimpleNamespace(store=Signal(), clear=Signal(), row=Signal(r.shape()),
-                                  tag=Signal(len(ktag)), value=Signal(32))
+                                  tag=Signal(len(v.ktag)), value=Signal(32))
                   for r, _, _ in exp_rows])
         check = Signal()
         m.d.sync += [
-            check.eq(running),
+            check.eq(v.running),
             exp.reg.eq(exp_reg),
             exp.creg.eq(exp_creg),
-            exp.cycles.eq(core.cycles + (state == RunState.RUN.value)),
+            exp.cycles.eq(core.cycles + (v.state == RunState.RUN.value)),
             exp.siws.eq(core.siws + commit),
-            exp.ops.eq(core.ops + Mux(commit, n_ops, 0)),
-            exp.pc.eq(Mux(commit, Mux(halt, core.retire_pc + 1, next_pc),
-                          Mux(faulted, core.retire_pc, pc))),
-            exp.fault.eq(Mux(faulted, fault, dbg.fault)),
+            exp.ops.eq(core.ops + Mux(commit, v.n_ops, 0)),
+            exp.pc.eq(Mux(commit, Mux(v.halt, core.retire_pc + 1, v.next_pc),
+                          Mux(faulted, core.retire_pc, v.pc))),
+            exp.fault.eq(Mux(faulted, v.fault, dbg.fault)),
             exp.fault_pc.eq(Mux(faulted, core.retire_pc, core.fault_pc_full)),
-            exp.ended.eq(faulted | (commit & halt)),
+            exp.ended.eq(faulted | (commit & v.halt)),
         ]
         for (row, store, clear), e in zip(exp_rows, exp.rows):
             m.d.sync += [e.store.eq(store), e.clear.eq(clear), e.row.eq(row),
-                         e.tag.eq(ktag), e.value.eq(s_val)]
+                         e.tag.eq(v.ktag), e.value.eq(v.s_val)]
 
-        with m.If(past_valid & check):
+        with m.If(v.past_valid & check):
             m.d.comb += [
                 A(regs[R] == exp.reg, "state: data register differs from the specification"),
                 A(cregs[Q] == exp.creg,
@@ -646,15 +719,15 @@ class CoreCommitProof(wiring.Component):
                 A(core.cycles == exp.cycles, "state: cycles"),
                 A(core.siws == exp.siws, "state: siws"),
                 A(core.ops == exp.ops, "state: ops"),
-                A(pc == exp.pc, "state: pc"),
+                A(v.pc == exp.pc, "state: pc"),
                 A(dbg.fault == exp.fault, "state: fault"),
                 A(core.fault_pc_full == exp.fault_pc, "state: fault_pc"),
-                A(_imp(exp.ended, state != RunState.RUN.value),
+                A(_imp(exp.ended, v.state != RunState.RUN.value),
                        "state: the run goes on after a fault or HALT"),
             ]
             i = 0
             for s in range(cfg.sets):
-                for w in range(W):
+                for w in range(cfg.ways):
                     row, e = stored[s][w], exp.rows[i]
                     i += 1
                     with m.If(e.store):
@@ -665,4 +738,4 @@ class CoreCommitProof(wiring.Component):
                     with m.Else():
                         m.d.comb += A(row.as_value() == e.row.as_value(),
                                            f"memory: set {s} way {w} changed")
-        return m
+        return {}

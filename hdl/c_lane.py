@@ -14,7 +14,7 @@ Why it looks like this
   dimension replaced.  The range check of section 3 ("a coordinate never wraps")
   is one comparison on that value, made wide enough that it cannot itself wrap.
 * **Branches resolve here.**  LOOP and JUMP are predicted taken in D; the C lane
-  reports ``loop_not_taken`` so the issue unit can squash the wrongly fetched SIW
+  reports ``x_loop_not_taken`` so the issue unit can squash the wrongly fetched SIW
   (the ``p_k = 1`` term of the timing model, docs/isa.md section 7).
 """
 
@@ -32,6 +32,10 @@ __all__ = ["CLane"]
 class CLane(wiring.Component):
     """Combinational C lane (docs/isa.md section 3, C lane table).
 
+    Every port belongs to the X stage (``x_``): the C lane computes from the
+    registers the SIW in X reads, and the issue unit commits what it produces at
+    the end of that cycle.
+
     Parameters
     ----------
     dim_bits : int
@@ -39,41 +43,41 @@ class CLane(wiring.Component):
 
     Attributes
     ----------
-    op : In(COp)
+    x_op : In(COp)
         The C-lane opcode.  Undefined opcodes behave as NOP (the SIW is illegal
         and commits nothing anyway).
-    ck, cj : In(9*B)
+    x_ck, x_cj : In(9*B)
         Values of coordinate registers ``ck`` and ``cj`` before the SIW, dimension
         ``d`` at bits ``[d*B, (d+1)*B)``.
-    dim, dim2 : In(4)
+    x_dim, x_dim2 : In(4)
         Dimension fields.  Values above 8 make the SIW illegal; the outputs are
         then meaningless but well defined.
-    imm11 : In(11)
+    x_imm11 : In(11)
         CSET's unsigned value.
-    imm12 : In(signed(12))
+    x_imm12 : In(signed(12))
         CADD's signed delta.
-    rs : In(32)
+    x_rs : In(32)
         CPUT's source register value.
-    pc : In(PC_BITS)
+    x_pc : In(PC_BITS)
         Address of this SIW.
-    target : In(PC_BITS)
+    x_target : In(PC_BITS)
         LOOP / JUMP target.
-    ck_we : Out(1)
+    x_ck_we : Out(1)
         The operation writes ``ck`` (CSET, CADD, CMOV, CCLR, CPUT, LOOP); valid
-        even when ``range_fault``.
-    ck_new : Out(9*B)
+        even when ``x_range_fault``.
+    x_ck_new : Out(9*B)
         The value ``ck`` would get.
-    range_fault : Out(1)
+    x_range_fault : Out(1)
         CSET, CADD, CPUT or LOOP would leave ``0..max``: fault COORD_RANGE.
-    reg_we : Out(1)
+    x_reg_we : Out(1)
         The operation writes a data register (CGET, KEY).
-    reg_data : Out(32)
+    x_reg_data : Out(32)
         CGET's zero-extended dimension or KEY's low 32 key bits.
-    halt : Out(1)
+    x_halt : Out(1)
         The operation is HALT.
-    loop_not_taken : Out(1)
+    x_loop_not_taken : Out(1)
         A LOOP that falls through (its predicted-taken fetch must be squashed).
-    next_pc : Out(PC_BITS + 1)
+    x_next_pc : Out(PC_BITS + 1)
         The address of the next SIW: the target for JUMP and a taken LOOP,
         else ``pc + 1``.  One bit wider than an address so that falling through
         the last word of a full program memory (address 1023) leads to address
@@ -87,24 +91,24 @@ class CLane(wiring.Component):
         self.dim_bits = dim_bits
         coord_bits = NDIMS * dim_bits
         super().__init__({
-            "op": In(COp),
-            "ck": In(coord_bits),
-            "cj": In(coord_bits),
-            "dim": In(4),
-            "dim2": In(4),
-            "imm11": In(11),
-            "imm12": In(signed(12)),
-            "rs": In(32),
-            "pc": In(PC_BITS),
-            "target": In(PC_BITS),
-            "ck_we": Out(1),
-            "ck_new": Out(coord_bits),
-            "range_fault": Out(1),
-            "reg_we": Out(1),
-            "reg_data": Out(32),
-            "halt": Out(1),
-            "loop_not_taken": Out(1),
-            "next_pc": Out(PC_BITS + 1),
+            "x_op": In(COp),
+            "x_ck": In(coord_bits),
+            "x_cj": In(coord_bits),
+            "x_dim": In(4),
+            "x_dim2": In(4),
+            "x_imm11": In(11),
+            "x_imm12": In(signed(12)),
+            "x_rs": In(32),
+            "x_pc": In(PC_BITS),
+            "x_target": In(PC_BITS),
+            "x_ck_we": Out(1),
+            "x_ck_new": Out(coord_bits),
+            "x_range_fault": Out(1),
+            "x_reg_we": Out(1),
+            "x_reg_data": Out(32),
+            "x_halt": Out(1),
+            "x_loop_not_taken": Out(1),
+            "x_next_pc": Out(PC_BITS + 1),
         })
 
     def elaborate(self, platform):
@@ -118,48 +122,48 @@ class CLane(wiring.Component):
             # Dimensions 9..15 select nothing: the result is 0 (the SIW is illegal).
             return Mux(index < NDIMS, coord.word_select(index[:4], B), 0)
 
-        ck_dim = dim_of(self.ck, self.dim)
-        cj_dim2 = dim_of(self.cj, self.dim2)
+        ck_dim = dim_of(self.x_ck, self.x_dim)
+        cj_dim2 = dim_of(self.x_cj, self.x_dim2)
 
         # The dimension's candidate new value, exact (no wrap) in a wide signed signal.
         new_dim = Signal(wide)
-        with m.Switch(self.op):
+        with m.Switch(self.x_op):
             with m.Case(COp.CSET):
-                m.d.comb += new_dim.eq(self.imm11)
+                m.d.comb += new_dim.eq(self.x_imm11)
             with m.Case(COp.CADD):
-                m.d.comb += new_dim.eq(ck_dim + self.imm12)
+                m.d.comb += new_dim.eq(ck_dim + self.x_imm12)
             with m.Case(COp.CPUT):
-                m.d.comb += new_dim.eq(self.rs)
+                m.d.comb += new_dim.eq(self.x_rs)
             with m.Case(COp.LOOP):
                 m.d.comb += new_dim.eq(ck_dim + 1)
         out_of_range = (new_dim < 0) | (new_dim > max_value)
 
-        one_dim = Cat(*(Mux(self.dim == d, new_dim[:B], self.ck.word_select(d, B))
+        one_dim = Cat(*(Mux(self.x_dim == d, new_dim[:B], self.x_ck.word_select(d, B))
                         for d in range(NDIMS)))
-        with m.Switch(self.op):
+        with m.Switch(self.x_op):
             with m.Case(COp.CSET, COp.CADD, COp.CPUT, COp.LOOP):
                 m.d.comb += [
-                    self.ck_we.eq(1),
-                    self.ck_new.eq(one_dim),
-                    self.range_fault.eq(out_of_range),
+                    self.x_ck_we.eq(1),
+                    self.x_ck_new.eq(one_dim),
+                    self.x_range_fault.eq(out_of_range),
                 ]
             with m.Case(COp.CMOV):
-                m.d.comb += [self.ck_we.eq(1), self.ck_new.eq(self.cj)]
+                m.d.comb += [self.x_ck_we.eq(1), self.x_ck_new.eq(self.x_cj)]
             with m.Case(COp.CCLR):
-                m.d.comb += [self.ck_we.eq(1), self.ck_new.eq(0)]
+                m.d.comb += [self.x_ck_we.eq(1), self.x_ck_new.eq(0)]
             with m.Case(COp.CGET):
-                m.d.comb += [self.reg_we.eq(1), self.reg_data.eq(ck_dim)]
+                m.d.comb += [self.x_reg_we.eq(1), self.x_reg_data.eq(ck_dim)]
             with m.Case(COp.KEY):
-                key = morton_key_value(self.ck, NDIMS, B)
-                m.d.comb += [self.reg_we.eq(1), self.reg_data.eq(key[:32])]
+                key = morton_key_value(self.x_ck, NDIMS, B)
+                m.d.comb += [self.x_reg_we.eq(1), self.x_reg_data.eq(key[:32])]
             with m.Case(COp.HALT):
-                m.d.comb += self.halt.eq(1)
+                m.d.comb += self.x_halt.eq(1)
 
-        is_loop = self.op == COp.LOOP
+        is_loop = self.x_op == COp.LOOP
         loop_taken = is_loop & (new_dim < cj_dim2)
-        branch = (self.op == COp.JUMP) | loop_taken
+        branch = (self.x_op == COp.JUMP) | loop_taken
         m.d.comb += [
-            self.loop_not_taken.eq(is_loop & ~loop_taken),
-            self.next_pc.eq(Mux(branch, self.target, self.pc + 1)),
+            self.x_loop_not_taken.eq(is_loop & ~loop_taken),
+            self.x_next_pc.eq(Mux(branch, self.x_target, self.x_pc + 1)),
         ]
         return m

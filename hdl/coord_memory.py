@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from sim.isa.encoding import DEFAULT_DIM_BITS, NDIMS, SOp
 
-__all__ = ["CoordinateMemory", "slot_layout", "fold"]
+__all__ = ["CoordinateMemory", "coord_memory_signature", "slot_layout", "fold"]
 
 
 def fold(value, width):
@@ -50,6 +50,22 @@ def fold(value, width):
 def slot_layout(key_bits):
     """One way of one set as the debug dump sees it: valid, full key, value."""
     return data.StructLayout({"valid": 1, "key": key_bits, "value": 32})
+
+
+def coord_memory_signature(key_bits, ways):
+    """The ports of :class:`CoordinateMemory` (see there), from the memory's side.
+    (A user of the memory, such as the core's debug unit, holds it flipped.)"""
+    return wiring.Signature({
+        "d_key": In(key_bits),
+        "x_key": In(key_bits),
+        "x_op": In(2),
+        "x_wdata": In(32),
+        "x_commit": In(1),
+        "x_rdata": Out(32),
+        "x_hit": Out(1),
+        "x_full": Out(1),
+        "x_slots": Out(data.ArrayLayout(slot_layout(key_bits), ways)),
+    })
 
 
 class CoordinateMemory(wiring.Component):
@@ -115,17 +131,7 @@ class CoordinateMemory(wiring.Component):
         self.tag_bits = key_bits - set_bits
         self.row_layout = data.StructLayout({"valid": 1, "tag": self.tag_bits, "value": 32})
         self.image = self._place(init)
-        super().__init__({
-            "d_key": In(key_bits),
-            "x_key": In(key_bits),
-            "x_op": In(2),
-            "x_wdata": In(32),
-            "x_commit": In(1),
-            "x_rdata": Out(32),
-            "x_hit": Out(1),
-            "x_full": Out(1),
-            "x_slots": Out(data.ArrayLayout(slot_layout(key_bits), ways)),
-        })
+        super().__init__(coord_memory_signature(key_bits, ways))
 
     def set_of(self, key):
         """The set of an integer key: :func:`fold` computed in Python, for placing ``init``."""

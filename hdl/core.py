@@ -1,17 +1,20 @@
-"""The Sentron core: program memory, decoder, register files, the three lanes, issue unit, debug port.
+"""The Sentron core: the units of one SIW's journey, fetch to commit, wired in stage order; the debug unit beside.
 
 One SIW's journey, in the order this file wires it:
 
-1. **F** — the issue unit presents ``f_addr`` to program memory (synchronous read).
-2. **D** — the word is decoded (:class:`hdl.decoder.Decoder`); the coordinate
-   memory reads the set of the S lane's ``[ck]``, with ``ck`` forwarded from the
-   SIW in X if that one writes it; the issue unit checks the interlock.
-3. **X** — the SIW reads the data registers (flip-flops, combinational), the D
-   lane computes (integer ALU, or issues to the float unit), the S lane uses the
-   memory rows read in D, the C lane computes coordinates and the branch; the
-   issue unit picks the fault code and either commits every lane at the end of
-   the cycle or none.
-4. **W** — float results land ``F`` cycles after issue (``w_*`` of the float unit).
+1. **F** — the issue unit (:class:`hdl.issue.IssueUnit`) presents ``f_addr`` to
+   program memory (synchronous read).
+2. **D** — the word is decoded (:class:`hdl.decoder.Decoder`); the issue unit
+   checks the interlock; the S lane (:class:`hdl.s_lane.SLane`) has the
+   coordinate memory read the set of its ``[ck]``, with ``ck`` forwarded from the
+   SIW in X if that one writes it.
+3. **X** — the SIW reads the data and coordinate registers (combinational), and
+   the three lanes compute: the D lane (:class:`hdl.d_lane.lane.DLane`: the
+   integer result, or an issue to the float unit), the S lane (the memory rows
+   read in D: GATHER's value, SCATTER's or ERASE's write, MEM_FULL), the C lane
+   (:class:`hdl.c_lane.CLane`: coordinates and the branch).  The issue unit picks
+   the fault code and either commits every lane at the end of the cycle or none.
+4. **W** — float results land ``F`` cycles after issue (the D lane's ``w_*``).
 
 A *cycle* here is one clock, except with ``regfile="bram"`` (the iCE40 build):
 then each cycle is :data:`BRAM_STEPS` clocks, the state above moves in the last
@@ -19,37 +22,36 @@ one, and the register files use the others to read X's operands from block RAM
 in turn (``_clocking``).  A core with ``float_latency`` 0 has no float unit; its
 decoder makes the float operations illegal SIWs.
 
-The debug port (``hdl/debug.py``) is the only way in: it loads programs, reads
-and writes every piece of state while the core is idle, and starts, steps and
-halts runs.  Memory commands reuse the coordinate memory's D/X ports (lookup in
-one cycle, act in the next), so the host goes through exactly the placement
-logic a SCATTER does.
+The debug port (``hdl/debug.py``) is the only way in: the debug unit
+(:class:`hdl.debug_unit.DebugUnit`) loads programs, reads and writes every
+piece of state while the core is idle, and starts, steps and halts runs.  While
+the core is idle X is empty, so the unit borrows the ports the lanes use there
+(and the fetch, and the memory's D port): memory commands go through exactly the
+placement logic a SCATTER does, and the host needs no ports of its own.
 """
 
-from types import SimpleNamespace
-
-from amaranth.hdl import Array, Cat, EnableInserter, Module, Mux, Signal
-from amaranth.lib import enum, wiring
+from amaranth.hdl import EnableInserter, Module, Mux, Signal
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig, SOp
+from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig
 
 from .c_lane import CLane
 from .coord_memory import CoordinateMemory
-from .debug import DebugCmd, DebugError, DebugSignature
+from .d_lane.lane import DLane
+from .debug import DebugSignature
+from .debug_unit import DebugUnit
 from .decoder import Decoder
-from .d_lane.float_unit import FloatUnit
-from .d_lane.int_alu import IntAlu
 from .issue import IssueUnit, RunState
-from .morton import morton_coord_value, morton_key_value
 from .regfile import BlockRamRegisterFile, RegisterFile, make_register_file
+from .s_lane import SLane
 
 __all__ = ["Sentron", "BRAM_STEPS", "block_ram_register_files"]
 
 # Read and write ports of the data register file, by role.
-# The host reads through the rs1 and ck ports: it reads only while the core is
-# idle, when X is empty and those ports are free (a 32:1 and an 8:1 mux saved).
+# The debug unit reads through the rs1 and ck ports: it reads only while the core
+# is idle, when X is empty and those ports are free (a 32:1 and an 8:1 mux saved).
 _R_RS1, _R_RS2, _R_DRD, _R_SREG, _R_CREG = range(5)
 _R_DEBUG = _R_RS1
 # Likewise the host writes through the D lane's integer write port and the C
@@ -76,12 +78,6 @@ def block_ram_register_files(dim_bits):
     return (dict(width=32, depth=32, read_ports=5, write_ports=4, steps=BRAM_STEPS, copies=2),
             dict(width=NDIMS * dim_bits, depth=8, read_ports=3, write_ports=1, steps=BRAM_STEPS,
                  copies=1))
-
-
-class _Phase(enum.Enum, shape=1):
-    """Debug commands that need the memory answer one cycle after they are accepted."""
-    ACCEPT = 0      # waiting for a request (or answering a one-cycle one)
-    SECOND = 1      # READ_PROG's word / MEM_* and SLOT_READ's rows are available now
 
 
 class Sentron(wiring.Component):
@@ -167,14 +163,14 @@ class Sentron(wiring.Component):
             self._regs = make_register_file(regfile, 32, 32, read_ports=5, write_ports=4)
             self._cregs = RegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1)
         self.arch_edge = Signal()
-        self._resp_valid = Signal()
-        self._req_valid_all_cycle = Signal()
-        self._clane = CLane(B)
-        self._alu = IntAlu()
-        # float_latency 0: no float unit; the decoder makes float operations illegal.
-        self._fpu = FloatUnit(config.float_latency) if config.has_float else None
-        self.coord_memory = CoordinateMemory(B, config.set_bits, config.ways, init=memory_init)
+        self._request_valid = Signal()      # a request the core may act on (_clocking)
         self._issue = IssueUnit(max(config.float_latency, 1))
+        self._s_lane = SLane(B)
+        # float_latency 0: no float unit; the decoder makes float operations illegal.
+        self._d_lane = DLane(config.float_latency)
+        self._c_lane = CLane(B)
+        self.coord_memory = CoordinateMemory(B, config.set_bits, config.ways, init=memory_init)
+        self._debug_unit = DebugUnit(config)
 
         iu = self._issue
         self.retire = iu.retire
@@ -195,47 +191,41 @@ class Sentron(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        B = cfg.dim_bits
         dbg = self.debug
-        iu, dec, regs, cregs = self._issue, self._decoder, self._regs, self._cregs
-        cl, alu, fpu, mem = self._clane, self._alu, self._fpu, self.coord_memory
+        iu, dec, regs, cregs, mem = (self._issue, self._decoder, self._regs, self._cregs,
+                                     self.coord_memory)
+        s_lane, d_lane, c_lane, du = self._s_lane, self._d_lane, self._c_lane, self._debug_unit
         m.submodules.prog = self._prog
         m.submodules.decoder = dec
-        m.submodules.clane = cl
-        m.submodules.alu = alu
-        if fpu is not None:
-            m.submodules.fpu = fpu
-        m.submodules.coord_memory = mem
         m.submodules.issue = iu
-
-        idle = iu.state == RunState.IDLE
-        prog_len = Signal(PC_BITS + 1)
-        m.d.comb += iu.prog_len.eq(prog_len)
-
-        def key(coord):
-            return morton_key_value(coord, NDIMS, B)
-
-        # -------------------------------------------------------------- F and D
-        prog_rd = self._prog.read_port()
-        prog_wr = self._prog.write_port()
-        fetch_in_range = iu.f_addr < cfg.prog_depth
-        m.d.comb += [
-            # While idle the read port serves READ_PROG (the debug logic overrides).
-            prog_rd.addr.eq(Mux(fetch_in_range, iu.f_addr, 0)),
-            prog_rd.en.eq(iu.f_en),
-            dec.siw.eq(prog_rd.data),
-            iu.d_dec.eq(dec.out),
-        ]
-        d = dec.out
+        m.submodules.s_lane = s_lane
+        m.submodules.d_lane = d_lane
+        m.submodules.c_lane = c_lane
+        m.submodules.coord_memory = mem
+        m.submodules.debug_unit = du
         x = iu.x
         xd = x.dec
+
+        # -------------------------------------------------------------- F: fetch
+        prog_rd = self._prog.read_port()
+        fetch_in_range = iu.f_addr < cfg.prog_depth
+        m.d.comb += [
+            prog_rd.addr.eq(Mux(fetch_in_range, iu.f_addr, 0)),
+            prog_rd.en.eq(iu.f_en),
+        ]
+
+        # -------------------------------------------------------------- D: decode, interlock
+        d = dec.out
+        m.d.comb += [
+            dec.siw.eq(prog_rd.data),
+            iu.d_dec.eq(d),
+            iu.prog_len.eq(du.prog_len),
+        ]
 
         # -------------------------------------------------------------- X: read registers
         rs1 = regs.read[_R_RS1].data
         rs2 = regs.read[_R_RS2].data
         drd = regs.read[_R_DRD].data
-        sreg = regs.read[_R_SREG].data
-        creg = regs.read[_R_CREG].data
         m.d.comb += [
             regs.read[_R_RS1].addr.eq(xd.d_rs1),
             regs.read[_R_RS2].addr.eq(xd.d_rs2),
@@ -244,103 +234,117 @@ class Sentron(wiring.Component):
             regs.read[_R_CREG].addr.eq(xd.c_reg),
             cregs.read[_C_CK].addr.eq(xd.c_ck),
             cregs.read[_C_CJ].addr.eq(xd.c_cj),
-            cregs.read[_C_DKEY].addr.eq(d.s_ck),
         ]
 
         # -------------------------------------------------------------- X: D lane
         m.d.comb += [
-            alu.op.eq(xd.d_op),
-            alu.a.eq(rs1),
-            alu.b.eq(rs2),
-            alu.c.eq(drd),
-            alu.imm16.eq(xd.d_imm16),
+            d_lane.x_op.eq(xd.d_op),
+            d_lane.x_a.eq(rs1),
+            d_lane.x_b.eq(rs2),
+            d_lane.x_c.eq(drd),
+            d_lane.x_imm16.eq(xd.d_imm16),
+            d_lane.x_float.eq(iu.x_float),
+            d_lane.x_rd.eq(xd.d_rd),
         ]
-        if fpu is not None:
-            m.d.comb += [
-                fpu.x_valid.eq(iu.x_float),
-                fpu.x_op.eq(xd.d_op),
-                fpu.x_a.eq(rs1),
-                fpu.x_b.eq(rs2),
-                fpu.x_c.eq(drd),
-                fpu.x_tag.eq(xd.d_rd),
-            ]
+
+        # -------------------------------------------------------------- D and X: S lane
+        # In D the S lane looks up the set of [ck] (the coordinate register read
+        # in D, forwarded from the C lane's write in X); in X it uses the rows.
+        m.d.comb += [
+            cregs.read[_C_DKEY].addr.eq(d.s_ck),
+            s_lane.d_ck_addr.eq(d.s_ck),
+            s_lane.d_ck.eq(cregs.read[_C_DKEY].data),
+            s_lane.x_ck_we.eq(c_lane.x_ck_we),
+            s_lane.x_ck_addr.eq(xd.c_ck),
+            s_lane.x_ck_new.eq(c_lane.x_ck_new),
+            s_lane.x_valid.eq(x.valid),
+            s_lane.x_op.eq(xd.s_op),
+            s_lane.x_wdata.eq(regs.read[_R_SREG].data),
+            s_lane.x_commit.eq(iu.x_commit),
+            iu.x_mem_full.eq(s_lane.x_mem_full),
+        ]
+        _plug(m, mem, s_lane.mem)
 
         # -------------------------------------------------------------- X: C lane
         m.d.comb += [
-            cl.op.eq(xd.c_op),
-            cl.ck.eq(cregs.read[_C_CK].data),
-            cl.cj.eq(cregs.read[_C_CJ].data),
-            cl.dim.eq(xd.c_dim),
-            cl.dim2.eq(xd.c_dim2),
-            cl.imm11.eq(xd.c_imm11),
-            cl.imm12.eq(xd.c_imm12),
-            cl.rs.eq(creg),
-            cl.pc.eq(x.pc[:PC_BITS]),
-            cl.target.eq(xd.c_target),
-            iu.x_range_fault.eq(cl.range_fault),
-            iu.x_loop_not_taken.eq(cl.loop_not_taken),
-            iu.x_halt.eq(cl.halt),
+            c_lane.x_op.eq(xd.c_op),
+            c_lane.x_ck.eq(cregs.read[_C_CK].data),
+            c_lane.x_cj.eq(cregs.read[_C_CJ].data),
+            c_lane.x_dim.eq(xd.c_dim),
+            c_lane.x_dim2.eq(xd.c_dim2),
+            c_lane.x_imm11.eq(xd.c_imm11),
+            c_lane.x_imm12.eq(xd.c_imm12),
+            c_lane.x_rs.eq(regs.read[_R_CREG].data),
+            c_lane.x_pc.eq(x.pc[:PC_BITS]),
+            c_lane.x_target.eq(xd.c_target),
+            iu.x_range_fault.eq(c_lane.x_range_fault),
+            iu.x_loop_not_taken.eq(c_lane.x_loop_not_taken),
+            iu.x_halt.eq(c_lane.x_halt),
             # A PC_RANGE SIW at 1024 has x.pc[:PC_BITS] = 0; it faults, so its
             # next_pc is never used.
-            iu.x_next_pc.eq(cl.next_pc),
+            iu.x_next_pc.eq(c_lane.x_next_pc),
         ]
 
-        # -------------------------------------------------------------- S lane glue
-        # D: the set of [ck] is read this cycle.  If the SIW in X writes ck, D must
-        # see the value it writes (it lands at the end of this cycle).  X's commit
-        # is not required here: if X faults, D is squashed and the lookup unused.
-        x_writes_dck = x.valid & cl.ck_we & (xd.c_ck == d.s_ck)
-        d_ck = Mux(x_writes_dck, cl.ck_new, cregs.read[_C_DKEY].data)
-        # X: the key is the one D looked up.  It was computed from ck as it is now
-        # (forwarded), so a register replaces a third coordinate-register read port.
-        x_key = Signal(self.coord_bits)
-        m.d.sync += x_key.eq(key(d_ck))
-        m.d.comb += [
-            mem.d_key.eq(key(d_ck)),
-            mem.x_key.eq(x_key),
-            mem.x_op.eq(Mux(x.valid, xd.s_op, SOp.NOP)),
-            mem.x_wdata.eq(sreg),
-            mem.x_commit.eq(iu.x_commit),
-            iu.x_mem_full.eq(mem.x_full),
-        ]
-
-        # -------------------------------------------------------------- X: writes
+        # -------------------------------------------------------------- X: commit or fault
+        # The issue unit picked the fault code (PC_RANGE, ILLEGAL_SIW, the C lane's
+        # COORD_RANGE, the S lane's MEM_FULL); without one, every lane writes at
+        # the end of the cycle, with one none does.  The memory's write is gated
+        # the same way (the S lane's x_commit).
         commit = iu.x_commit
         m.d.comb += [
             regs.write[_W_DINT].en.eq(commit & xd.wr_drd & ~xd.d_float),
             regs.write[_W_DINT].addr.eq(xd.d_rd),
-            regs.write[_W_DINT].data.eq(alu.result),
+            regs.write[_W_DINT].data.eq(d_lane.x_result),
             regs.write[_W_GATHER].en.eq(commit & xd.wr_sreg),
             regs.write[_W_GATHER].addr.eq(xd.s_reg),
-            regs.write[_W_GATHER].data.eq(mem.x_rdata),
+            regs.write[_W_GATHER].data.eq(s_lane.x_rdata),
             regs.write[_W_CREG].en.eq(commit & xd.wr_creg),
             regs.write[_W_CREG].addr.eq(xd.c_reg),
-            regs.write[_W_CREG].data.eq(cl.reg_data),
-            cregs.write[_CW_X].en.eq(commit & cl.ck_we),
+            regs.write[_W_CREG].data.eq(c_lane.x_reg_data),
+            cregs.write[_CW_X].en.eq(commit & c_lane.x_ck_we),
             cregs.write[_CW_X].addr.eq(xd.c_ck),
-            cregs.write[_CW_X].data.eq(cl.ck_new),
+            cregs.write[_CW_X].data.eq(c_lane.x_ck_new),
         ]
-        if fpu is not None:
-            m.d.comb += [
-                regs.write[_W_FLOAT].en.eq(fpu.w_valid),
-                regs.write[_W_FLOAT].addr.eq(fpu.w_tag),
-                regs.write[_W_FLOAT].data.eq(fpu.w_result),
-            ]
 
-        # -------------------------------------------------------------- status outputs
+        # -------------------------------------------------------------- W: float results
         m.d.comb += [
+            regs.write[_W_FLOAT].en.eq(d_lane.w_valid),
+            regs.write[_W_FLOAT].addr.eq(d_lane.w_rd),
+            regs.write[_W_FLOAT].data.eq(d_lane.w_result),
+        ]
+
+        # -------------------------------------------------------------- the debug unit
+        # The request, the answer, the status the port always shows.
+        m.d.comb += [
+            du.req_valid.eq(self._request_valid),
+            du.req_cmd.eq(dbg.req_cmd),
+            du.req_addr.eq(dbg.req_addr),
+            du.req_data.eq(dbg.req_data),
+            du.req_coord.eq(dbg.req_coord),
+            dbg.resp_error.eq(du.resp_error),
+            dbg.resp_data.eq(du.resp_data),
+            dbg.resp_coord.eq(du.resp_coord),
+            dbg.resp_hit.eq(du.resp_hit),
             dbg.running.eq(iu.running),
             dbg.fault.eq(iu.fault),
             dbg.fault_pc.eq(iu.fault_pc),
             dbg.pc.eq(iu.pc),
-            dbg.prog_len.eq(prog_len),
+            dbg.prog_len.eq(du.prog_len),
             dbg.cycles.eq(iu.cycles),
             dbg.siws.eq(iu.siws),
             dbg.ops.eq(iu.ops),
         ]
-
-        # -------------------------------------------------------------- debug port
-        self._debug_port(m, idle, prog_len, prog_rd, prog_wr, d_ck)
+        # While the core is idle, X is empty and the ports the lanes use there
+        # (and the memory's D port, and the fetch) are the debug unit's.
+        idle = iu.state == RunState.IDLE
+        m.d.comb += du.idle.eq(idle)
+        for port, view in ((prog_rd, du.prog_read), (regs.read[_R_DEBUG], du.reg_read),
+                           (regs.write[_W_DEBUG], du.reg_write),
+                           (cregs.read[_C_DEBUG], du.creg_read),
+                           (cregs.write[_CW_DEBUG], du.creg_write), (mem, du.mem)):
+            _plug(m, port, view, when=idle)
+        _plug(m, self._prog.write_port(), du.prog_write)
+        _plug(m, iu, du.run)
         return self._clocking(m)
 
     def _clocking(self, arch):
@@ -351,13 +355,19 @@ class Sentron(wiring.Component):
         and memory ports); the register files use the clocks in between to serve
         their ports from block RAM (:class:`hdl.regfile.BlockRamRegisterFile`).
         The architecture, and so the timing model, counts cycles, not clocks.
-        The debug port's answer is a one-clock pulse in the cycle's first clock.
+        The debug port's answer is a one-clock pulse in the cycle's first clock,
+        and a request counts only in a cycle in whose every clock ``req_valid``
+        was high: the register files read its address in the cycle's early
+        clocks, so its operands must have been steady all cycle (the requester
+        holds them while ``req_valid`` is high).
         """
         regs, cregs = self._regs, self._cregs
+        resp_valid = self._debug_unit.resp_valid
         if self.micro_cycles == 1:
             arch.submodules.regs = regs
             arch.submodules.cregs = cregs
-            arch.d.comb += [self.arch_edge.eq(1), self.debug.resp_valid.eq(self._resp_valid)]
+            arch.d.comb += [self.arch_edge.eq(1), self.debug.resp_valid.eq(resp_valid),
+                            self._request_valid.eq(self.debug.req_valid)]
             return arch
         m = Module()
         steps = self.micro_cycles
@@ -368,167 +378,34 @@ class Sentron(wiring.Component):
         m.submodules.regs = regs
         m.submodules.cregs = cregs
         m.d.comb += [regs.phase.eq(phase), cregs.phase.eq(phase), self.arch_edge.eq(edge),
-                     self.debug.resp_valid.eq(self._resp_valid & (phase == 0))]
-        # req_valid in every clock of this cycle so far (see _request).
+                     self.debug.resp_valid.eq(resp_valid & (phase == 0))]
+        # req_valid in every clock of this cycle so far.
         valid_so_far = Signal()
         m.d.sync += valid_so_far.eq(Mux(edge, 1, valid_so_far & self.debug.req_valid))
-        m.d.comb += self._req_valid_all_cycle.eq(valid_so_far & self.debug.req_valid)
+        m.d.comb += self._request_valid.eq(valid_so_far & self.debug.req_valid)
         return m
 
-    def _request(self):
-        """The debug request as the core sees it.
 
-        When a cycle is several clocks, the register files read the request's
-        address in the cycle's early clocks, so a request counts only in a cycle
-        in whose every clock ``req_valid`` was high: its operands were steady
-        all cycle (the requester holds them while ``req_valid`` is high).
-        """
-        dbg = self.debug
-        valid = self._req_valid_all_cycle if self.micro_cycles > 1 else dbg.req_valid
-        return SimpleNamespace(valid=valid, cmd=dbg.req_cmd, addr=dbg.req_addr,
-                               data=dbg.req_data, coord=dbg.req_coord)
+def _plug(m, port, user, when=None):
+    """Connect ``user``, an interface holding some of ``port``'s members flipped, to ``port``.
 
-    def _debug_port(self, m, idle, prog_len, prog_rd, prog_wr, d_ck):
-        """Host commands: one at a time, answered with a one-cycle ``resp_valid``.
-
-        A request is accepted only in a cycle where ``resp_valid`` is low, because
-        a requester that saw the answer drops (or changes) its request in the
-        next cycle, not in the answer's own cycle.
-        """
-        cfg = self.config
-        B = cfg.dim_bits
-        dbg = self.debug
-        iu, regs, cregs, mem = self._issue, self._regs, self._cregs, self.coord_memory
-        slots = cfg.sets * cfg.ways
-
-        phase = Signal(_Phase)
-        req = self._request()
-        resp_valid = self._resp_valid
-        accept = req.valid & ~resp_valid & (phase == _Phase.ACCEPT)
-        cmd = req.cmd
-        addr = req.addr
-        coord_key = morton_key_value(req.coord, NDIMS, B)
-
-        m.d.sync += resp_valid.eq(0)
-
-        def answer(error=DebugError.NONE, **fields):
-            stmts = [resp_valid.eq(1), dbg.resp_error.eq(error)]
-            for name, value in fields.items():
-                stmts.append(getattr(dbg, f"resp_{name}").eq(value))
-            return stmts
-
-        with m.If(idle):   # X is empty: some of its register ports serve the host
-            m.d.comb += [
-                regs.read[_R_DEBUG].addr.eq(addr[:5]),
-                cregs.read[_C_DEBUG].addr.eq(addr[:3]),
-                regs.write[_W_DEBUG].addr.eq(addr[:5]),
-                regs.write[_W_DEBUG].data.eq(req.data[:32]),
-                cregs.write[_CW_DEBUG].addr.eq(addr[:3]),
-                cregs.write[_CW_DEBUG].data.eq(req.coord),
-            ]
-        m.d.comb += [
-            prog_wr.addr.eq(addr),
-            prog_wr.data.eq(req.data),
-            iu.pc_wdata.eq(addr),
-        ]
-
-        is_mem = Cat(cmd == c for c in (DebugCmd.MEM_READ, DebugCmd.MEM_WRITE,
-                                         DebugCmd.MEM_ERASE, DebugCmd.SLOT_READ)).any()
-        slot_set = Signal(range(max(cfg.sets, 2)))
-        slot_way = Signal(range(max(cfg.ways, 2)))
-        m.d.comb += [slot_set.eq(addr // cfg.ways), slot_way.eq(addr % cfg.ways)]
-        # While idle the memory's D port serves the host: the coordinate's key, or
-        # for SLOT_READ the set index alone.
-        with m.If(idle & is_mem):
-            m.d.comb += mem.d_key.eq(Mux(cmd == DebugCmd.SLOT_READ, slot_set, coord_key))
-
-        with m.If(phase == _Phase.SECOND):
-            m.d.sync += phase.eq(_Phase.ACCEPT)
-            with m.Switch(cmd):
-                with m.Case(DebugCmd.READ_PROG):
-                    m.d.sync += answer(data=prog_rd.data)
-                with m.Case(DebugCmd.MEM_READ):
-                    m.d.comb += [mem.x_key.eq(coord_key), mem.x_op.eq(SOp.GATHER)]
-                    m.d.sync += answer(data=mem.x_rdata, hit=mem.x_hit)
-                with m.Case(DebugCmd.MEM_WRITE):
-                    m.d.comb += [mem.x_key.eq(coord_key), mem.x_op.eq(SOp.SCATTER),
-                                 mem.x_wdata.eq(req.data[:32]), mem.x_commit.eq(1)]
-                    m.d.sync += answer(Mux(mem.x_full, DebugError.MEM_FULL, DebugError.NONE),
-                                       hit=mem.x_hit)
-                with m.Case(DebugCmd.MEM_ERASE):
-                    m.d.comb += [mem.x_key.eq(coord_key), mem.x_op.eq(SOp.ERASE),
-                                 mem.x_commit.eq(1)]
-                    m.d.sync += answer(hit=mem.x_hit)
-                with m.Case(DebugCmd.SLOT_READ):
-                    m.d.comb += mem.x_key.eq(slot_set)
-                    slot = Array(mem.x_slots)[slot_way]
-                    m.d.sync += answer(hit=slot.valid, data=slot.value,
-                                       coord=morton_coord_value(slot.key, NDIMS, B))
-
-        with m.If(accept & ~idle):
-            with m.If(cmd == DebugCmd.HALT):
-                m.d.comb += iu.halt_req.eq(1)
-                m.d.sync += answer()
-            with m.Else():
-                m.d.sync += answer(DebugError.BUSY)
-
-        with m.If(accept & idle):
-            with m.Switch(cmd):
-                with m.Case(DebugCmd.NOP, DebugCmd.HALT):
-                    m.d.sync += answer()
-                with m.Case(DebugCmd.WRITE_PROG):
-                    with m.If(addr < cfg.prog_depth):
-                        m.d.comb += prog_wr.en.eq(1)
-                        m.d.sync += answer()
-                    with m.Else():
-                        m.d.sync += answer(DebugError.RANGE)
-                with m.Case(DebugCmd.SET_LEN):
-                    with m.If(addr <= cfg.prog_depth):
-                        m.d.comb += [iu.pc_we.eq(1), iu.pc_wdata.eq(0)]
-                        m.d.sync += [prog_len.eq(addr)] + answer()
-                    with m.Else():
-                        m.d.sync += answer(DebugError.RANGE)
-                with m.Case(DebugCmd.READ_PROG):
-                    with m.If(addr < cfg.prog_depth):
-                        m.d.comb += [prog_rd.addr.eq(addr), prog_rd.en.eq(1)]
-                        m.d.sync += phase.eq(_Phase.SECOND)
-                    with m.Else():
-                        m.d.sync += answer(DebugError.RANGE)
-                with m.Case(DebugCmd.READ_REG):
-                    with m.If(addr < 32):
-                        m.d.sync += answer(data=regs.read[_R_DEBUG].data)
-                    with m.Else():
-                        m.d.sync += answer(DebugError.RANGE)
-                with m.Case(DebugCmd.WRITE_REG):
-                    with m.If(addr < 32):
-                        m.d.comb += regs.write[_W_DEBUG].en.eq(1)
-                        m.d.sync += answer()
-                    with m.Else():
-                        m.d.sync += answer(DebugError.RANGE)
-                with m.Case(DebugCmd.READ_CREG):
-                    with m.If(addr < 8):
-                        m.d.sync += answer(coord=cregs.read[_C_DEBUG].data)
-                    with m.Else():
-                        m.d.sync += answer(DebugError.RANGE)
-                with m.Case(DebugCmd.WRITE_CREG):
-                    with m.If(addr < 8):
-                        m.d.comb += cregs.write[_CW_DEBUG].en.eq(1)
-                        m.d.sync += answer()
-                    with m.Else():
-                        m.d.sync += answer(DebugError.RANGE)
-                with m.Case(DebugCmd.WRITE_PC):
-                    with m.If(addr < (1 << PC_BITS)):
-                        m.d.comb += iu.pc_we.eq(1)
-                        m.d.sync += answer()
-                    with m.Else():
-                        m.d.sync += answer(DebugError.RANGE)
-                with m.Case(DebugCmd.MEM_READ, DebugCmd.MEM_WRITE, DebugCmd.MEM_ERASE):
-                    m.d.sync += phase.eq(_Phase.SECOND)
-                with m.Case(DebugCmd.SLOT_READ):
-                    with m.If(addr < slots):
-                        m.d.sync += phase.eq(_Phase.SECOND)
-                    with m.Else():
-                        m.d.sync += answer(DebugError.RANGE)
-                with m.Case(DebugCmd.RUN, DebugCmd.STEP):
-                    m.d.comb += [iu.start.eq(1), iu.step.eq(cmd == DebugCmd.STEP)]
-                    m.d.sync += answer()
+    Each member ``user`` drives goes into ``port`` (with ``when``: only while it
+    holds, overriding what was assigned before); each member ``port`` drives
+    reaches ``user`` always.  So a port shared by a lane and the debug unit is
+    plugged into the lane first and into the debug unit with ``when=idle``.
+    """
+    inputs, outputs = [], []
+    for name, member in user.signature.members.items():
+        if not member.is_port:
+            raise TypeError(f"{name}: only plain port members can be plugged, not {member!r}")
+        mine, theirs = getattr(user, name), getattr(port, name)
+        if member.flow == Out:
+            inputs.append(theirs.eq(mine))
+        else:
+            outputs.append(mine.eq(theirs))
+    m.d.comb += outputs
+    if when is None:
+        m.d.comb += inputs
+    else:
+        with m.If(when):
+            m.d.comb += inputs

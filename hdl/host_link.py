@@ -29,6 +29,8 @@ it executed successfully, and a RUN or STEP arriving with the same pair is
 answered OK without running again.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -177,13 +179,29 @@ class HostLink(wiring.Component):
             "busy": Out(1),
         })
 
+    #: The link's steps, in order (one method ``_step_<name>`` each): every step
+    #: reads what the steps before it defined from ``v`` and returns what it
+    #: defines.  The last four are the FSM's states, receiving a request, checking
+    #: it, executing it on the debug port, and sending the reply.
+    STEPS = ("registers", "decode", "request", "replies", "actions")
+    FSM_STEPS = ("receive", "check", "execute", "send")
+
     def elaborate(self, platform):
         m = Module()
-        cfg = self.config
-        B = cfg.dim_bits
-        dbg = self.debug
-        slots = cfg.sets * cfg.ways
+        v = SimpleNamespace()
+        for name in self.STEPS:
+            vars(v).update(getattr(self, f"_step_{name}")(m, v))
+        with m.FSM() as fsm:
+            for name in self.FSM_STEPS:
+                vars(v).update(getattr(self, f"_step_{name}")(m, v))
+        m.d.comb += self.busy.eq(~(fsm.ongoing("HUNT") | fsm.ongoing("LEN") | fsm.ongoing("SEQ") |
+                                   fsm.ongoing("CMD") | fsm.ongoing("PAYLOAD") |
+                                   fsm.ongoing("CRC_HI") | fsm.ongoing("CRC_LO")))
+        return m
 
+    def _step_registers(self, m, v):
+        """The received byte, the request's registers, the frame register, the last
+        executed request, and the one CRC step."""
         rx_byte = self.rx.payload
         rx_strobe = Signal()
         m.d.comb += [self.rx.ready.eq(1), rx_strobe.eq(self.rx.valid)]
@@ -217,8 +235,14 @@ class HostLink(wiring.Component):
         crc_byte = Signal(8)
         crc_after = Signal(16)
         m.d.comb += crc_after.eq(crc16_next(crc, crc_byte))
+        return dict(rx_byte=rx_byte, rx_strobe=rx_strobe, length=length, count=count, seq=seq,
+                    cmd=cmd, timer=timer, crc=crc, status=status, frame=frame, mask=mask,
+                    reply_len=reply_len, slot=slot, last_seq=last_seq, last_cmd=last_cmd,
+                    last_valid=last_valid, crc_byte=crc_byte, crc_after=crc_after)
 
-        # -- decode of the command byte
+    def _step_decode(self, m, v):
+        """What the command byte means: known or not, its request and reply lengths,
+        its debug command, which record bytes its reply sends, block reads."""
         known = Signal()
         want_len = Signal(range(MAX_PAYLOAD + 1))
         ok_len = Signal(range(max(REPLY_LEN.values()) + 1))
@@ -227,7 +251,7 @@ class HostLink(wiring.Component):
         sends = Signal(_REC_BYTES)              # which record bytes the reply sends
         block_last = Signal(8)                  # block reads: the last element's index
         is_block = Signal()
-        with m.Switch(cmd):
+        with m.Switch(v.cmd):
             for c in Cmd:
                 with m.Case(c.value):
                     m.d.comb += [known.eq(1), want_len.eq(REQUEST_LEN[c]), ok_len.eq(REPLY_LEN[c]),
@@ -236,10 +260,14 @@ class HostLink(wiring.Component):
                         m.d.comb += [dcmd.eq(_DEBUG_CMD[c]), uses_debug.eq(1)]
                     if c in _BLOCKS:
                         m.d.comb += [is_block.eq(1), block_last.eq(_BLOCKS[c] - 1)]
+        return dict(known=known, want_len=want_len, ok_len=ok_len, dcmd=dcmd,
+                    uses_debug=uses_debug, sends=sends, block_last=block_last, is_block=is_block)
 
-        # -- request fields, at fixed places of the right-aligned payload.  Every
-        # command that carries a coordinate has it last, so it is always frame[:144].
-        req_coord, coord_too_big = _wire_coord(frame[:_COORD_BITS], B)
+    def _step_request(self, m, v):
+        """The debug request's operands, at fixed places of the right-aligned payload.
+        Every command that carries a coordinate has it last, so it is always frame[:144]."""
+        dbg, frame, cmd = self.debug, v.frame, v.cmd
+        req_coord, coord_too_big = _wire_coord(frame[:_COORD_BITS], self.config.dim_bits)
         req_addr = Signal(16)
         req_data = Signal(64)
         with m.Switch(cmd):
@@ -252,19 +280,23 @@ class HostLink(wiring.Component):
             with m.Case(Cmd.MEM_WRITE):
                 m.d.comb += req_data.eq(frame[_COORD_BITS:_COORD_BITS + 32])
             with m.Case(Cmd.DUMP_NEXT, *_BLOCKS):
-                m.d.comb += req_addr.eq(slot)
+                m.d.comb += req_addr.eq(v.slot)
             with m.Default():
                 m.d.comb += req_addr.eq(frame[:16])
         # The command and address go out registered (they come through decode
         # multiplexers); so a request is raised one cycle after its address is chosen
         # (states ISSUE and NEXT_SLOT).  Data and coordinate are frame slices already.
-        m.d.sync += [dbg.req_cmd.eq(dcmd), dbg.req_addr.eq(req_addr)]
+        m.d.sync += [dbg.req_cmd.eq(v.dcmd), dbg.req_addr.eq(req_addr)]
         m.d.comb += [dbg.req_data.eq(req_data), dbg.req_coord.eq(req_coord)]
-
-        resent = last_valid & (last_seq == seq) & (last_cmd == cmd) & \
+        resent = v.last_valid & (v.last_seq == v.seq) & (v.last_cmd == cmd) & \
             ((cmd == Cmd.RUN) | (cmd == Cmd.STEP))
+        return dict(coord_too_big=coord_too_big, resent=resent)
 
-        # -- reply contents
+    def _step_replies(self, m, v):
+        """The replies' contents, as values of the frame register."""
+        cfg, dbg = self.config, self.debug
+        B = cfg.dim_bits
+
         def record(hit, slot_value, coord_wire, data):
             """The reply record as the frame register's value: hit byte on top."""
             return Cat(data, coord_wire, slot_value, hit, Const(0, 7))
@@ -274,9 +306,10 @@ class HostLink(wiring.Component):
             return Cat(Const(0, 8 * (_REC_BYTES - nbytes)), value,
                        Const(0, 8 * nbytes - len(value)))
 
-        resp_record = record(dbg.resp_hit, slot, _coord_wire(dbg.resp_coord, B), dbg.resp_data)
+        resp_record = record(dbg.resp_hit, v.slot, _coord_wire(dbg.resp_coord, B), dbg.resp_data)
         # DUMP_NEXT with no stored entry left: found 0, slot = the number of slots.
-        dump_none = record(Const(0, 1), Const(slots, 16), Const(0, _COORD_BITS), Const(0, 64))
+        dump_none = record(Const(0, 1), Const(cfg.sets * cfg.ways, 16), Const(0, _COORD_BITS),
+                           Const(0, 64))
         config_reply = left(Cat(Const(cfg.float_latency, 8), Const(cfg.prog_depth, 16),
                                 Const(cfg.ways, 8), Const(cfg.set_bits, 8), Const(B, 8),
                                 Const(PROTOCOL_VERSION, 8)), REPLY_LEN[Cmd.CONFIG])
@@ -287,208 +320,232 @@ class HostLink(wiring.Component):
                                 dbg.fault_pc, Const(0, 16 - len(dbg.fault_pc)),
                                 dbg.fault, Const(0, 4), dbg.running, Const(0, 7)),
                             REPLY_LEN[Cmd.STATUS])
+        return dict(resp_record=resp_record, dump_none=dump_none, config_reply=config_reply,
+                    status_reply=status_reply)
 
+    def _step_actions(self, m, v):
+        """What the states do to end a request: reject it, load a reply, answer."""
         tx_byte = Signal(8)
         m.d.comb += self.tx.payload.eq(tx_byte)
 
         def reject(code):
-            m.d.sync += [status.eq(code), reply_len.eq(0)]
+            m.d.sync += [v.status.eq(code), v.reply_len.eq(0)]
             m.next = "SEND"
 
         more = Signal()        # the mask has a byte to send after its top one
         # The command's decode, registered in DECIDE for the states after it.
-        ok_len_r = Signal.like(ok_len)
-        sends_r = Signal.like(sends)
+        ok_len_r = Signal.like(v.ok_len)
+        sends_r = Signal.like(v.sends)
         dump_r = Signal()
 
         def load_reply(contents):
             sends_top_first = Cat(*(sends_r[_REC_BYTES - 1 - i] for i in range(_REC_BYTES)))
-            m.d.sync += [frame.eq(contents), mask.eq(sends_top_first),
+            m.d.sync += [v.frame.eq(contents), v.mask.eq(sends_top_first),
                          more.eq(sends_top_first[:-1].any())]
 
         def answer(contents):
-            m.d.sync += [status.eq(Status.OK), reply_len.eq(ok_len_r)]
+            m.d.sync += [v.status.eq(Status.OK), v.reply_len.eq(ok_len_r)]
             load_reply(contents)
             m.next = "SEND"
 
-        with m.FSM() as fsm:
-            with m.State("HUNT"):
-                m.d.sync += [crc.eq(CRC_INIT), frame.eq(0), count.eq(0), timer.eq(0),
-                             seq.eq(0), cmd.eq(0)]
-                with m.If(rx_strobe & (rx_byte == SYNC_REQUEST)):
-                    m.next = "LEN"
+        return dict(tx_byte=tx_byte, reject=reject, more=more, ok_len_r=ok_len_r,
+                    sends_r=sends_r, dump_r=dump_r, load_reply=load_reply, answer=answer)
 
-            def receiving(name, on_byte):
-                """A state that waits for one byte, with the idle timeout and framing check."""
-                with m.State(name):
-                    m.d.comb += crc_byte.eq(rx_byte)
-                    with m.If(rx_strobe):
-                        m.d.sync += [crc.eq(crc_after), timer.eq(0)]
-                        on_byte()
-                    with m.Elif(self.rx_error):
-                        reject(Status.FRAMING)
-                    with m.Elif(timer == self.timeout):
-                        reject(Status.TIMEOUT)
+    def _step_receive(self, m, v):
+        """HUNT for SYNC, then LEN, SEQ, CMD, the payload and the CRC, a byte each."""
+        rx_byte, rx_strobe, frame, count = v.rx_byte, v.rx_strobe, v.frame, v.count
+        with m.State("HUNT"):
+            m.d.sync += [v.crc.eq(CRC_INIT), frame.eq(0), count.eq(0), v.timer.eq(0),
+                         v.seq.eq(0), v.cmd.eq(0)]
+            with m.If(rx_strobe & (rx_byte == SYNC_REQUEST)):
+                m.next = "LEN"
+
+        def receiving(name, on_byte):
+            """A state that waits for one byte, with the idle timeout and framing check."""
+            with m.State(name):
+                m.d.comb += v.crc_byte.eq(rx_byte)
+                with m.If(rx_strobe):
+                    m.d.sync += [v.crc.eq(v.crc_after), v.timer.eq(0)]
+                    on_byte()
+                with m.Elif(self.rx_error):
+                    v.reject(Status.FRAMING)
+                with m.Elif(v.timer == self.timeout):
+                    v.reject(Status.TIMEOUT)
+                with m.Else():
+                    m.d.sync += v.timer.eq(v.timer + 1)
+
+        def on_len():
+            m.d.sync += v.length.eq(rx_byte)
+            with m.If(rx_byte > MAX_PAYLOAD):
+                v.reject(Status.OVERLONG)
+            with m.Else():
+                m.next = "SEQ"
+        receiving("LEN", on_len)
+
+        def on_seq():
+            m.d.sync += v.seq.eq(rx_byte)
+            m.next = "CMD"
+        receiving("SEQ", on_seq)
+
+        def on_cmd():
+            m.d.sync += v.cmd.eq(rx_byte)
+            with m.If(v.length == 0):
+                m.next = "CRC_HI"
+            with m.Else():
+                m.next = "PAYLOAD"
+        receiving("CMD", on_cmd)
+
+        def on_payload():
+            m.d.sync += [frame.eq(Cat(rx_byte, frame[:-8])), count.eq(count + 1)]
+            with m.If(count + 1 == v.length):
+                m.next = "CRC_HI"
+        receiving("PAYLOAD", on_payload)
+
+        def on_crc_hi():
+            m.next = "CRC_LO"
+        receiving("CRC_HI", on_crc_hi)
+
+        def on_crc_lo():
+            m.next = "DECIDE"
+        receiving("CRC_LO", on_crc_lo)
+        return {}
+
+    def _step_check(self, m, v):
+        """DECIDE registers the checks (so no long path runs from the command byte's
+        decode to the frame register); CHECK rejects, answers by itself, or starts
+        the debug request."""
+        cmd, frame = v.cmd, v.frame
+        slots = self.config.sets * self.config.ways
+        bad_crc, bad_cmd, bad_len, bad_coord = Signal(), Signal(), Signal(), Signal()
+        is_resent, past_end = Signal(), Signal()
+        block_r, block_last_r = Signal(), Signal(8)
+        with m.State("DECIDE"):
+            m.d.sync += [bad_crc.eq(v.crc != 0), bad_cmd.eq(~v.known),
+                         bad_len.eq(v.length != v.want_len),
+                         bad_coord.eq(v.coord_too_big & ((cmd == Cmd.WRITE_CREG) |
+                                                         (cmd == Cmd.MEM_READ) |
+                                                         (cmd == Cmd.MEM_WRITE) |
+                                                         (cmd == Cmd.MEM_ERASE))),
+                         is_resent.eq(v.resent), block_r.eq(v.is_block),
+                         block_last_r.eq(v.block_last),
+                         v.ok_len_r.eq(v.ok_len), v.sends_r.eq(v.sends),
+                         v.dump_r.eq(cmd == Cmd.DUMP_NEXT),
+                         past_end.eq((cmd == Cmd.DUMP_NEXT) & (frame[:16] >= slots))]
+            m.next = "CHECK"
+
+        with m.State("CHECK"):
+            with m.If(bad_crc):
+                v.reject(Status.CRC_ERROR)
+            with m.Elif(bad_cmd):
+                v.reject(Status.UNKNOWN_CMD)
+            with m.Elif(bad_len):
+                v.reject(Status.BAD_LENGTH)
+            with m.Elif(bad_coord):
+                v.reject(Status.RANGE)
+            with m.Elif(is_resent):
+                v.reject(Status.OK)
+            with m.Elif(past_end):
+                v.answer(v.dump_none)
+            with m.Elif(v.uses_debug):
+                m.d.sync += v.slot.eq(Mux(block_r, 0, frame[:16]))
+                m.next = "NEXT_SLOT"
+            with m.Elif(cmd == Cmd.CONFIG):
+                v.answer(v.config_reply)         # served by the link itself
+            with m.Else():
+                v.answer(v.status_reply)         # a snapshot: the counters may be running
+        return dict(block_r=block_r, block_last_r=block_last_r)
+
+    def _step_execute(self, m, v):
+        """EXECUTE waits for the debug port's answer (DUMP_NEXT: slot after slot
+        until one is stored); NEXT_SLOT raises the request for the chosen slot."""
+        dbg, slot = self.debug, v.slot
+        slots = self.config.sets * self.config.ways
+        with m.State("EXECUTE"):
+            with m.If(dbg.resp_valid):
+                m.d.sync += dbg.req_valid.eq(0)
+                with m.Switch(dbg.resp_error):
+                    for err, code in _DEBUG_STATUS.items():
+                        with m.Case(err):
+                            m.d.sync += v.status.eq(code)
+                with m.If(dbg.resp_error != DebugError.NONE):
+                    m.d.sync += v.reply_len.eq(0)
+                    m.next = "SEND"
+                with m.Elif(v.dump_r & ~dbg.resp_hit):
+                    # Not stored: try the next slot, or report that none is left.
+                    with m.If(slot == slots - 1):
+                        v.answer(v.dump_none)
                     with m.Else():
-                        m.d.sync += timer.eq(timer + 1)
-
-            def on_len():
-                m.d.sync += length.eq(rx_byte)
-                with m.If(rx_byte > MAX_PAYLOAD):
-                    reject(Status.OVERLONG)
+                        m.d.sync += slot.eq(slot + 1)
+                        m.next = "NEXT_SLOT"
                 with m.Else():
-                    m.next = "SEQ"
-            receiving("LEN", on_len)
+                    m.d.sync += [v.last_seq.eq(v.seq), v.last_cmd.eq(v.cmd), v.last_valid.eq(1)]
+                    v.answer(v.resp_record)
 
-            def on_seq():
-                m.d.sync += seq.eq(rx_byte)
-                m.next = "CMD"
-            receiving("SEQ", on_seq)
+        with m.State("NEXT_SLOT"):
+            m.d.sync += dbg.req_valid.eq(1)
+            m.next = "EXECUTE"
+        return {}
 
-            def on_cmd():
-                m.d.sync += cmd.eq(rx_byte)
-                with m.If(length == 0):
-                    m.next = "CRC_HI"
-                with m.Else():
-                    m.next = "PAYLOAD"
-            receiving("CMD", on_cmd)
+    def _step_send(self, m, v):
+        """The reply: SYNC, LEN, SEQ, CMD, STATUS, payload, CRC.  One state per field
+        keeps the byte multiplexer and its control shallow; a block read fetches
+        each next element while its reply is going out."""
+        dbg, frame, mask, more, slot = self.debug, v.frame, v.mask, v.more, v.slot
+        crc, crc_after, tx_byte = v.crc, v.crc_after, v.tx_byte
 
-            def on_payload():
-                m.d.sync += [frame.eq(Cat(rx_byte, frame[:-8])), count.eq(count + 1)]
-                with m.If(count + 1 == length):
-                    m.next = "CRC_HI"
-            receiving("PAYLOAD", on_payload)
+        def sending(name, byte, next_state, crc_update=None):
+            """A state that offers one reply byte and moves on when the UART takes it."""
+            with m.State(name):
+                m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(byte), v.crc_byte.eq(byte)]
+                with m.If(self.tx.ready):
+                    if crc_update is not None:
+                        m.d.sync += crc.eq(crc_update)
+                    next_state()
 
-            def on_crc_hi():
-                m.next = "CRC_LO"
-            receiving("CRC_HI", on_crc_hi)
+        def goto(state):
+            return lambda: setattr(m, "next", state)
 
-            def on_crc_lo():
-                m.next = "DECIDE"
-            receiving("CRC_LO", on_crc_lo)
+        sending("SEND", SYNC_REPLY, goto("SEND_LEN"), crc_update=CRC_INIT)
+        sending("SEND_LEN", v.reply_len, goto("SEND_SEQ"), crc_update=crc_after)
+        sending("SEND_SEQ", v.seq, goto("SEND_CMD"), crc_update=crc_after)
+        sending("SEND_CMD", v.cmd, goto("SEND_STATUS"), crc_update=crc_after)
 
-            # The checks, registered first so that no long path runs from the command
-            # byte's decode to the frame register.
-            bad_crc, bad_cmd, bad_len, bad_coord = Signal(), Signal(), Signal(), Signal()
-            is_resent, past_end = Signal(), Signal()
-            block_r, block_last_r = Signal(), Signal(8)
-            with m.State("DECIDE"):
-                m.d.sync += [bad_crc.eq(crc != 0), bad_cmd.eq(~known),
-                             bad_len.eq(length != want_len),
-                             bad_coord.eq(coord_too_big & ((cmd == Cmd.WRITE_CREG) |
-                                                           (cmd == Cmd.MEM_READ) |
-                                                           (cmd == Cmd.MEM_WRITE) |
-                                                           (cmd == Cmd.MEM_ERASE))),
-                             is_resent.eq(resent), block_r.eq(is_block), block_last_r.eq(block_last),
-                             ok_len_r.eq(ok_len), sends_r.eq(sends), dump_r.eq(cmd == Cmd.DUMP_NEXT),
-                             past_end.eq((cmd == Cmd.DUMP_NEXT) & (frame[:16] >= slots))]
-                m.next = "CHECK"
+        def after_status():
+            with m.If(v.reply_len == 0):
+                m.next = "SEND_CRC_HI"
+            with m.Else():
+                m.next = "SEND_PAYLOAD"
+        sending("SEND_STATUS", v.status, after_status, crc_update=crc_after)
 
-            with m.State("CHECK"):
-                with m.If(bad_crc):
-                    reject(Status.CRC_ERROR)
-                with m.Elif(bad_cmd):
-                    reject(Status.UNKNOWN_CMD)
-                with m.Elif(bad_len):
-                    reject(Status.BAD_LENGTH)
-                with m.Elif(bad_coord):
-                    reject(Status.RANGE)
-                with m.Elif(is_resent):
-                    reject(Status.OK)
-                with m.Elif(past_end):
-                    answer(dump_none)
-                with m.Elif(uses_debug):
-                    m.d.sync += slot.eq(Mux(block_r, 0, frame[:16]))
-                    m.next = "NEXT_SLOT"
-                with m.Elif(cmd == Cmd.CONFIG):
-                    answer(config_reply)         # served by the link itself
-                with m.Else():
-                    answer(status_reply)         # a snapshot: the counters may be running
-
-            with m.State("EXECUTE"):
-                with m.If(dbg.resp_valid):
-                    m.d.sync += dbg.req_valid.eq(0)
-                    with m.Switch(dbg.resp_error):
-                        for err, code in _DEBUG_STATUS.items():
-                            with m.Case(err):
-                                m.d.sync += status.eq(code)
-                    with m.If(dbg.resp_error != DebugError.NONE):
-                        m.d.sync += reply_len.eq(0)
-                        m.next = "SEND"
-                    with m.Elif(dump_r & ~dbg.resp_hit):
-                        # Not stored: try the next slot, or report that none is left.
-                        with m.If(slot == slots - 1):
-                            answer(dump_none)
-                        with m.Else():
-                            m.d.sync += slot.eq(slot + 1)
-                            m.next = "NEXT_SLOT"
+        with m.State("SEND_PAYLOAD"):
+            # Walk the frame register's bytes from the top, sending those the
+            # command's reply holds and skipping the rest.
+            take = mask[-1]
+            m.d.comb += [self.tx.valid.eq(take), tx_byte.eq(frame[-8:]), v.crc_byte.eq(tx_byte)]
+            with m.If(~take | self.tx.ready):
+                m.d.sync += [frame.eq(Cat(Const(0, 8), frame[:-8])),
+                             mask.eq(Cat(Const(0, 1), mask[:-1])), more.eq(mask[:-2].any())]
+                with m.If(take):
+                    m.d.sync += crc.eq(crc_after)
+                with m.If(~more):
+                    with m.If(v.block_r & (slot != v.block_last_r)):
+                        # The next element of a block read: fetch it, then go on.
+                        m.d.sync += slot.eq(slot + 1)
+                        m.next = "BLOCK_ISSUE"
                     with m.Else():
-                        m.d.sync += [last_seq.eq(seq), last_cmd.eq(cmd), last_valid.eq(1)]
-                        answer(resp_record)
+                        m.next = "SEND_CRC_HI"
 
-            with m.State("NEXT_SLOT"):
-                m.d.sync += dbg.req_valid.eq(1)
-                m.next = "EXECUTE"
+        with m.State("BLOCK_ISSUE"):
+            m.d.sync += dbg.req_valid.eq(1)
+            m.next = "BLOCK_NEXT"
 
-            def sending(name, byte, next_state, crc_update=None):
-                """A state that offers one reply byte and moves on when the UART takes it."""
-                with m.State(name):
-                    m.d.comb += [self.tx.valid.eq(1), tx_byte.eq(byte), crc_byte.eq(byte)]
-                    with m.If(self.tx.ready):
-                        if crc_update is not None:
-                            m.d.sync += crc.eq(crc_update)
-                        next_state()
-
-            def goto(state):
-                return lambda: setattr(m, "next", state)
-
-            # The reply: SYNC, LEN, SEQ, CMD, STATUS, payload, CRC.  One state per
-            # field keeps the byte multiplexer and its control shallow.
-            sending("SEND", SYNC_REPLY, goto("SEND_LEN"), crc_update=CRC_INIT)
-            sending("SEND_LEN", reply_len, goto("SEND_SEQ"), crc_update=crc_after)
-            sending("SEND_SEQ", seq, goto("SEND_CMD"), crc_update=crc_after)
-            sending("SEND_CMD", cmd, goto("SEND_STATUS"), crc_update=crc_after)
-
-            def after_status():
-                with m.If(reply_len == 0):
-                    m.next = "SEND_CRC_HI"
-                with m.Else():
-                    m.next = "SEND_PAYLOAD"
-            sending("SEND_STATUS", status, after_status, crc_update=crc_after)
-
-            with m.State("SEND_PAYLOAD"):
-                # Walk the frame register's bytes from the top, sending those the
-                # command's reply holds and skipping the rest.
-                take = mask[-1]
-                m.d.comb += [self.tx.valid.eq(take), tx_byte.eq(frame[-8:]), crc_byte.eq(tx_byte)]
-                with m.If(~take | self.tx.ready):
-                    m.d.sync += [frame.eq(Cat(Const(0, 8), frame[:-8])),
-                                 mask.eq(Cat(Const(0, 1), mask[:-1])), more.eq(mask[:-2].any())]
-                    with m.If(take):
-                        m.d.sync += crc.eq(crc_after)
-                    with m.If(~more):
-                        with m.If(block_r & (slot != block_last_r)):
-                            # The next element of a block read: fetch it, then go on.
-                            m.d.sync += slot.eq(slot + 1)
-                            m.next = "BLOCK_ISSUE"
-                        with m.Else():
-                            m.next = "SEND_CRC_HI"
-
-            with m.State("BLOCK_ISSUE"):
-                m.d.sync += dbg.req_valid.eq(1)
-                m.next = "BLOCK_NEXT"
-
-            with m.State("BLOCK_NEXT"):
-                # The core is idle (the link serves one request at a time and the first
-                # element succeeded), so these reads cannot fail.
-                with m.If(dbg.resp_valid):
-                    m.d.sync += dbg.req_valid.eq(0)
-                    load_reply(resp_record)
-                    m.next = "SEND_PAYLOAD"
-            sending("SEND_CRC_HI", crc[8:], goto("SEND_CRC_LO"))
-            sending("SEND_CRC_LO", crc[:8], goto("HUNT"))
-
-        m.d.comb += self.busy.eq(~(fsm.ongoing("HUNT") | fsm.ongoing("LEN") | fsm.ongoing("SEQ") |
-                                   fsm.ongoing("CMD") | fsm.ongoing("PAYLOAD") |
-                                   fsm.ongoing("CRC_HI") | fsm.ongoing("CRC_LO")))
-        return m
+        with m.State("BLOCK_NEXT"):
+            # The core is idle (the link serves one request at a time and the first
+            # element succeeded), so these reads cannot fail.
+            with m.If(dbg.resp_valid):
+                m.d.sync += dbg.req_valid.eq(0)
+                v.load_reply(v.resp_record)
+                m.next = "SEND_PAYLOAD"
+        sending("SEND_CRC_HI", crc[8:], goto("SEND_CRC_LO"))
+        sending("SEND_CRC_LO", crc[:8], goto("HUNT"))
+        return {}

@@ -50,7 +50,18 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["RegisterFile", "LutRamRegisterFile", "BlockRamRegisterFile", "REGFILE_KINDS",
-           "make_register_file"]
+           "make_register_file", "read_port_signature", "write_port_signature"]
+
+
+def read_port_signature(width, depth):
+    """One read port of a register file, from the file's side: ``addr`` In, ``data`` Out.
+    (A user of the port, such as the core's debug unit, holds it flipped.)"""
+    return wiring.Signature({"addr": In(range(depth)), "data": Out(width)})
+
+
+def write_port_signature(width, depth):
+    """One write port of a register file, from the file's side: ``en``, ``addr``, ``data`` In."""
+    return wiring.Signature({"en": In(1), "addr": In(range(depth)), "data": In(width)})
 
 
 class RegisterFile(wiring.Component):
@@ -95,14 +106,11 @@ class RegisterFile(wiring.Component):
             raise ValueError(f"init has {len(init)} values for {depth} registers")
         self.width = width
         self.depth = depth
-        abits = range(depth)
-        read_sig = wiring.Signature({"addr": In(abits), "data": Out(width)})
-        write_sig = wiring.Signature({"en": In(1), "addr": In(abits), "data": In(width)})
         members = self._extra_members()
         if read_ports:
-            members["read"] = Out(read_sig).array(read_ports)
+            members["read"] = Out(read_port_signature(width, depth)).array(read_ports)
         if write_ports:
-            members["write"] = Out(write_sig).array(write_ports)
+            members["write"] = Out(write_port_signature(width, depth)).array(write_ports)
         super().__init__(members)
         self.storage = [Signal(width, name=f"reg{i}", init=init[i]) for i in range(depth)]
 

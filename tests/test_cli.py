@@ -370,3 +370,25 @@ def test_examples_round_trip_through_vhex_and_disasm(tmp_path, capsys, name):
     status, text, _ = run(capsys, "disasm", out_path)
     assert status == 0
     assert assemble(text).words == assemble((EXAMPLES / name).read_text()).words
+
+
+# ------------------------------------------------------- a shadowing hdl package
+
+def test_another_projects_hdl_package_is_named(tmp_path):
+    """README, "Layout": a foreign top-level ``hdl`` earlier on the path makes
+    every command stop with the file that shadows ours, not fail inside an import."""
+    foreign = tmp_path / "hdl"
+    foreign.mkdir()
+    (foreign / "__init__.py").write_text("")
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2]); "
+            "from sim.cli.main import main; sys.exit(main(['key', '0.0.0/0.0.0/0.0.1']))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(root)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2, done
+    assert str(foreign / "__init__.py") in done.stderr and "shadows ours" in done.stderr
+
+
+def test_our_own_packages_pass_the_check(capsys):
+    status, out, _ = run(capsys, "key", "2.0.0/0.0.0/0.0.0")
+    assert (status, out.split()) == (0, ["512", "0x200"])   # README's example

@@ -70,18 +70,18 @@ def run_hw(bits, cases):
     async def bench(ctx):
         for word, fields, cregs, rs, pc in cases:
             c = C_SLOT.get(word)
-            ctx.set(dut.op, C_FIELDS["op"].get(c))
-            ctx.set(dut.ck, pack(cregs[C_FIELDS["ck"].get(c)], bits))
-            ctx.set(dut.cj, pack(cregs[C_FIELDS["cj"].get(c)], bits))
-            ctx.set(dut.dim, C_FIELDS["dim"].get(c))
-            ctx.set(dut.dim2, C_FIELDS["dim2"].get(c))
-            ctx.set(dut.imm11, C_FIELDS["imm11"].get(c))
+            ctx.set(dut.x_op, C_FIELDS["op"].get(c))
+            ctx.set(dut.x_ck, pack(cregs[C_FIELDS["ck"].get(c)], bits))
+            ctx.set(dut.x_cj, pack(cregs[C_FIELDS["cj"].get(c)], bits))
+            ctx.set(dut.x_dim, C_FIELDS["dim"].get(c))
+            ctx.set(dut.x_dim2, C_FIELDS["dim2"].get(c))
+            ctx.set(dut.x_imm11, C_FIELDS["imm11"].get(c))
             imm12 = C_FIELDS["imm12"].get(c)
-            ctx.set(dut.imm12, imm12 - 4096 if imm12 & 0x800 else imm12)
-            ctx.set(dut.rs, rs)
-            ctx.set(dut.pc, pc)
-            ctx.set(dut.target, C_FIELDS["target"].get(c))
-            out.append({name: ctx.get(getattr(dut, name)) for name in (
+            ctx.set(dut.x_imm12, imm12 - 4096 if imm12 & 0x800 else imm12)
+            ctx.set(dut.x_rs, rs)
+            ctx.set(dut.x_pc, pc)
+            ctx.set(dut.x_target, C_FIELDS["target"].get(c))
+            out.append({name: ctx.get(getattr(dut, f"x_{name}")) for name in (
                 "ck_we", "ck_new", "range_fault", "reg_we", "reg_data", "halt",
                 "loop_not_taken", "next_pc")})
 

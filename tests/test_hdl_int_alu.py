@@ -46,12 +46,12 @@ def run(vectors):
 
     async def bench(ctx):
         for op, a, b, c, imm in vectors:
-            ctx.set(dut.op, op)
-            ctx.set(dut.a, a)
-            ctx.set(dut.b, b)
-            ctx.set(dut.c, c)
-            ctx.set(dut.imm16, imm)
-            out.append(ctx.get(dut.result))
+            ctx.set(dut.x_op, op)
+            ctx.set(dut.x_a, a)
+            ctx.set(dut.x_b, b)
+            ctx.set(dut.x_c, c)
+            ctx.set(dut.x_imm16, imm)
+            out.append(ctx.get(dut.x_result))
 
     sim = Simulator(dut)
     sim.add_testbench(bench)

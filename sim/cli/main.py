@@ -361,6 +361,29 @@ def _error(message):
     return EXIT_USAGE
 
 
+def check_sibling_packages():
+    """Fail clearly when ``hdl`` or ``boards`` is another project's package.
+
+    micro-vTPU installs three top-level packages, ``hdl``, ``sim`` and ``boards``
+    (README, "Layout"). Where some other project's ``hdl`` or ``boards`` comes
+    first on the path, our commands would otherwise fail deep inside an import,
+    or run the wrong hardware; this names the file that shadows ours instead.
+    """
+    import importlib.util
+    from pathlib import Path
+    home = Path(__file__).resolve().parents[2]
+    for name in ("hdl", "boards"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise CliError(f"package {name!r} of micro-vtpu is not installed beside {home / 'sim'}; "
+                           f"reinstall with pip install -e .")
+        where = Path(spec.origin).resolve()
+        if where.parent.parent != home:
+            raise CliError(f"package {name!r} comes from {where}, not from micro-vtpu's {home / name}: "
+                           f"another project's {name!r} shadows ours; install micro-vtpu in its own "
+                           f"virtual environment (README, 'Layout')")
+
+
 def main(argv=None):
     """Entry point of the ``vtpu`` console script; returns (and exits with) the status."""
     from sim.asm.assembler import AsmError
@@ -368,6 +391,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_sibling_packages()
         status = args._run(args)
     except AsmError as e:
         for err in e.errors:
