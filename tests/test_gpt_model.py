@@ -136,7 +136,7 @@ def test_tokens():
 
 
 @pytest.mark.parametrize("name, i, j, coord", [
-    # from the layout table of docs/gpt.md: storage row = first row + i*chunks + j//16
+    # from the layout table of docs/gpt.md: storage row = first row + (j//16)*rows + i
     ("wte", 0, 0, "0.0.0/0.0.0/0.0.0"),
     ("wte", 26, 15, "26.0.0/0.0.0/0.0.15"),
     ("wpe", 3, 7, "35.0.0/0.0.0/0.0.7"),
@@ -145,8 +145,8 @@ def test_tokens():
     ("layer0.attn_wv", 1, 2, "81.0.0/0.0.0/0.0.2"),
     ("layer0.attn_wo", 2, 3, "98.0.0/0.0.0/0.0.3"),
     ("layer0.mlp_fc1", 63, 15, "175.0.0/0.0.0/0.0.15"),
-    ("layer0.mlp_fc2", 0, 63, "179.0.0/0.0.0/0.0.15"),
-    ("layer0.mlp_fc2", 1, 17, "181.0.0/0.0.0/0.0.1"),
+    ("layer0.mlp_fc2", 0, 63, "224.0.0/0.0.0/0.0.15"),
+    ("layer0.mlp_fc2", 1, 17, "193.0.0/0.0.0/0.0.1"),
     ("layer0.mlp_fc2", 15, 63, "239.0.0/0.0.0/0.0.15"),
     ("lm_head", 26, 15, "266.0.0/0.0.0/0.0.15"),
     ("k_cache", 5, 9, "389.0.0/0.0.0/0.0.9"),
@@ -213,10 +213,9 @@ def test_weights_image_loads_into_the_gpts_memory_and_into_a_dict(trained):
         first = {"wte": 0, "wpe": 32, "layer0.attn_wq": 48, "layer0.attn_wk": 64,
                  "layer0.attn_wv": 80, "layer0.attn_wo": 96, "layer0.mlp_fc1": 112,
                  "layer0.mlp_fc2": 176, "lm_head": 240}[name]
-        chunks = (cols + 15) // 16
         for i in range(rows):
             for j in range(cols):
-                key = morton_key((first + i * chunks + j // 16, 0, 0, 0, 0, 0, 0, 0, j % 16), 11)
+                key = morton_key((first + (j // 16) * rows + i, 0, 0, 0, 0, 0, 0, 0, j % 16), 11)
                 bits = struct.unpack("<I", struct.pack("<f", trained[name][i][j]))[0]
                 assert plain[key] == bits
 
@@ -281,7 +280,7 @@ def test_vtpu_image_dump_shows_the_model(capsys, trained):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "# vtpu-image 1: dim_bits=11 set_bits=11 ways=4 entries=4192"
     assert len(lines) == 1 + 4192
-    fc2 = [line.split() for line in lines[1:] if line.split()[1] == "181.0.0/0.0.0/0.0.1"]
+    fc2 = [line.split() for line in lines[1:] if line.split()[1] == "193.0.0/0.0.0/0.0.1"]
     assert len(fc2) == 1
     assert float(fc2[0][3]) == pytest.approx(trained["layer0.mlp_fc2"][1][17], rel=1e-8)
 

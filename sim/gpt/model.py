@@ -15,8 +15,10 @@ The layout: every matrix is stored as rows of :data:`ROW_WIDTH` (16) words, all
 of them stacked in one row space.  A storage row is the **library** dimension,
 a column the **scroll** dimension, every other dimension 0: weight ``(i, j)`` of
 a matrix whose first storage row is ``f`` stands at library
-``f + i*chunks + j//16``, scroll ``j % 16``, where ``chunks`` is
-``ceil(columns / 16)`` (4 for ``mlp_fc2``'s rows of 64).  All of it, weights
+``f + (j//16)*rows + i``, scroll ``j % 16``: a matrix wider than 16 columns is
+a stack of 16-column tiles (``mlp_fc2``'s 64 columns are 4 tiles of 16 x 16),
+so every 16 x 16 tile of every matrix is 16 consecutive storage rows and one
+matrix-vector code serves them all (sim/gpt/program.py).  All of it, weights
 and the program's working data, lies in one aligned two-dimensional box:
 library 0..511 by scroll 0..15, 8192 coordinates, exactly the capacity of the
 memory the GPT runs on (:data:`DIM_BITS`, :data:`SET_BITS`, :data:`WAYS`).  Why
@@ -107,8 +109,9 @@ BOX_ROWS = 512
 class Matrix:
     """A ``rows`` x ``columns`` matrix stored as rows of 16 words from storage row ``first_row``.
 
-    A logical row wider than :data:`ROW_WIDTH` takes ``chunks`` consecutive
-    storage rows (columns 0..15 in the first, 16..31 in the next, ...).
+    A matrix wider than :data:`ROW_WIDTH` is ``chunks`` tiles of 16 columns, one
+    after the other: columns 0..15 of every row in the first ``rows`` storage
+    rows, columns 16..31 in the next ``rows``, and so on.
     """
     name: str
     rows: int
@@ -129,7 +132,7 @@ class Matrix:
 
     @property
     def chunks(self):
-        """Storage rows per logical row: ``ceil(columns / 16)``."""
+        """Tiles of 16 columns: ``ceil(columns / 16)``."""
         return -(-self.columns // ROW_WIDTH)
 
     @property
@@ -149,7 +152,7 @@ class Matrix:
         """``(storage row, column)`` of element ``(i, j)``."""
         if not (0 <= i < self.rows and 0 <= j < self.columns):
             raise IndexError(f"{self.name}[{i}][{j}] is outside {self.rows} x {self.columns}")
-        return self.first_row + i * self.chunks + j // ROW_WIDTH, j % ROW_WIDTH
+        return self.first_row + (j // ROW_WIDTH) * self.rows + i, j % ROW_WIDTH
 
     def coord(self, i, j):
         """The coordinate of element ``(i, j)``: library = storage row, scroll = column."""
@@ -208,7 +211,7 @@ class Layout:
         row, column = coord[ROW_DIM], coord[COLUMN_DIM]
         for m in self:
             if m.first_row <= row < m.end_row:
-                i, chunk = divmod(row - m.first_row, m.chunks)
+                chunk, i = divmod(row - m.first_row, m.rows)
                 j = chunk * ROW_WIDTH + column
                 return (m, i, j) if column < ROW_WIDTH and j < m.columns else None
         return None
@@ -225,7 +228,7 @@ PARAMETERS = (
     Matrix("layer0.attn_wv", N_EMBD, N_EMBD, 80),
     Matrix("layer0.attn_wo", N_EMBD, N_EMBD, 96),
     Matrix("layer0.mlp_fc1", MLP_HIDDEN, N_EMBD, 112),  # 16 -> 64
-    Matrix("layer0.mlp_fc2", N_EMBD, MLP_HIDDEN, 176),  # 64 -> 16: rows of 64 in 4 chunks
+    Matrix("layer0.mlp_fc2", N_EMBD, MLP_HIDDEN, 176),  # 64 -> 16: 4 tiles of 16 x 16
     Matrix("lm_head", VOCAB_SIZE, N_EMBD, 240),
 )
 
