@@ -43,7 +43,7 @@ __all__ = [
     "encode", "decode",
     "DIM_BITS", "SET_BITS", "WAYS", "ROW_DIM", "COLUMN_DIM", "ROW_WIDTH", "BOX_ROWS",
     "Matrix", "Layout", "PARAMETERS", "WORKING", "LAYOUT", "CONTROL_WORDS",
-    "WEIGHTS_PATH", "check_weights", "weight_entries", "write_weights", "read_weights",
+    "core_config", "WEIGHTS_PATH", "check_weights", "weight_entries", "write_weights", "read_weights",
 ]
 
 # -- the shape ---------------------------------------------------------------------------
@@ -240,16 +240,28 @@ WORKING = (
     Matrix("v_cache", BLOCK_SIZE, N_EMBD, 400),
     Matrix("scratch", 16, ROW_WIDTH, 416),              # activations, MLP hidden, logits, probabilities
     Matrix("control", 1, ROW_WIDTH, 432),               # CONTROL_WORDS
+    Matrix("tables", 2, ROW_WIDTH, 433),                # the program's job table and head maxima
     Matrix("names", 64, BLOCK_SIZE, 448),               # row = sample, column = token; BOS ends a name
 )
 
 #: The words of the control row, by column: the host writes ``seed`` (xorshift32
-#: state, nonzero), ``temperature`` (float32) and ``samples`` (names wanted, at
-#: most 64); the program writes ``generated`` (names finished).  The rest of the
-#: row is reserved.
-CONTROL_WORDS = ("seed", "temperature", "samples", "generated")
+#: state, nonzero; the program keeps the stream's state there),
+#: ``inv_temperature`` (binary32 ``1/T``: the core has no divide), ``samples``
+#: (names wanted, 1..64) and ``greedy`` (1: argmax, 0: sample); the program
+#: writes ``generated`` (names finished).  The rest of the row is reserved.
+CONTROL_WORDS = ("seed", "inv_temperature", "samples", "generated", "greedy")
 
 LAYOUT = Layout(PARAMETERS + WORKING)
+
+
+def core_config():
+    """The core the GPT runs on: the ISA's default but for its memory (:data:`DIM_BITS`,
+    :data:`SET_BITS`, :data:`WAYS`: 8192 entries, the ULX3S configuration of issue 11).
+
+    The one place the GPT's program, tools, tests and benchmarks take it from.
+    """
+    from sim.isa.encoding import CoreConfig
+    return CoreConfig(dim_bits=DIM_BITS, set_bits=SET_BITS, ways=WAYS)
 
 
 # -- the weights image -------------------------------------------------------------------
