@@ -27,7 +27,7 @@ EXIT_FAULT = 1
 EXIT_USAGE = 2
 
 #: Modules that add subcommands by calling :func:`register_command` when imported.
-COMMAND_MODULES = ("sim.cli.image", "sim.cli.verilog", "sim.cli.boards")
+COMMAND_MODULES = ("sim.cli.image", "sim.cli.verilog", "sim.cli.boards", "sim.cli.gpt")
 
 
 class CliError(Exception):
