@@ -9,6 +9,7 @@
                                                       # (minutes each)
     python benchmarks/run.py --no-synth               # programs and engines only
     python benchmarks/run.py --no-write               # print, do not touch docs/benchmarks.md
+    python benchmarks/run.py --only-gpt               # the GPT section only (printed)
 
 Sections of the output, every figure measured by this script, one module each:
 
@@ -21,15 +22,19 @@ Sections of the output, every figure measured by this script, one module each:
    in lockstep), the generated Verilog under Icarus Verilog, the fast (Verilator)
    engine -- as simulated cycles per second of the run itself (one-time setup
    reported apart), each final state compared with the golden model's.
-3. **Synthesis** (``synthesis.py``): Yosys cell counts of every unit after
+3. **GPT** (``gpt.py``): the GPT's generation loop (sim/gpt/program.py) on the
+   golden, fast and (a cycle-limited start) RTL engines: cycles/token, ops/cycle,
+   tokens/s, projected at each board's clock, beside the float64 forward pass in
+   plain Python as a ratio.
+4. **Synthesis** (``synthesis.py``): Yosys cell counts of every unit after
    ``synth_ice40`` and ``synth_ecp5`` (boards/synth.py); the per-module iCE40 LUTs
    of the core at the iCEBreaker configuration (``synth_ice40 -noflatten -dsp``);
    the float unit alone placed and routed on both families (benchmarks/fmax.py).
-4. **Boards** (``board_builds.py``): the full-core builds' nextpnr reports
+5. **Boards** (``board_builds.py``): the full-core builds' nextpnr reports
    (``--boards`` or ``--board-report BOARD=DIR``, read by boards/nextpnr_report.py):
    Fmax against the board clock, cells, BRAM, DSP, the critical path's ends; the
    iCEBreaker from its synthesis when not built.
-5. **Targets** (``targets.py``): each target with its measured value, met or not,
+6. **Targets** (``targets.py``): each target with its measured value, met or not,
    and what limits it.
 
 The text goes to standard output and into docs/benchmarks.md between its markers
@@ -53,6 +58,7 @@ from benchmarks.board_builds import (BOARD_PARTS, board_table, icebreaker_synth_
                                      read_board_dir, run_board_build)
 from benchmarks.engines import ENGINE_PROGRAM, bench_engines, engine_table  # noqa: E402
 from benchmarks.environment import environment, say  # noqa: E402
+from benchmarks.gpt import bench_gpt, gpt_table  # noqa: E402
 from benchmarks.page import DOC, write_doc  # noqa: E402
 from benchmarks.programs import bench_program, program_table  # noqa: E402
 from benchmarks.synthesis import (bench_breakdown, bench_fp_fmax, bench_synth,  # noqa: E402
@@ -76,6 +82,10 @@ def main(argv=None):
                         help="skip synthesis, the float unit's place and route and the "
                              "iCEBreaker row (minutes)")
     parser.add_argument("--no-engines", action="store_true", help="skip the engine speeds")
+    parser.add_argument("--no-gpt", action="store_true",
+                        help="skip the GPT section (names generated on each engine)")
+    parser.add_argument("--only-gpt", action="store_true",
+                        help="the GPT section only (prints it; docs/benchmarks.md left as it is)")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--engine-program", default=ENGINE_PROGRAM, metavar="FILE",
                         help="the program every engine runs (default: examples/reduction.vasm)")
@@ -87,6 +97,9 @@ def main(argv=None):
                         "build` directory (its report.json, or build.log if it did not fit)")
     parser.add_argument("examples", nargs="*", help="programs (default: examples/*.vasm)")
     args = parser.parse_args(argv)
+    if args.only_gpt:
+        print(gpt_table(bench_gpt()))
+        return 0
     paths = args.examples or sorted(glob.glob(os.path.join(ROOT, "examples", "*.vasm")))
     env = environment()
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -110,6 +123,9 @@ def main(argv=None):
         parts += ["", "### Engines (simulated cycles per second, same program)", "",
                   engine_table(engines, args.engine_program)]
 
+    if not args.no_gpt:
+        parts += ["", "### GPT (sim/gpt/program.py: the generation loop on the core)", "",
+                  gpt_table(bench_gpt())]
     boards, breakdown, fp_rows = [], None, None
     if not args.no_synth:
         from sim.isa.encoding import CoreConfig
@@ -146,7 +162,7 @@ def main(argv=None):
     text = "\n".join(parts)
     print(text)
     if not args.no_write:
-        if (args.no_synth or args.no_engines or args.examples) and os.path.exists(DOC):
+        if (args.no_synth or args.no_engines or args.no_gpt or args.examples) and os.path.exists(DOC):
             print("(a partial run: docs/benchmarks.md left as it is)", file=sys.stderr)
         else:
             write_doc(text)
