@@ -112,18 +112,18 @@ def gpt_table(result):
         if row["engine"] == "rtl":
             rate = row["cycles_run"] / row["seconds"] / per_token
             lines.append(f"| rtl (first {row['cycles_run']} cycles) | {per_token:,.0f} | | "
-                         f"{rate:.3f} | {rate / python:.2e}x | {'yes' if row['same'] else 'NO'} |")
+                         f"{rate:.3f} | {rate / python:.3g}x | {'yes' if row['same'] else 'NO'} |")
             continue
         rate = row["tokens"] / row["seconds"]
         lines.append(f"| {row['engine']} | {row['cycles'] / row['tokens']:,.0f} | "
-                     f"{row['ops'] / row['cycles']:.2f} | {rate:,.1f} | {rate / python:.3f}x | "
+                     f"{row['ops'] / row['cycles']:.2f} | {rate:,.1f} | {rate / python:.3g}x | "
                      f"{'yes' if row['same'] else 'NO'} |")
     lines += ["", "| board clock (core cycles/s) | tokens/s projected | vs plain Python |",
               "|---|---:|---:|"]
     for board, rate in result["boards"].items():
         note = " (its core has no float unit: the clock only)" if board == "icebreaker" else ""
         lines.append(f"| {board}, {rate / 1e6:g} M{note} | {rate / per_token:,.0f} | "
-                     f"{rate / per_token / python:.2f}x |")
+                     f"{rate / per_token / python:.3g}x |")
     lines += ["", f"Plain Python (sim/gpt/reference.py, float64, the same tokens): "
               f"{python:,.0f} tokens/s."]
     return "\n".join(lines)
