@@ -29,6 +29,7 @@ from sim.kernels import reference as k32
 from sim.kernels.softmax import EXP_CLAMP, EXP_COEFFS
 
 from .model import BLOCK_SIZE, BOS, HEAD_DIM, MLP_HIDDEN, N_EMBD, N_HEAD, VOCAB_SIZE, decode
+from .reference import KVCache
 
 __all__ = ["LOGIT_SLOTS", "forward", "KVCache", "choose_greedy", "choose_sample", "generate",
            "generate_names", "inv_temperature"]
@@ -58,17 +59,6 @@ def _tile(w, rows, columns, init, x, acc=None):
         for j, xj in zip(columns, x):
             out[n] = k32.mac(out[n], w[i][j] if i < len(w) else 0.0, xj)
     return out
-
-
-class KVCache:
-    """Keys and values of the positions so far, binary32."""
-
-    def __init__(self):
-        self.keys = []
-        self.values = []
-
-    def __len__(self):
-        return len(self.keys)
 
 
 def _attention(q, cache):
