@@ -630,3 +630,24 @@ def test_vtpu_asm_schedule(tmp_path, capsys):
     assert "no float unit" in capsys.readouterr().err
     assert main(["asm", "--board", "icebreaker", str(src)]) == 2
     assert "--board needs --schedule" in capsys.readouterr().err
+
+
+def test_a_serial_program_longer_than_the_program_memory_compiles_when_it_packs_into_it():
+    """The serial input is packed before it runs, so it may hold more operations than
+    the program memory has SIWs, with labels past address 1023 (found by the GPT
+    program, whose serial form is longer than its 627 packed SIWs)."""
+    lines = []
+    for i in range(360):                       # three lanes' worth of independent work
+        lines += [f"LI r{1 + i % 8}, {i}", "CADD c0.sc, 1", f"SCATTER [c0], r{1 + i % 8}"]
+    lines += ["CSET c7.sc, 0", "CSET c6.sc, 5", "LI r9, 0", "LI r10, 3",
+              "loop:", "IADD r9, r9, r10", "LOOP c7.sc < c6.sc, loop", "HALT"]
+    text = "\n".join(lines) + "\n"
+    with pytest.raises(AsmError, match="longer than 1024"):
+        assemble(text)                         # not a program as it stands
+    compiled = compile_serial(text)
+    assert len(compiled.words) <= 1024
+    state = final_state(compiled.words, CoreConfig())
+    assert state.halted and state.fault == Fault.NONE
+    assert state.regs[9] == 15                 # 5 trips of r9 += 3
+    assert [state.regs[1 + r] for r in range(8)] == [352 + r for r in range(8)]
+    assert state.entries() == {key(sc=k): k - 1 for k in range(1, 361)}

@@ -79,6 +79,9 @@ class Program:
     listing: list
     filename: str = "<input>"
     directives: list = field(default_factory=list)
+    #: address -> branch target, for every LOOP and JUMP (the full address, also where
+    #: ``assemble(..., max_siws=None)`` let it pass the 10-bit field)
+    targets: dict = field(default_factory=dict)
 
 
 class _LineError(Exception):
@@ -497,11 +500,17 @@ def _read_code(code, pos):
 
 # ---------------------------------------------------------------------------- program
 
-def assemble(text, filename="<input>"):
+def assemble(text, filename="<input>", *, max_siws=MAX_SIWS):
     """Assemble source ``text``; return a :class:`Program` or raise :class:`AsmError`.
 
     The raised error is the first one in the file; ``error.errors`` holds them all.
+    ``max_siws=None`` lifts the program-memory limit for the kernel compiler's input
+    (sim/asm/serial.py): a serial program may be longer than the program memory, since
+    it is packed before it runs. Its words then hold branch targets modulo
+    ``2**PC_BITS``, so they are not a program to run; ``Program.targets`` holds the
+    full addresses.
     """
+    limit = MAX_SIWS if max_siws is None else max_siws
     errors = []
 
     def error(line, column, cause):
@@ -511,6 +520,7 @@ def assemble(text, filename="<input>"):
     listing = []
     directives = []
     pending = []           # (address, slots, targets, line)
+    full_targets = {}      # address -> full branch target
     address = 0
     too_long_reported = False
     for lineno, line in enumerate(source_lines(text), 1):
@@ -542,8 +552,8 @@ def assemble(text, filename="<input>"):
         entry = ListingLine(lineno, line, address, expansion=item is not None and item[0] == "PSEUDO")
         listing.append(entry)
         for slots, targets in siws:
-            if address >= MAX_SIWS and not too_long_reported:
-                error(lineno, _first_col(line), f"program longer than {MAX_SIWS} SIWs")
+            if max_siws is not None and address >= limit and not too_long_reported:
+                error(lineno, _first_col(line), f"program longer than {limit} SIWs")
                 too_long_reported = True
             pending.append((address, slots, targets, lineno, entry))
             address += 1
@@ -557,12 +567,13 @@ def assemble(text, filename="<input>"):
                 error(lineno, col, f"unknown label '{name}'{hint}")
                 continue
             target = labels[name][0]
-            if target >= MAX_SIWS:
+            if target >= MAX_SIWS and max_siws is not None:
                 error(lineno, col, f"label '{name}' is at address {target}, beyond the "
                       f"{PC_BITS}-bit target range 0..{MAX_SIWS - 1}")
                 continue
             op, fields = slots[lane]
-            fields["target"] = target
+            full_targets[address] = target
+            fields["target"] = target % MAX_SIWS
         word = encode_siw(slots)
         words.append(word)
         entry.words.append(word)
@@ -571,8 +582,12 @@ def assemble(text, filename="<input>"):
         first = errors[0]
         first.errors = errors
         raise first
+    for address, slots, _, _, _ in pending:
+        c = slots.get("C")
+        if c is not None and "target" in c[1] and address not in full_targets:
+            full_targets[address] = c[1]["target"]       # a numeric target
     return Program(words, {name: a for name, (a, _) in labels.items()}, listing, filename,
-                   directives)
+                   directives, full_targets)
 
 
 def _first_col(line):

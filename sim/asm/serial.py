@@ -85,7 +85,7 @@ def read_serial(text, config, filename="<input>", scratch=()):
     for reg in scratch:
         if not isinstance(reg, int) or not 0 <= reg <= 31:
             raise ValueError(f"scratch registers are 0..31, not {reg!r}")
-    program = assemble(text, filename)
+    program = assemble(text, filename, max_siws=None)   # packed, it may fit where it did not
     ops = []
     address_of = {}
     for entry in program.listing:
@@ -105,6 +105,8 @@ def read_serial(text, config, filename="<input>", scratch=()):
                                    f"{op.name} is a float operation and this core has no "
                                    f"float unit")
             address_of[len(ops)] = entry.address + i
+            if entry.address + i in program.targets:
+                fields["target"] = program.targets[entry.address + i]
             ops.append(Op(lane, op, fields, len(ops), entry.line, filename))
     declared = set(scratch)
     for d in program.directives:
