@@ -4,7 +4,7 @@ The 25 MHz oscillator feeds an ``EHXPLLL`` that makes :data:`DEFAULT_FREQ`.  The
 85F has 84k LUTs, 208 block RAMs of 18 kbit and 156 18x18 multipliers, so the
 core keeps the ISA's defaults except for a coordinate memory eight times the
 default's (:data:`CONFIG`): 2048 sets of 4 ways, 8192 entries, enough for the
-GPT's weights (docs/gpt.md), in 56 of the block RAMs.  The host link is on
+GPT's weights (docs/gpt.md), in 56 of the block RAMs (docs/boards.md).  The host link is on
 the FTDI USB UART (``/dev/ttyUSB0`` on the host).
 
 LEDs (D0..D3): running, halted, fault, link busy.

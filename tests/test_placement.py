@@ -254,3 +254,14 @@ def test_scrolls_by_sections_fill_the_default_memory_where_the_fold_stopped_at_5
     assert first_fold_fault == 512                       # the report
     m = fill_golden(DEFAULT, keys)
     assert len(m.entries()) == 1024
+
+
+def test_the_gpt_weights_image_loads_into_the_ulx3s_configuration():
+    from sim.gpt.model import WEIGHTS_PATH
+    from sim.image.memory_image import check_fits, read_image
+    image = read_image(WEIGHTS_PATH)
+    assert image.geometry == (ULX3S.dim_bits, ULX3S.set_bits, ULX3S.ways)
+    check_fits(image, ULX3S)
+    m = CoordinateMemory(ULX3S.dim_bits, ULX3S.set_bits, ULX3S.ways)
+    m.load(image.entries)
+    assert m.entries() == dict(image.entries)
