@@ -2,7 +2,9 @@
 
 The 25 MHz oscillator feeds an ``EHXPLLL`` that makes :data:`DEFAULT_FREQ`.  The
 85F has 84k LUTs, 208 block RAMs of 18 kbit and 156 18x18 multipliers, so the
-core keeps the ISA's default memory shape (:data:`CONFIG`).  The host link is on
+core keeps the ISA's defaults except for a coordinate memory eight times the
+default's (:data:`CONFIG`): 2048 sets of 4 ways, 8192 entries, enough for the
+GPT's weights (docs/gpt.md), in 56 of the block RAMs (docs/boards.md).  The host link is on
 the FTDI USB UART (``/dev/ttyUSB0`` on the host).
 
 LEDs (D0..D3): running, halted, fault, link busy.
@@ -19,8 +21,8 @@ from .top import BoardTop, connect_board
 
 __all__ = ["ULX3STop", "CONFIG", "REGFILE", "DEFAULT_FREQ", "BAUD", "platform"]
 
-#: The core on the 85F: the ISA's default configuration.
-CONFIG = CoreConfig()
+#: The core on the 85F: the ISA's defaults, with 2048 sets x 4 ways of coordinate memory.
+CONFIG = CoreConfig(set_bits=11, ways=4)
 #: The data register file in the slices' distributed RAM (hdl/regfile.py): in
 #: flip-flops it is half the core's logic and a routing knot.
 REGFILE = "lutram"

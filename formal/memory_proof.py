@@ -31,20 +31,26 @@ from amaranth.lib.wiring import In
 
 from hdl.coord_memory import CoordinateMemory
 from sim.isa.encoding import SOp
+from sim.isa.placement import set_index_columns
 
 __all__ = ["spec_set", "probed", "ProbedMemory", "MemoryShadowProof"]
 
 
-def spec_set(key, set_bits):
+def spec_set(key, set_bits, first_bit=0):
     """The set of ``key`` by docs/isa.md section 5, written here from the text.
 
-    The XOR of the key's ``set_bits``-wide chunks, the last one zero-extended; one
-    set (a zero-width index) when ``set_bits`` is 0.  The tag is ``key >> set_bits``.
+    ``M . key`` over GF(2), with ``M``'s columns from the ISA's table
+    (:func:`sim.isa.placement.set_index_columns`): set bit ``j`` is the parity of
+    the key bits whose column has bit ``j``; one set (a zero-width index) when
+    ``set_bits`` is 0.  The tag is ``key >> set_bits``.  With ``first_bit``, ``key``
+    holds only the key bits from that one on: ``spec_set(tag, S, S)`` is the part
+    of the set that the tag contributes, so ``key[0:S] = set ^ spec_set(tag, S, S)``.
     """
+    columns = set_index_columns(set_bits, first_bit + len(key))[first_bit:]
     result = Const(0, set_bits)
-    if set_bits:
-        for lsb in range(0, len(key), set_bits):
-            result = result ^ key[lsb:lsb + set_bits]
+    for k, column in enumerate(columns):
+        if column:
+            result = result ^ (key[k].replicate(set_bits) & Const(column, set_bits))
     return result
 
 
@@ -127,7 +133,7 @@ class MemoryShadowProof(wiring.Component):
             slot = dut.x_slots[w]
             m.d.comb += Assert((slot.valid == row.valid) & (slot.value == row.value) &
                                (slot.key[sb:] == row.tag) &
-                               (slot.key[:sb] == x_set ^ spec_set(row.tag, sb)),
+                               (slot.key[:sb] == x_set ^ spec_set(row.tag, sb, sb)),
                                f"transparent: X's row of way {w} differs from the stored row")
 
         all_valid = Cat(dut.x_slots[w].valid for w in range(ways)).all()

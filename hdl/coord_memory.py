@@ -2,14 +2,16 @@
 
 Why this structure
 ------------------
-* **The set is the key folded by XOR.**  Bit ``i`` of dimension ``d`` is key bit
-  ``9*i + d`` and lands on set bit ``(9*i + d) mod set_bits``, so consecutive
-  values along *any* dimension (a row of scrolls, a column of shelves) fall into
-  distinct sets instead of piling into one, as they would if the set were only
-  the key's low bits (bit 0 of eight dimensions).  The key above the low
-  ``set_bits`` bits is the tag; the low bits come back as ``set ^ fold(tag)``, so
-  (set, tag) still names exactly one key.  The fold is a small XOR tree
-  (docs/isa.md section 5).
+* **The set is the key times a matrix over GF(2).**  Column ``k`` of the ISA's
+  set-index matrix (:func:`sim.isa.placement.set_index_columns`) says which set
+  bits key bit ``k`` flips; it is chosen so that every aligned box over any two
+  dimensions (a tile of rows x columns) spreads evenly over the sets, up to the
+  memory's capacity, instead of piling into a few, as it would if the set were
+  only the key's low bits (bit 0 of eight dimensions).  Key bits
+  ``0..set_bits-1`` map to themselves, so the key above them is the tag and the
+  low bits come back as ``set ^ (M_high . tag)``: (set, tag) still names exactly
+  one key.  Each set bit is an XOR tree over the key bits of its row of the
+  matrix (docs/isa.md section 5).
 * **One block RAM per way.**  Each way is an :class:`amaranth.lib.memory.Memory`
   of ``2**set_bits`` rows, one row per set.  All ways are read in parallel at the
   same set address, so one cycle yields the whole set; the tag comparators, the
@@ -35,16 +37,16 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from sim.isa.encoding import DEFAULT_DIM_BITS, NDIMS, SOp
+from sim.isa.placement import set_index_columns
 
-__all__ = ["CoordinateMemory", "coord_memory_signature", "slot_layout", "fold"]
+__all__ = ["CoordinateMemory", "coord_memory_signature", "slot_layout", "set_index"]
 
 
-def fold(value, width):
-    """XOR of the ``width``-bit chunks of ``value`` (the last one zero-extended)."""
-    folded = Const(0, width)
-    for lsb in range(0, len(value), width):
-        folded = folded ^ value[lsb:lsb + width]
-    return folded
+def set_index(value, columns, set_bits):
+    """``M . value`` over GF(2): set bit ``j`` is the XOR of the bits ``value[k]`` whose
+    column ``columns[k]`` has bit ``j``, one XOR tree per set bit (``set_bits`` wide)."""
+    return Cat(Cat(value[k] for k, column in enumerate(columns) if column >> j & 1).xor()
+               for j in range(set_bits))
 
 
 def slot_layout(key_bits):
@@ -76,7 +78,8 @@ class CoordinateMemory(wiring.Component):
     dim_bits : int
         Bits per coordinate dimension; the key has ``9*dim_bits`` bits.
     set_bits : int
-        Set-index bits: ``2**set_bits`` sets, selected by the key folded by XOR.
+        Set-index bits: ``2**set_bits`` sets, selected by the ISA's set-index
+        matrix (:func:`set_index`).
     ways : int
         Ways per set (one block RAM each).
     init : sequence of (key, value)
@@ -87,7 +90,7 @@ class CoordinateMemory(wiring.Component):
     Attributes
     ----------
     d_key : In(key_bits)
-        Decode stage.  Every cycle the set ``fold(d_key)`` of every way is
+        Decode stage.  Every cycle the set ``set_index(d_key)`` of every way is
         read; the rows appear in the next cycle, including any write committed
         in the same cycle as the read (transparent read).
     x_key : In(key_bits)
@@ -129,19 +132,18 @@ class CoordinateMemory(wiring.Component):
         self.ways = ways
         self.key_bits = key_bits
         self.tag_bits = key_bits - set_bits
+        self.columns = set_index_columns(set_bits, key_bits)
         self.row_layout = data.StructLayout({"valid": 1, "tag": self.tag_bits, "value": 32})
         self.image = self._place(init)
         super().__init__(coord_memory_signature(key_bits, ways))
 
     def set_of(self, key):
-        """The set of an integer key: :func:`fold` computed in Python, for placing ``init``."""
-        if self.set_bits == 0:
-            return 0
-        folded = 0
-        while key:
-            folded ^= key & ((1 << self.set_bits) - 1)
-            key >>= self.set_bits
-        return folded
+        """The set of an integer key: :func:`set_index` computed in Python, for placing ``init``."""
+        result = 0
+        for k, column in enumerate(self.columns):
+            if key >> k & 1:
+                result ^= column
+        return result
 
     def _place(self, init):
         """Place ``init`` entries by the hardware's rule; raise ValueError on overflow."""
@@ -175,9 +177,9 @@ class CoordinateMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         sb = self.set_bits
-        x_set = fold(self.x_key, sb) if sb else self.x_key[:0]
+        x_set = set_index(self.x_key, self.columns, sb)
         x_tag = self.x_key[sb:]
-        d_set = fold(self.d_key, sb) if sb else self.d_key[:0]
+        d_set = set_index(self.d_key, self.columns, sb)
 
         rows = []
         write_ports = []
@@ -216,7 +218,8 @@ class CoordinateMemory(wiring.Component):
         for w, (row, wp) in enumerate(zip(rows, write_ports)):
             m.d.comb += [
                 self.x_slots[w].valid.eq(row.valid),
-                self.x_slots[w].key.eq(Cat(x_set ^ fold(row.tag, sb) if sb else x_set, row.tag)),
+                self.x_slots[w].key.eq(Cat(x_set ^ set_index(row.tag, self.columns[sb:], sb),
+                                           row.tag)),
                 self.x_slots[w].value.eq(row.value),
                 wp.addr.eq(x_set),
                 wp.en.eq(self.x_commit & (

@@ -14,6 +14,7 @@ from boards.icebreaker import CONFIG as ICEBREAKER
 from sim.asm.assembler import assemble_file
 from sim.isa.encoding import CoreConfig, Fault
 from sim.engines.interface import make_engine
+from tests.support.placement import spec_set
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ALL = sorted(p.name for p in EXAMPLES.glob("*.vasm"))
@@ -65,12 +66,8 @@ def test_micro_vtpu():
 
 
 def set_of(k, set_bits=8):
-    """The set by docs/isa.md section 5: the XOR of the key's set_bits-wide chunks."""
-    folded = 0
-    while k:
-        folded ^= k & ((1 << set_bits) - 1)
-        k >>= set_bits
-    return folded
+    """The set by docs/isa.md section 5 (the matrix of sim/isa/placement.py, bit by bit)."""
+    return spec_set(k, set_bits, 99)
 
 
 def as_float(bits):
@@ -87,10 +84,11 @@ def vectors():
 
 
 def test_rows_of_scrolls_spread_over_the_sets():
-    # Scroll bit i and library bit i both land on set bit i (9*i + 8 and 9*i are equal
-    # mod 8), so x[k] is in set 1 ^ k and y[k] in set 2 ^ k.
-    assert [set_of(key(lb=1, sc=k)) for k in range(N)] == [1 ^ k for k in range(N)]
-    assert [set_of(key(lb=2, sc=k)) for k in range(N)] == [2 ^ k for k in range(N)]
+    # Under the set-index matrix every one of the 2 x 64 coordinates of x and y has
+    # a set of its own (a row of 64 scrolls at library 1 and one at library 2).
+    x = [set_of(key(lb=1, sc=k)) for k in range(N)]
+    y = [set_of(key(lb=2, sc=k)) for k in range(N)]
+    assert len(set(x)) == len(set(y)) == N and len(set(x + y)) == 2 * N
 
 
 def test_dot_product():
@@ -151,14 +149,16 @@ def test_memory_full():
     program, s = run("memory_full.vasm")
     assert s.halted and s.fault == Fault.MEM_FULL
     assert s.fault_pc == s.pc == program.labels["fill"] == 3
-    # The faulting SIW committed nothing: not the IADD, not the CADD.
-    assert s.regs[1] == 4
-    assert s.cregs[0] == (4, 0, 0, 0, 0, 0, 0, 0, 4)
-    assert s.entries() == {key(lb=n, sc=n): n for n in range(4)}
-    # All in set 0: library bit i and scroll bit i (key bits 9i and 9i + 8) both fold
-    # onto set bit i and cancel; the fifth would be there too.
-    assert {set_of(key(lb=n, sc=n)) for n in range(5)} == {0}
-    assert [slot[0] for slot in s.memory[0]] == [key(lb=n, sc=n) for n in range(4)]
+    # The faulting SIW committed nothing: not the IADD, not the LOOP.
+    assert s.regs[1] == 1024
+    assert s.cregs[0] == (0, 0, 0, 0, 0, 0, 0, 0, 1024)
+    assert s.entries() == {key(sc=n): n for n in range(1024)}
+    # The row 0..1023 lands four times in each of the 256 sets, in store order;
+    # scroll 1024 belongs to one of them.
+    for set_index, ways in enumerate(s.memory):
+        row = [n for n in range(1024) if set_of(key(sc=n)) == set_index]
+        assert [slot[0] for slot in ways] == [key(sc=n) for n in row]
+    assert len(s.memory) == 256
 
 
 @pytest.mark.parametrize("config", [CoreConfig(), ICEBREAKER], ids=["default", "icebreaker"])

@@ -19,6 +19,7 @@ from amaranth.sim import Simulator
 from hdl.coord_memory import CoordinateMemory
 from sim.isa.encoding import NDIMS, SOp
 from sim.golden.memory import CoordinateMemory as GoldenMemory
+from tests.support.placement import key_in_set
 
 NOP, GATHER, SCATTER, ERASE = SOp.NOP, SOp.GATHER, SOp.SCATTER, SOp.ERASE
 
@@ -81,24 +82,13 @@ def check(dut, ops, init=()):
     assert len(got) == len(want)
 
 
-def key_in_set(set_index, tag, set_bits):
-    """The key with this tag that lives in this set (docs/isa.md 5: the set is the
-    XOR of the key's set_bits-wide chunks, so the low chunk is set ^ fold(tag))."""
-    folded_tag = 0
-    rest = tag
-    while set_bits and rest:
-        folded_tag ^= rest & ((1 << set_bits) - 1)
-        rest >>= set_bits
-    return (set_index ^ folded_tag) | (tag << set_bits)
-
-
 # -- directed tests (small config: dim_bits 2 -> 18-bit keys, 2 sets, 3 ways)
 
 SMALL = dict(dim_bits=2, set_bits=1, ways=3)
 
 
 def k(tag, s=0):
-    return key_in_set(s, tag, SMALL["set_bits"])
+    return key_in_set(s, tag, SMALL["set_bits"], NDIMS * SMALL["dim_bits"])
 
 
 def test_placement_takes_lowest_free_way_and_update_keeps_way():
@@ -197,7 +187,7 @@ def op_sequences(dim_bits, set_bits, ways, max_size=60):
     key_bits = NDIMS * dim_bits
     sets = 1 << set_bits
     # Mostly a few tags per set, so sets fill up and keys repeat; sometimes any key.
-    crowded = st.builds(lambda s, t: key_in_set(s, t, set_bits),
+    crowded = st.builds(lambda s, t: key_in_set(s, t, set_bits, key_bits),
                         st.integers(0, sets - 1), st.integers(0, ways + 1))
     keys = st.one_of(crowded, crowded, crowded, st.integers(0, (1 << key_bits) - 1))
     op = st.tuples(st.sampled_from([NOP, GATHER, SCATTER, SCATTER, ERASE]), keys,

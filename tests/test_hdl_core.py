@@ -16,10 +16,11 @@ import pytest
 from hdl.core import Sentron
 from hdl.debug import DebugCmd, DebugError
 from sim.asm.assembler import assemble
-from sim.isa.coord import Coord, morton_coord, morton_key, parse_coord
+from sim.isa.coord import Coord, format_coord, morton_coord, morton_key, parse_coord
 from sim.isa.encoding import (C_FIELDS, C_SLOT, D_FIELDS, D_SLOT, NDIMS, S_FIELDS, S_SLOT, COp,
                           CoreConfig, DOp, Fault, SOp)
 from sim.golden.machine import Machine
+from support.placement import keys_in_set
 from support.progs import generate
 from sim.engines.rtl_driver import simulate
 
@@ -359,19 +360,13 @@ async def s_faults(b):
         HALT
     """)
     await b.program("LOOP past max", "CSET c0.sc, 2047\nCSET c1.sc, 2047\nLOOP c0.sc < c1.sc, 0\nHALT")
-    # MEM_FULL (small memory): three keys of set 0 in two ways; COORD_RANGE wins over it.
-    # With 2 set bits, library bit i and scroll bit i (key bits 9i and 9i+8) fold onto
-    # the same set bit, so n.0.0/0.0.0/0.0.n is in set 0 for every n.
+    # MEM_FULL (small memory): three keys of set 0 in two ways (tags 0, 1, 2: their
+    # low bits are the tag's part of the set, docs/isa.md 5).
     if cfg.ways == 2 and cfg.set_bits == 2:
-        m, recs = await b.program("MEM_FULL", """
-            LI r1, 1
-            SCATTER [c0], r1 | CSET c0.sc, 1
-            CSET c0.lb, 1
-            SCATTER [c0], r1 | CSET c0.sc, 2
-            CSET c0.lb, 2
-            SCATTER [c0], r1
-            HALT
-        """)
+        set0 = [format_coord(morton_coord(k, cfg.dim_bits))
+                for k in keys_in_set(0, 3, cfg.set_bits, cfg.key_bits)]
+        m, recs = await b.program("MEM_FULL", "LI r1, 1\n" + "".join(
+            f"CLI c0, {c}\nSCATTER [c0], r1\n" for c in set0) + "HALT\n")
         assert recs[-1].fault == Fault.MEM_FULL
         # Resume after the fault: the host erases an entry and runs again.
         await drv.mem_erase(ctx, ZERO)
@@ -489,9 +484,9 @@ async def s_debug_port(b):
     await b.run_both(m, "empty program")
     # Fill set 0 through the port; the next new key of set 0 is refused.
     sets = cfg.sets
-    # all in set 0: two equal set_bits-wide chunks fold to 0
+    # all in set 0: tags 0..ways, low bits the tag's part of the set (docs/isa.md 5)
     assert cfg.ways < sets
-    keys = [(i << cfg.set_bits) | i for i in range(cfg.ways + 1)]
+    keys = keys_in_set(0, cfg.ways + 1, cfg.set_bits, cfg.key_bits)
     for i, k in enumerate(keys[:-1]):
         r = await drv.mem_write(ctx, morton_coord(k, cfg.dim_bits), 100 + i)
         assert r.error == DebugError.NONE

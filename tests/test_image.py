@@ -20,6 +20,7 @@ from sim.image.memory_image import (
     from_phext, read_image, slot_entries, to_phext, trailer_phext, write_image,
 )
 from sim.golden.memory import CoordinateMemory, MemoryFullError
+from tests.support.placement import key_in_set, keys_in_set
 
 # -- an independent minimal phext reader ---------------------------------------------------
 # Delimiters from the phext table: library 0x01, shelf 0x1F, series 0x1E, collection 0x1D,
@@ -220,7 +221,8 @@ def test_round_trip_reproduces_entries_and_placement(tmp_path_factory, m):
 
 def test_placement_identical_without_erases():
     mem = CoordinateMemory(11, 2, 3)
-    for i, key in enumerate([1, 4, 2, 11, 7, 8, 3]):   # folded sets 1 1 2 1 2 2 3
+    keys = [key_in_set(s, t, 2, 99) for s, t in ((1, 0), (1, 1), (2, 0), (1, 2), (2, 1), (2, 2), (3, 0))]
+    for i, key in enumerate(keys):                     # sets 1 1 2 1 2 2 3
         mem.scatter(key, i)
     image = decode_image(encode_image(slot_entries(mem.slots()), dim_bits=11, set_bits=2, ways=3))
     again = CoordinateMemory(11, 2, 3)
@@ -235,6 +237,8 @@ def test_dict_input_keeps_its_order():
 
 # -- writer refusals ---------------------------------------------------------------------
 
+SET0_KEYS = keys_in_set(0, 3, 2, 36)
+
 @pytest.mark.parametrize("entries, params, message", [
     ([(0, 1), (0, 2)], (4, 2, 2),
      "out.phext: input entry 1: coordinate 0.0.0/0.0.0/0.0.0 was already given as input entry 0"),
@@ -242,11 +246,10 @@ def test_dict_input_keeps_its_order():
     ([(0, -1)], (4, 2, 2), "out.phext: input entry 0: value -1 is not a 32-bit unsigned integer"),
     ([(1 << 36, 0)], (4, 2, 2),
      "out.phext: input entry 0: key 68719476736 is not a 36-bit Morton key (dim_bits=4)"),
-    # keys 0, 5 = 0b0101, 10 = 0b1010 all fold to set 0 (2-bit chunks XOR to 0);
-    # key 10 = key bits 1 and 3 = shelf bit 0 and collection bit 0
-    ([(0, 0), (5, 0), (10, 0)], (4, 2, 2),
-     "out.phext: input entry 2: coordinate 0.1.0/1.0.0/0.0.0 does not fit: set 0 already holds "
-     "2 entries (ways=2)"),
+    # three keys of set 0 (tags 0, 1, 2; docs/isa.md 5)
+    ([(k, 0) for k in SET0_KEYS], (4, 2, 2),
+     f"out.phext: input entry 2: coordinate {format_coord(morton_coord(SET0_KEYS[2], 4))} does not "
+     "fit: set 0 already holds 2 entries (ways=2)"),
     ([(0,)], (4, 2, 2), "out.phext: input entry 0: (0,) is not a (key, value) pair"),
     ([], (4, 2, 0), "out.phext: invalid memory parameters: ways must be at least 1, not 0"),
     ([], (17, 2, 1), "out.phext: invalid memory parameters: dim_bits must be 1..16, not 17"),

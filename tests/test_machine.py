@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from support.golden_siw import C, COp, D, DOp, S, SOp, f32, siw
-from sim.isa.coord import morton_key
+from support.placement import key_in_set, keys_in_set, spec_set
+from sim.isa.coord import morton_coord, morton_key
 from sim.golden.decode import decode
 from sim.isa.encoding import C_SLOT, D_SLOT, S_SLOT, CoreConfig, Fault
 from sim.engines.interface import make_engine
@@ -108,15 +109,19 @@ def test_scatter_gather_erase():
     m, st = run(prog, regs={1: 0xCAFE, 3: 5, 4: 6}, cregs={0: c0})
     assert st.regs[2] == 0xCAFE and st.regs[3] == 0 and st.regs[4] == 0
     assert st.entries() == {}
-    assert st.memory[1 ^ 1][0] is None      # key 257 = 0x101 folds to set 0x01 ^ 0x01 = 0
+    assert st.memory[spec_set(257, 8, 99)][0] is None      # key 257's set is empty again
+
+
+SET1_TAG1 = key_in_set(1, 1, 8, 99)
 
 
 def test_scatter_placement_in_slots():
     m, st = run([S(SOp.SCATTER, ck=0, reg=1), S(SOp.SCATTER, ck=1, reg=2), HALT],
                 regs={1: 11, 2: 22},
-                cregs={0: (1, 0, 0, 0, 0, 0, 0, 0, 0), 1: (0, 0, 0, 0, 0, 0, 0, 0, 1)})
-    # key 1 (lb bit 0) and key 256 (sc bit 0 = key bit 8, folded onto set bit 0): both set 1
-    assert st.memory[1] == ((1, 11), (256, 22), None, None)
+                cregs={0: (1, 0, 0, 0, 0, 0, 0, 0, 0), 1: morton_coord(SET1_TAG1)})
+    # key 1 (lb bit 0) and the key of tag 1 in set 1: both set 1, in store order
+    assert SET1_TAG1 >> 8 == 1
+    assert st.memory[1] == ((1, 11), (SET1_TAG1, 22), None, None)
 
 
 # ------------------------------------------------------------------ C lane
@@ -211,10 +216,12 @@ def _faulting(word, regs=None, cregs=None, memory=None, config=None):
     return after.fault
 
 
+SET0 = keys_in_set(0, 5, 8, 99, first_tag=1)     # keys of set 0 with tags 1..5
+
+
 def _full_set_memory():
-    # c0 = all zero -> key 0 -> set 0; fill set 0's four ways with keys whose two
-    # 8-bit chunks are equal (j * 256 + j folds to j ^ j = 0)
-    return [(j * 256 + j, j) for j in range(1, 5)]
+    # c0 = all zero -> key 0 -> set 0; fill set 0's four ways with keys of tags 1..4
+    return [(key, j) for j, key in enumerate(SET0[:4], start=1)]
 
 
 def test_each_fault_commits_nothing():
@@ -263,7 +270,7 @@ def test_resume_after_mem_full_reexecutes():
     m.load_program([D(DOp.LI, rd=2, imm16=1), siw(D(DOp.IADD, rd=2, rs1=2, rs2=2), S(SOp.SCATTER, ck=0, reg=1)), HALT])
     st = m.run()
     assert st.fault == Fault.MEM_FULL and st.pc == 1 and st.regs[2] == 1 and st.siws == 1
-    m.memory.erase(2 * 256 + 2)              # host frees way 1
+    m.memory.erase(SET0[1])                  # host frees way 1
     st = m.run()
     assert st.fault == Fault.NONE and st.halted and st.pc == 3
     assert st.regs[2] == 2                   # the D lane of the re-executed SIW ran once
@@ -419,7 +426,7 @@ def test_golden_engine_registered():
     assert st.regs[3:6] == (0, 0, 77) and st.halted and st.fault == Fault.NONE
     assert e.state() == st
     with pytest.raises(MemoryFullError):
-        e.write_memory([(k * 256 + k, k) for k in range(1, 6)])   # five keys of set 0
+        e.write_memory([(key, k) for k, key in enumerate(SET0, start=1)])   # five keys of set 0
 
 
 # ------------------------------------------------------------------ random programs

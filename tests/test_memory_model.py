@@ -5,25 +5,16 @@ from hypothesis import given, settings, strategies as st
 
 from sim.isa.coord import morton_key
 from sim.golden.memory import CoordinateMemory, MemoryFullError
+from tests.support.placement import keys_in_set, spec_set
+
+# Keys of set 5 with 8 set bits (99-bit keys): tags 0..4, low bits 5 ^ (M_high . tag).
+K0, K1, K2, K3, K4 = keys_in_set(5, 5, 8, 99)
 
 
-def xor_fold(key, set_bits):
-    """docs/isa.md 5, bit by bit: set bit j is the XOR of key bits i with i mod S == j."""
-    if set_bits == 0:
-        return 0
-    s = 0
-    for i in range(key.bit_length()):
-        s ^= ((key >> i) & 1) << (i % set_bits)
-    return s
-
-
-# Keys of set 5 with 8 set bits: chunk 1 = j, chunk 0 = 5 ^ j.
-K0, K1, K2, K3, K4 = 5, 4 + 256, 7 + 512, 6 + 768, 1 + 1024
-
-
-def test_set_is_folded_key_and_lowest_free_way():
+def test_set_is_the_matrix_times_the_key_and_lowest_free_way():
     m = CoordinateMemory(dim_bits=11, set_bits=8, ways=4)
-    assert {xor_fold(k, 8) for k in (K0, K1, K2, K3, K4)} == {5}
+    assert {spec_set(k, 8, 99) for k in (K0, K1, K2, K3, K4)} == {5}
+    assert K0 == 5 and [k >> 8 for k in (K1, K2, K3, K4)] == [1, 2, 3, 4]
     # keys K0, K1, K2 all fall in set 5; they fill ways 0, 1, 2 in order
     for i, key in enumerate((K0, K1, K2)):
         m.scatter(key, 100 + i)
@@ -93,13 +84,15 @@ def test_zero_set_bits_is_one_fully_associative_set():
 
 def test_load_names_failing_entry_and_coordinate():
     m = CoordinateMemory(11, 8, 1)
-    entries = [(1, 10), (2, 20), (256, 30), (3, 40)]      # 256 folds to set 1 again
+    same = spec_set(256, 8, 99)                  # the key below 256 in key 256's set
+    assert same not in (1, 3)
+    entries = [(1, 10), (same, 20), (256, 30), (3, 40)]
     with pytest.raises(MemoryFullError) as info:
         m.load(entries)
     assert info.value.index == 2 and info.value.key == 256
     assert "entry 2" in str(info.value)
     assert "0.0.0/0.0.0/0.0.1" in str(info.value)          # key 256's coordinate
-    assert m.entries() == {1: 10, 2: 20}                    # entries before it stay
+    assert m.entries() == {1: 10, same: 20}                 # entries before it stay
 
 
 def test_bad_inputs_are_rejected():
@@ -124,8 +117,8 @@ def test_agrees_with_dict_model(program):
     m = CoordinateMemory(DIM_BITS, SET_BITS, WAYS)
     model = {}
     for op, key, value in program:
-        set_index = xor_fold(key, SET_BITS)
-        occupied = sum(1 for k in model if xor_fold(k, SET_BITS) == set_index)
+        set_index = spec_set(key, SET_BITS, 9 * DIM_BITS)
+        occupied = sum(1 for k in model if spec_set(k, SET_BITS, 9 * DIM_BITS) == set_index)
         must_fault = op == "scatter" and key not in model and occupied >= WAYS
         assert m.would_fault(key) == (key not in model and occupied >= WAYS)
         if op == "scatter":
@@ -147,4 +140,4 @@ def test_agrees_with_dict_model(program):
         for s, ways in enumerate(m.slots()):
             assert len(ways) == WAYS
             for slot in ways:
-                assert slot is None or xor_fold(slot[0], SET_BITS) == s
+                assert slot is None or spec_set(slot[0], SET_BITS, 9 * DIM_BITS) == s

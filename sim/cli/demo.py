@@ -60,8 +60,8 @@ triple:
 
 PERSISTENCE = """\
 # persistence: store k*k (as a float) at 3.0.0/0.0.0/0.0.k for k = 0..3, then list
-# what the coordinate memory holds.  (The set is the key folded by XOR, so the row
-# spreads over sets 3, 2, 1, 0; examples/memory_full.vasm fills one set.)
+# what the coordinate memory holds.  (The set index spreads the row over four sets,
+# docs/isa.md section 5; examples/memory_full.vasm fills the whole memory.)
     CLI c0, 3.0.0/0.0.0/0.0.0
     CLI c1, 0.0.0/0.0.0/0.0.4       # loop limit: scroll < 4
 loop:

@@ -2,32 +2,52 @@
 
 It mirrors the hardware's placement exactly (docs/isa.md section 5), not just its
 contents, because *when a set is full* is architecturally visible (a SCATTER of a
-new key into a full set is fault MEM_FULL): the key folded by XOR to ``set_bits``
-bits picks the set (:func:`set_index`), an update hits its way, a new key takes the lowest-numbered free way,
-and nothing is ever evicted.
+new key into a full set is fault MEM_FULL): the set is the key times the ISA's
+set-index matrix over GF(2) (:func:`set_index`, :mod:`sim.isa.placement`), an
+update hits its way, a new key takes the lowest-numbered free way, and nothing
+is ever evicted.
 """
+
+from functools import lru_cache
 
 from sim.isa.coord import format_coord, morton_coord
 from sim.isa.encoding import NDIMS
+from sim.isa.placement import set_index_columns
 
 __all__ = ["CoordinateMemory", "MemoryFullError", "set_index"]
 
+#: Key bits of the widest core (CoreConfig's dim_bits 16): the byte tables cover them all.
+_MAX_KEY_BITS = NDIMS * 16
+
+
+@lru_cache(maxsize=None)
+def _byte_tables(set_bits):
+    """Per key byte, the set bits each of its 256 values flips: the matrix applied a byte at a time."""
+    columns = set_index_columns(set_bits, _MAX_KEY_BITS)
+    tables = []
+    for base in range(0, _MAX_KEY_BITS, 8):
+        table = [0] * 256
+        for byte in range(1, 256):
+            low = byte & -byte
+            table[byte] = table[byte ^ low] ^ columns[base + low.bit_length() - 1]
+        tables.append(tuple(table))
+    return tuple(tables)
+
 
 def set_index(key, set_bits):
-    """The set of a Morton key: the XOR of its ``set_bits``-wide chunks (docs/isa.md 5).
+    """The set of a Morton key: ``M . key`` over GF(2), ``M`` the ISA's matrix (docs/isa.md 5).
 
-    Bit ``i`` of dimension ``d`` is key bit ``9*i + d`` and lands on set bit
-    ``(9*i + d) mod set_bits``; so along any one dimension, consecutive values
-    visit distinct sets, and a row of ``2**set_bits`` scrolls (or of any other
-    dimension) spreads over every set instead of piling into one.
+    Column ``k`` of ``M`` is :func:`sim.isa.placement.set_index_columns`' ``k``: key
+    bits ``0..set_bits-1`` map to themselves, and the columns of the low levels are
+    chosen so that every aligned box over any two dimensions of up to the
+    capacity spreads evenly over the sets.
     """
-    if set_bits == 0:
-        return 0
-    mask = (1 << set_bits) - 1
     folded = 0
-    while key:
-        folded ^= key & mask
-        key >>= set_bits
+    for table in _byte_tables(set_bits):
+        if not key:
+            break
+        folded ^= table[key & 0xFF]
+        key >>= 8
     return folded
 
 

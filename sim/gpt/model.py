@@ -22,10 +22,9 @@ matrix-vector code serves them all (sim/gpt/program.py).  All of it, weights
 and the program's working data, lies in one aligned two-dimensional box:
 library 0..511 by scroll 0..15, 8192 coordinates, exactly the capacity of the
 memory the GPT runs on (:data:`DIM_BITS`, :data:`SET_BITS`, :data:`WAYS`).  Why
-those two dimensions: the placement of issue 11 item 1 makes every aligned box
-over any two dimensions fit up to capacity, and today's XOR fold (docs/isa.md
-section 5) already maps library bits 0..8 and scroll bits 0..3 onto all 11 set
-bits, so this box fits under both.
+those two dimensions: the set index (docs/isa.md section 5) makes every aligned
+box over any two dimensions fit up to capacity, so this box fills the memory
+exactly.
 """
 
 import math

@@ -27,10 +27,11 @@ LOOP; illegal SIWs of all four kinds; and running off the end.
 import random
 from dataclasses import dataclass, field
 
-from sim.isa.coord import morton_key
+from sim.isa.coord import morton_coord, morton_key
 from sim.golden.decode import FLOAT_DOPS
 from sim.isa.encoding import C_FIELDS, C_SLOT, D_OPERANDS, D_SLOT, NDIMS, S_SLOT, COp, CoreConfig, DOp, SOp
 from sim.golden.memory import set_index
+from .placement import keys_in_set
 from sim.isa.syntax import LANE_OPERANDS, LANE_OPS, LANE_SLOTS, written_register
 
 __all__ = ["Program", "CONFIGS", "SMALL_MEMORY", "generate", "programs", "configs",
@@ -562,30 +563,27 @@ class _Builder:
     def fill_set(self):
         """SCATTER to ways+1 coordinates that share a set: the last is MEM_FULL.
 
-        The set is the key XOR-folded to ``set_bits`` bits; bit ``i`` of dimension
-        ``d`` lands on set bit ``(9*i + d) mod set_bits``.  Library (d = 0) and
-        dimension ``set_bits`` (for 1 <= set_bits <= 8) land on the same set bits,
-        so stepping both by one together keeps the set: n.0.0/.. with dimension
-        ``set_bits`` = n, for every n.
+        The keys of one set with tags 0..ways (tests/support/placement.py: the low
+        bits of each are the tag's part of the set, docs/isa.md section 5); each
+        coordinate is built in c5 by CCLR and one CSET per nonzero dimension, then
+        stored.  (A set index that is a matrix keeps no arithmetic progression in
+        one set, so the stores are unrolled rather than a loop.)
         """
         ch = self.ch
-        sb = self.config.set_bits
-        trips = self.config.ways + 1
-        if sb > NDIMS - 1 or trips > self.maxc:
+        cfg = self.config
+        s = ch.integer(0, cfg.sets - 1)
+        keys = keys_in_set(s, cfg.ways + 1, cfg.set_bits, cfg.key_bits)
+        coords = [morton_coord(k, cfg.dim_bits) for k in keys]
+        if any(v > min(self.maxc, 2047) for c in coords for v in c):
             return
         r = self.reg()
-        a = self.free_dim()
-        self.emit_slots(_Slot("C", COp.CCLR, ck=5), _Slot("D", DOp.LI, rd=r, imm16=ch.integer(0, 0xFFFF)))
-        self.emit_slots(_Slot("C", COp.CSET, ck=_COUNTER, dim=a, imm11=0))
-        self.emit_slots(_Slot("C", COp.CSET, ck=_LIMIT, dim=a, imm11=trips + 1))
-        body = len(self.words)
-        self.emit_slots(_Slot("S", SOp.SCATTER, ck=5, reg=r), _Slot("C", COp.CADD, ck=5, dim=0, imm12=1),
-                        _Slot("D", DOp.IADD, rd=r, rs1=r, rs2=r))
-        if sb:
-            self.emit_slots(_Slot("C", COp.CADD, ck=5, dim=sb, imm12=1))
-        self.emit_slots(_Slot("C", COp.LOOP, ck=_COUNTER, dim=a, cj=_LIMIT, dim2=a, target=body))
-        for i in range(body, len(self.words)):
-            self.weights[i] = self.weight * (trips + 1)
+        self.emit_slots(_Slot("D", DOp.LI, rd=r, imm16=ch.integer(0, 0xFFFF)))
+        for coord in coords:
+            self.emit_slots(_Slot("C", COp.CCLR, ck=5))
+            for d, v in enumerate(coord):
+                if v:
+                    self.emit_slots(_Slot("C", COp.CSET, ck=5, dim=d, imm11=v))
+            self.emit_slots(_Slot("S", SOp.SCATTER, ck=5, reg=r), _Slot("D", DOp.IADD, rd=r, rs1=r, rs2=r))
 
     def build(self):
         ch = self.ch
