@@ -23,6 +23,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from boards.nextpnr_report import log_fmax
+from boards.toolchain import prepare
 
 __all__ = ["RegisteredFloatUnit", "RegisteredStep", "measure", "FLOWS"]
 
@@ -102,6 +103,7 @@ def measure(latency, family="ice40", seed=1, keep_dir=None, step=None):
     """
     synth, pnr, pnr_args = FLOWS[family]
     bindir = Path(sys.executable).parent
+    prepare(["yosys", pnr.removeprefix("yowasp-")])   # first runs once, under a lock
     with tempfile.TemporaryDirectory(prefix="vtpu-fmax-") as tmp:
         work = Path(keep_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -166,6 +166,8 @@ def bench_breakdown(config, regfile="ff"):
     from amaranth.back import rtlil
     from hdl.core import Sentron
     from boards.synth import yosys_command
+    from boards.toolchain import prepare
+    prepare(["yosys"])                                 # its first run once, under a lock
     with tempfile.TemporaryDirectory(prefix="vtpu-bench-") as tmp:
         with open(os.path.join(tmp, "design.il"), "w") as f:
             f.write(rtlil.convert(Sentron(config, regfile=regfile), name="top"))

