@@ -79,8 +79,8 @@ class Program:
     listing: list
     filename: str = "<input>"
     directives: list = field(default_factory=list)
-    #: address -> branch target, for every LOOP and JUMP (the full address, also where
-    #: ``assemble(..., max_siws=None)`` let it pass the 10-bit field)
+    #: address -> branch target of every LOOP and JUMP to a label (the full address, also
+    #: where ``assemble(..., max_siws=None)`` let it pass the 10-bit field)
     targets: dict = field(default_factory=dict)
 
 
@@ -510,7 +510,6 @@ def assemble(text, filename="<input>", *, max_siws=MAX_SIWS):
     ``2**PC_BITS``, so they are not a program to run; ``Program.targets`` holds the
     full addresses.
     """
-    limit = MAX_SIWS if max_siws is None else max_siws
     errors = []
 
     def error(line, column, cause):
@@ -552,8 +551,8 @@ def assemble(text, filename="<input>", *, max_siws=MAX_SIWS):
         entry = ListingLine(lineno, line, address, expansion=item is not None and item[0] == "PSEUDO")
         listing.append(entry)
         for slots, targets in siws:
-            if max_siws is not None and address >= limit and not too_long_reported:
-                error(lineno, _first_col(line), f"program longer than {limit} SIWs")
+            if max_siws is not None and address >= max_siws and not too_long_reported:
+                error(lineno, _first_col(line), f"program longer than {max_siws} SIWs")
                 too_long_reported = True
             pending.append((address, slots, targets, lineno, entry))
             address += 1
@@ -582,10 +581,6 @@ def assemble(text, filename="<input>", *, max_siws=MAX_SIWS):
         first = errors[0]
         first.errors = errors
         raise first
-    for address, slots, _, _, _ in pending:
-        c = slots.get("C")
-        if c is not None and "target" in c[1] and address not in full_targets:
-            full_targets[address] = c[1]["target"]       # a numeric target
     return Program(words, {name: a for name, (a, _) in labels.items()}, listing, filename,
                    directives, full_targets)
 
