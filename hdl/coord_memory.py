@@ -1,4 +1,4 @@
-"""The coordinate memory of the Sentron core: a set-associative store in block RAM.
+"""The coordinate memory of the Sentron core: a set-associative store in block RAM, pipelined over four stages.
 
 Why this structure
 ------------------
@@ -6,32 +6,43 @@ Why this structure
   set-index matrix (:func:`sim.isa.placement.set_index_columns`) says which set
   bits key bit ``k`` flips; it is chosen so that every aligned box over any two
   dimensions (a tile of rows x columns) spreads evenly over the sets, up to the
-  memory's capacity, instead of piling into a few, as it would if the set were
-  only the key's low bits (bit 0 of eight dimensions).  Key bits
-  ``0..set_bits-1`` map to themselves, so the key above them is the tag and the
-  low bits come back as ``set ^ (M_high . tag)``: (set, tag) still names exactly
-  one key.  Each set bit is an XOR tree over the key bits of its row of the
-  matrix (docs/isa.md section 5).
+  memory's capacity.  Key bits ``0..set_bits-1`` map to themselves, so the key
+  above them is the tag and the low bits come back as ``set ^ (M_high . tag)``:
+  (set, tag) still names exactly one key.  Each set bit is an XOR tree over the
+  key bits of its row of the matrix (docs/isa.md section 5).
 * **One block RAM per way.**  Each way is an :class:`amaranth.lib.memory.Memory`
-  of ``2**set_bits`` rows, one row per set.  All ways are read in parallel at the
-  same set address, so one cycle yields the whole set; the tag comparators, the
-  hit/free logic and the data select then sit between the RAM outputs and the
-  core.  A narrow RAM per way maps directly onto iCE40/ECP5 block RAMs (a single
-  wide RAM holding the whole set would need byte-like write enables per way).
-* **Transparent synchronous read.**  The core presents the key of the SIW in
-  decode (``d_key``) and uses the rows in execute (``x_*``) in the next cycle.
-  Each way's read port is transparent for that way's write port, so a SCATTER or
-  ERASE committing in X in cycle *t* is already visible in the rows that the SIW
-  decoded in cycle *t* sees in cycle *t+1*.  Back-to-back SCATTER/GATHER (or two
-  SCATTERs that fill a set) therefore need no stall and no bypass logic in the core.
+  of ``2**set_bits`` rows, one row per set, all read at the same set address, so
+  one read yields the whole set.
+* **Four stages, each a few logic levels** (the core's X, M, N, T and W,
+  docs/isa.md section 7).  A block RAM's output without its register is slow
+  (5.8 ns clock-to-out on the ECP5), and the address of sixty block RAMs is a net
+  with a large fan-out, so nothing but a register drives the address and nothing
+  but a register takes the rows:
+
+  ====  ==============================================================
+  A     the key arrives (the core's X); its set is computed, registered
+  M     the registered set addresses every way's block RAM
+  N     the rows come out of the block RAMs into registers
+  T     the rows are patched (below), the tags compared: ``t_rdata``,
+        ``t_hit``, ``t_full``, and the write this op would make, registered
+  W     ``w_commit``: the registered write is done (or not)
+  ====  ==============================================================
+
+* **Writes still in flight are patched in, not waited for.**  An op reads its
+  set at the end of M; the three ops ahead of it write in W, in the three cycles
+  after that read, so their writes are missing from its rows.  The unit keeps
+  those writes (this cycle's W, and the two before it) and in T replaces each
+  way's row by the newest of them to the same set and way.  So back-to-back
+  SCATTER/GATHER on one set need no stall: the memory behaves as if every op
+  read the set as the ops before it left it.
 
 Placement (the same rule as the golden model, exact): a SCATTER of a key present
 in its set updates that way; a new key takes the lowest-numbered free way; with
-no free way nothing is written and ``x_full`` is raised.  ERASE clears the
+no free way nothing is written and ``t_full`` is raised.  ERASE clears the
 matching way; ERASE of an absent key writes nothing.  Nothing is ever evicted.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -39,7 +50,12 @@ from amaranth.lib.wiring import In, Out
 from sim.isa.encoding import DEFAULT_DIM_BITS, NDIMS, SOp
 from sim.isa.placement import set_index_columns
 
-__all__ = ["CoordinateMemory", "coord_memory_signature", "slot_layout", "set_index"]
+__all__ = ["CoordinateMemory", "coord_memory_signature", "slot_layout", "set_index",
+           "MEMORY_STAGES"]
+
+#: Cycles from an op's key (``a_key``) to its answer (``t_*``); its write is
+#: committed (``w_commit``) one cycle after that.
+MEMORY_STAGES = 3
 
 
 def set_index(value, columns, set_bits):
@@ -58,20 +74,19 @@ def coord_memory_signature(key_bits, ways):
     """The ports of :class:`CoordinateMemory` (see there), from the memory's side.
     (A user of the memory, such as the core's debug unit, holds it flipped.)"""
     return wiring.Signature({
-        "d_key": In(key_bits),
-        "x_key": In(key_bits),
-        "x_op": In(2),
-        "x_wdata": In(32),
-        "x_commit": In(1),
-        "x_rdata": Out(32),
-        "x_hit": Out(1),
-        "x_full": Out(1),
-        "x_slots": Out(data.ArrayLayout(slot_layout(key_bits), ways)),
+        "a_key": In(key_bits),
+        "a_op": In(2),
+        "a_wdata": In(32),
+        "t_rdata": Out(32),
+        "t_hit": Out(1),
+        "t_full": Out(1),
+        "t_slots": Out(data.ArrayLayout(slot_layout(key_bits), ways)),
+        "w_commit": In(1),
     })
 
 
 class CoordinateMemory(wiring.Component):
-    """Set-associative coordinate memory with a D-stage read and an X-stage update.
+    """Set-associative coordinate memory: an op's key in A, its answer in T, its write in W.
 
     Parameters
     ----------
@@ -89,34 +104,29 @@ class CoordinateMemory(wiring.Component):
 
     Attributes
     ----------
-    d_key : In(key_bits)
-        Decode stage.  Every cycle the set ``set_index(d_key)`` of every way is
-        read; the rows appear in the next cycle, including any write committed
-        in the same cycle as the read (transparent read).
-    x_key : In(key_bits)
-        Execute stage: the key whose set was read in the previous cycle.  The core
-        guarantees it equals the previous cycle's ``d_key``.
-    x_op : In(2)
-        The S-lane operation, numbered as :class:`sim.isa.encoding.SOp`
-        (NOP 0, GATHER 1, SCATTER 2, ERASE 3).
-    x_wdata : In(32)
-        The value a SCATTER stores.
-    x_commit : In(1)
-        Perform this cycle's write (SCATTER or ERASE).  Without it nothing is written.
-    x_rdata : Out(32)
-        Value stored at ``x_key`` as of before this cycle's write; 0 if absent.
-    x_hit : Out(1)
-        ``x_key`` is stored (a valid way holds its tag).
-    x_full : Out(1)
-        ``x_op`` is SCATTER, ``x_key`` is not stored and every way of its set is
-        valid: the SCATTER would be a MEM_FULL fault.  Nothing is written then,
-        even with ``x_commit``.
-    x_slots : Out(ArrayLayout(slot_layout(key_bits), ways))
-        Every way of the set read (before this cycle's write), with the key rebuilt
-        from the tag and the set index; for the debug dump.
+    a_key, a_op, a_wdata : In
+        Stage A: an op's key, its S-lane operation (numbered as
+        :class:`sim.isa.encoding.SOp`: NOP 0, GATHER 1, SCATTER 2, ERASE 3) and
+        the value a SCATTER stores.  One op enters every cycle (NOP for none).
+    t_rdata : Out(32)
+        Stage T (:data:`MEMORY_STAGES` cycles after A): the value stored at the
+        op's key, as every op before it left the memory; 0 if absent.
+    t_hit : Out(1)
+        The key is stored.
+    t_full : Out(1)
+        The op is SCATTER, its key is not stored and every way of its set is
+        valid: a MEM_FULL fault.  Nothing is written then, even with ``w_commit``.
+    t_slots : Out(ArrayLayout(slot_layout(key_bits), ways))
+        Every way of the op's set (as the ops before it left it), with the key
+        rebuilt from the tag and the set index; for the debug dump.
+    w_commit : In(1)
+        Stage W, one cycle after T: do the op's write (SCATTER or ERASE), or, low,
+        drop it.  Only an op that commits writes.
 
-    The placed initial contents are available as :attr:`image`:
-    ``image[set][way]`` is ``(key, value)`` or ``None``.
+    Observation points (plain attributes): ``w_key``, ``w_op``, ``w_slots``, the
+    T outputs of the op now in W, one cycle later (for the lockstep checker; no
+    logic reads them, so synthesis removes them).  The placed initial contents
+    are :attr:`image`: ``image[set][way]`` is ``(key, value)`` or ``None``.
     """
 
     def __init__(self, dim_bits=DEFAULT_DIM_BITS, set_bits=8, ways=4, init=()):
@@ -136,6 +146,9 @@ class CoordinateMemory(wiring.Component):
         self.row_layout = data.StructLayout({"valid": 1, "tag": self.tag_bits, "value": 32})
         self.image = self._place(init)
         super().__init__(coord_memory_signature(key_bits, ways))
+        self.w_key = Signal(key_bits, name="w_key")
+        self.w_op = Signal(SOp, name="w_op")
+        self.w_slots = Signal(data.ArrayLayout(slot_layout(key_bits), ways), name="w_slots")
 
     def set_of(self, key):
         """The set of an integer key: :func:`set_index` computed in Python, for placing ``init``."""
@@ -176,58 +189,94 @@ class CoordinateMemory(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        sb = self.set_bits
-        x_set = set_index(self.x_key, self.columns, sb)
-        x_tag = self.x_key[sb:]
-        d_set = set_index(self.d_key, self.columns, sb)
+        sb, ways = self.set_bits, self.ways
+        op_layout = data.StructLayout({"key": self.key_bits, "set": max(sb, 1), "op": 2,
+                                       "wdata": 32})
+        write_layout = data.StructLayout({"en": 1, "set": max(sb, 1), "ways": ways,
+                                          "row": self.row_layout})
 
-        rows = []
-        write_ports = []
-        for w in range(self.ways):
+        # A: the op's set; M: it addresses the RAMs; N: the rows; T: the answer.
+        a = Signal(op_layout)
+        m.d.comb += [a.key.eq(self.a_key), a.set.eq(set_index(self.a_key, self.columns, sb)),
+                     a.op.eq(self.a_op), a.wdata.eq(self.a_wdata)]
+        mm, nn, tt = (Signal(op_layout, name=f"{s}_op") for s in ("m", "n", "t"))
+        m.d.sync += [mm.eq(a), nn.eq(mm), tt.eq(nn)]
+
+        rows, write_ports = [], []
+        for w in range(ways):
             init = [{"valid": 0, "tag": 0, "value": 0} if row[w] is None else
                     {"valid": 1, "tag": row[w][0] >> sb, "value": row[w][1]}
                     for row in self.image]
             mem = Memory(shape=self.row_layout, depth=1 << sb, init=init)
             m.submodules[f"way{w}"] = mem
             wp = mem.write_port()
-            rp = mem.read_port(transparent_for=(wp,))
-            m.d.comb += rp.addr.eq(d_set)
-            rows.append(rp.data)
+            rp = mem.read_port()
+            row = Signal(self.row_layout, name=f"t_row{w}")
+            m.d.comb += rp.addr.eq(mm.set[:sb] if sb else 0)
+            m.d.sync += row.eq(rp.data)        # N -> T: the rows in registers
+            rows.append(row)
             write_ports.append(wp)
 
-        valid = Cat(row.valid for row in rows)
-        match = Cat(row.valid & (row.tag == x_tag) for row in rows)
+        # The writes the op in T has not seen: this cycle's W and the two before it.
+        w_write = Signal(write_layout)                  # registered in T, done in W
+        done = Signal(write_layout)                     # w_write as it was done
+        m.d.comb += [done.eq(w_write), done.en.eq(w_write.en & self.w_commit)]
+        h1, h2 = Signal(write_layout, name="h1"), Signal(write_layout, name="h2")
+        m.d.sync += [h1.eq(done), h2.eq(h1)]
+        t_set = tt.set[:sb] if sb else Const(0, 1)
+        patched = []
+        for w, row in enumerate(rows):
+            value = row
+            for past in (h2, h1, done):                 # oldest first: the newest wins
+                hits = past.en & past.ways[w] & ((past.set[:sb] == t_set) if sb else 1)
+                value = Mux(hits, past.row, value)
+            p = Signal(self.row_layout, name=f"t_patched{w}")
+            m.d.comb += p.eq(value)
+            patched.append(p)
+
+        t_tag = tt.key[sb:]
+        valid = Cat(row.valid for row in patched)
+        match = Cat(row.valid & (row.tag == t_tag) for row in patched)
         hit = match.any()
         # first_free[w]: way w is free and every lower way is valid.
-        first_free = Cat(~valid[w] & valid[:w].all() if w else ~valid[0]
-                         for w in range(self.ways))
-        scatter = self.x_op == SOp.SCATTER
-        erase = self.x_op == SOp.ERASE
-
+        first_free = Cat(~valid[w] & valid[:w].all() if w else ~valid[0] for w in range(ways))
+        scatter = tt.op == SOp.SCATTER
+        erase = tt.op == SOp.ERASE
         # At most one way matches (placement never stores a key twice), so an OR
         # of the masked values is the selected value.
         rdata = Const(0, 32)
-        for w, row in enumerate(rows):
+        for w, row in enumerate(patched):
             rdata = rdata | (row.value & match[w].replicate(32))
         m.d.comb += [
-            self.x_rdata.eq(rdata),
-            self.x_hit.eq(hit),
-            self.x_full.eq(scatter & ~hit & valid.all()),
+            self.t_rdata.eq(rdata),
+            self.t_hit.eq(hit),
+            self.t_full.eq(scatter & ~hit & valid.all()),
         ]
-
-        for w, (row, wp) in enumerate(zip(rows, write_ports)):
+        for w, row in enumerate(patched):
             m.d.comb += [
-                self.x_slots[w].valid.eq(row.valid),
-                self.x_slots[w].key.eq(Cat(x_set ^ set_index(row.tag, self.columns[sb:], sb),
-                                           row.tag)),
-                self.x_slots[w].value.eq(row.value),
-                wp.addr.eq(x_set),
-                wp.en.eq(self.x_commit & (
-                    (scatter & (match[w] | (~hit & first_free[w]))) |
-                    (erase & match[w]))),
-                # SCATTER stores valid+tag+value; ERASE clears the whole row.
-                wp.data.valid.eq(scatter),
-                wp.data.tag.eq(Mux(scatter, x_tag, 0)),
-                wp.data.value.eq(Mux(scatter, self.x_wdata, 0)),
+                self.t_slots[w].valid.eq(row.valid),
+                self.t_slots[w].key.eq(Cat(t_set ^ set_index(row.tag, self.columns[sb:], sb),
+                                           row.tag) if sb else row.tag),
+                self.t_slots[w].value.eq(row.value),
+            ]
+        # T -> W: the write this op makes if it commits.
+        target = Mux(hit, match, first_free)
+        m.d.sync += [
+            w_write.en.eq((scatter & (hit | ~valid.all())) | (erase & hit)),
+            w_write.set.eq(tt.set),
+            w_write.ways.eq(target),
+            # SCATTER stores valid+tag+value; ERASE clears the whole row.
+            w_write.row.valid.eq(scatter),
+            w_write.row.tag.eq(Mux(scatter, t_tag, 0)),
+            w_write.row.value.eq(Mux(scatter, tt.wdata, 0)),
+            self.w_key.eq(tt.key),
+            self.w_op.eq(tt.op),
+            self.w_slots.eq(self.t_slots),
+        ]
+        for w, wp in enumerate(write_ports):
+            m.d.comb += [
+                wp.addr.eq(w_write.set[:sb] if sb else 0),
+                wp.en.eq(done.en & w_write.ways[w]),
+                wp.data.eq(w_write.row),
             ]
         return m

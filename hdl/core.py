@@ -30,12 +30,12 @@ the core is idle X is empty, so the unit borrows the ports the lanes use there
 placement logic a SCATTER does, and the host needs no ports of its own.
 """
 
-from amaranth.hdl import EnableInserter, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.hdl import Cat, EnableInserter, Module, Mux, Signal
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig
+from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, COp, CoreConfig, Timing
 
 from .c_lane import CLane
 from .coord_memory import CoordinateMemory
@@ -43,7 +43,8 @@ from .d_lane.lane import DLane
 from .debug import DebugSignature
 from .debug_unit import DebugUnit
 from .decoder import Decoder
-from .issue import IssueUnit, RunState
+from .issue import X_TO_W, IssueUnit, RunState
+from .operands import forwarded_operand
 from .regfile import BlockRamRegisterFile, RegisterFile, make_register_file
 from .s_lane import SLane
 
@@ -59,7 +60,9 @@ _R_DEBUG = _R_RS1
 _W_DINT, _W_GATHER, _W_CREG, _W_FLOAT = range(4)
 _W_DEBUG = _W_DINT
 # Read and write ports of the coordinate register file.
-_C_CK, _C_CJ, _C_DKEY = range(3)
+_C_CK, _C_CJ, _C_SK = range(3)
+#: The C-lane operations that write ``ck``.
+_CK_WRITERS = (COp.CSET, COp.CADD, COp.CMOV, COp.CCLR, COp.CPUT, COp.LOOP)
 _C_DEBUG = _C_CK
 _CW_X = 0
 _CW_DEBUG = _CW_X
@@ -145,6 +148,10 @@ class Sentron(wiring.Component):
         config = config if config is not None else CoreConfig()
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        implemented = Timing.pipelined(config.float_latency)
+        if config.timing != implemented:
+            raise ValueError(f"this core's pipeline has the timing table {implemented}; "
+                             f"the configuration asks for {config.timing}")
         self.config = config
         self.regfile_kind = regfile
         B = config.dim_bits
@@ -155,17 +162,17 @@ class Sentron(wiring.Component):
         self._decoder = Decoder(has_float=config.has_float)
         if regfile == "bram":
             self.micro_cycles = BRAM_STEPS
-            data, coord = block_ram_register_files(B)
-            self._regs = BlockRamRegisterFile(**data)
-            self._cregs = BlockRamRegisterFile(**coord)
+            data_file, coord_file = block_ram_register_files(B)
+            self._regs = BlockRamRegisterFile(**data_file)
+            self._cregs = BlockRamRegisterFile(**coord_file)
         else:
             self.micro_cycles = 1
             self._regs = make_register_file(regfile, 32, 32, read_ports=5, write_ports=4)
             self._cregs = RegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1)
         self.arch_edge = Signal()
         self._request_valid = Signal()      # a request the core may act on (_clocking)
-        self._issue = IssueUnit(max(config.float_latency, 1))
-        self._s_lane = SLane(B)
+        self._issue = IssueUnit(config.float_latency)
+        self._s_lane = SLane(B, config.ways)
         # float_latency 0: no float unit; the decoder makes float operations illegal.
         self._d_lane = DLane(config.float_latency)
         self._c_lane = CLane(B)
@@ -174,10 +181,10 @@ class Sentron(wiring.Component):
 
         iu = self._issue
         self.retire = iu.retire
-        self.retire_pc = iu.x.pc
-        self.retire_fault = iu.x_fault
-        self.retire_ops = iu.x.dec.ops
-        self.commit = iu.x_commit
+        self.retire_pc = iu.w.pc
+        self.retire_fault = iu.w_fault
+        self.retire_ops = iu.w.dec.ops
+        self.commit = iu.w_commit
         self.regs = self._regs.storage
         self.cregs = self._cregs.storage
         self.cycles = iu.cycles
@@ -185,7 +192,7 @@ class Sentron(wiring.Component):
         self.ops = iu.ops
         self.pc_full = iu.pc
         self.fault_pc_full = iu.fault_pc
-        self.stall = iu.d_stall
+        self.stall = iu.r_stall
         self.run_state = iu.state
 
     def elaborate(self, platform):
@@ -203,8 +210,7 @@ class Sentron(wiring.Component):
         m.submodules.c_lane = c_lane
         m.submodules.coord_memory = mem
         m.submodules.debug_unit = du
-        x = iu.x
-        xd = x.dec
+        r, x, mm, n, t, w = iu.r, iu.x, iu.m, iu.n, iu.t, iu.w
 
         # -------------------------------------------------------------- F: fetch
         prog_rd = self._prog.read_port()
@@ -214,29 +220,87 @@ class Sentron(wiring.Component):
             prog_rd.en.eq(iu.f_en),
         ]
 
-        # -------------------------------------------------------------- D: decode, interlock
-        d = dec.out
+        # -------------------------------------------------------------- D: decode
         m.d.comb += [
             dec.siw.eq(prog_rd.data),
-            iu.d_dec.eq(d),
+            iu.d_dec.eq(dec.out),
             iu.prog_len.eq(du.prog_len),
         ]
 
-        # -------------------------------------------------------------- X: read registers
-        rs1 = regs.read[_R_RS1].data
-        rs2 = regs.read[_R_RS2].data
-        drd = regs.read[_R_DRD].data
-        m.d.comb += [
-            regs.read[_R_RS1].addr.eq(xd.d_rs1),
-            regs.read[_R_RS2].addr.eq(xd.d_rs2),
-            regs.read[_R_DRD].addr.eq(xd.d_rd),
-            regs.read[_R_SREG].addr.eq(xd.s_reg),
-            regs.read[_R_CREG].addr.eq(xd.c_reg),
-            cregs.read[_C_CK].addr.eq(xd.c_ck),
-            cregs.read[_C_CJ].addr.eq(xd.c_cj),
-        ]
+        # -------------------------------------------------------------- results on their way to W
+        # What each SIW computed in X (and, from T on, its GATHER value), one
+        # register per stage; W writes it.
+        res = {name: Signal(_result_layout(self.coord_bits), name=f"{name}_result")
+               for name in ("m", "n", "t", "w")}
+        w_gather = Signal(32)
+        m.d.sync += [res["n"].eq(res["m"]), res["t"].eq(res["n"]), res["w"].eq(res["t"]),
+                     w_gather.eq(s_lane.t_rdata)]
+        stages = {"x": x, "m": mm, "n": n, "t": t, "w": w}
+        float_wb = Signal(32)               # the float unit's result, registered
 
-        # -------------------------------------------------------------- X: D lane
+        # -------------------------------------------------------------- W: commit
+        commit = iu.w_commit
+        wd = w.dec
+        rw = res["w"]
+        data_writes = [
+            (_W_DINT, commit & wd.wr_drd & ~wd.d_float, wd.d_rd, rw.d),
+            (_W_GATHER, commit & wd.wr_sreg, wd.s_reg, w_gather),
+            (_W_CREG, commit & wd.wr_creg, wd.c_reg, rw.c),
+            (_W_FLOAT, iu.float_we, iu.float_rd, float_wb),
+        ]
+        for port, en, addr, data in data_writes:
+            m.d.comb += [regs.write[port].en.eq(en), regs.write[port].addr.eq(addr),
+                         regs.write[port].data.eq(data)]
+        coord_write = (commit & rw.ck_we, wd.c_ck, rw.ck)
+        m.d.comb += [cregs.write[_CW_X].en.eq(coord_write[0]),
+                     cregs.write[_CW_X].addr.eq(coord_write[1]),
+                     cregs.write[_CW_X].data.eq(coord_write[2])]
+
+        # -------------------------------------------------------------- R: read, forward
+        # Each X operand: the register file read in R with this cycle's writes
+        # laid over it, or the value of an SIW ahead (hdl/operands.py).
+        rd_ = r.dec
+        late_data = [(en, addr, data) for _, en, addr, data in data_writes]
+        late_coord = [coord_write]
+
+        def data_writers():
+            # Newest first: the SIW now in X (in M when the R SIW is in X), M, N, T.
+            out = []
+            for now, then in (("x", "m"), ("m", "n"), ("n", "t"), ("t", "w")):
+                s = stages[now]
+                out.append((s.valid & s.dec.wr_drd & ~s.dec.d_float, s.dec.d_rd, res[then].d))
+                out.append((s.valid & s.dec.wr_creg, s.dec.c_reg, res[then].c))
+                if then == "w":
+                    out.append((s.valid & s.dec.wr_sreg, s.dec.s_reg, w_gather))
+            return out
+
+        def coord_writers():
+            return [(stages[now].valid & _writes_ck(stages[now].dec.c_op), stages[now].dec.c_ck,
+                     res[then].ck)
+                    for now, then in (("x", "m"), ("m", "n"), ("n", "t"), ("t", "w"))]
+
+        def data_operand(name, port, addr):
+            m.d.comb += regs.read[port].addr.eq(addr)
+            return forwarded_operand(m, name, addr, regs.read[port].data, late_data,
+                                     data_writers())
+
+        def coord_operand(name, port, addr):
+            m.d.comb += cregs.read[port].addr.eq(addr)
+            return forwarded_operand(m, name, addr, cregs.read[port].data, late_coord,
+                                     coord_writers())
+
+        rs1 = data_operand("rs1", _R_RS1, rd_.d_rs1)
+        rs2 = data_operand("rs2", _R_RS2, rd_.d_rs2)
+        drd = data_operand("drd", _R_DRD, rd_.d_rd)
+        sreg = data_operand("sreg", _R_SREG, rd_.s_reg)
+        creg = data_operand("creg", _R_CREG, rd_.c_reg)
+        ck = coord_operand("ck", _C_CK, rd_.c_ck)
+        cj = coord_operand("cj", _C_CJ, rd_.c_cj)
+        sk = coord_operand("sk", _C_SK, rd_.s_ck)
+        self.x_operands = dict(rs1=rs1, rs2=rs2, drd=drd, sreg=sreg, creg=creg, ck=ck, cj=cj, sk=sk)
+
+        # -------------------------------------------------------------- X: the lanes
+        xd = x.dec
         m.d.comb += [
             d_lane.x_op.eq(xd.d_op),
             d_lane.x_a.eq(rs1),
@@ -246,35 +310,16 @@ class Sentron(wiring.Component):
             d_lane.x_float.eq(iu.x_float),
             d_lane.x_rd.eq(xd.d_rd),
         ]
-
-        # -------------------------------------------------------------- D and X: S lane
-        # In D the S lane looks up the set of [ck] (the coordinate register read
-        # in D, forwarded from the C lane's write in X); in X it uses the rows.
-        m.d.comb += [
-            cregs.read[_C_DKEY].addr.eq(d.s_ck),
-            s_lane.d_ck_addr.eq(d.s_ck),
-            s_lane.d_ck.eq(cregs.read[_C_DKEY].data),
-            s_lane.x_ck_we.eq(c_lane.x_ck_we),
-            s_lane.x_ck_addr.eq(xd.c_ck),
-            s_lane.x_ck_new.eq(c_lane.x_ck_new),
-            s_lane.x_valid.eq(x.valid),
-            s_lane.x_op.eq(xd.s_op),
-            s_lane.x_wdata.eq(regs.read[_R_SREG].data),
-            s_lane.x_commit.eq(iu.x_commit),
-            iu.x_mem_full.eq(s_lane.x_mem_full),
-        ]
-        _plug(m, mem, s_lane.mem)
-
-        # -------------------------------------------------------------- X: C lane
+        m.d.sync += float_wb.eq(d_lane.w_result)
         m.d.comb += [
             c_lane.x_op.eq(xd.c_op),
-            c_lane.x_ck.eq(cregs.read[_C_CK].data),
-            c_lane.x_cj.eq(cregs.read[_C_CJ].data),
+            c_lane.x_ck.eq(ck),
+            c_lane.x_cj.eq(cj),
             c_lane.x_dim.eq(xd.c_dim),
             c_lane.x_dim2.eq(xd.c_dim2),
             c_lane.x_imm11.eq(xd.c_imm11),
             c_lane.x_imm12.eq(xd.c_imm12),
-            c_lane.x_rs.eq(regs.read[_R_CREG].data),
+            c_lane.x_rs.eq(creg),
             c_lane.x_pc.eq(x.pc[:PC_BITS]),
             c_lane.x_target.eq(xd.c_target),
             iu.x_range_fault.eq(c_lane.x_range_fault),
@@ -284,34 +329,21 @@ class Sentron(wiring.Component):
             # next_pc is never used.
             iu.x_next_pc.eq(c_lane.x_next_pc),
         ]
-
-        # -------------------------------------------------------------- X: commit or fault
-        # The issue unit picked the fault code (PC_RANGE, ILLEGAL_SIW, the C lane's
-        # COORD_RANGE, the S lane's MEM_FULL); without one, every lane writes at
-        # the end of the cycle, with one none does.  The memory's write is gated
-        # the same way (the S lane's x_commit).
-        commit = iu.x_commit
-        m.d.comb += [
-            regs.write[_W_DINT].en.eq(commit & xd.wr_drd & ~xd.d_float),
-            regs.write[_W_DINT].addr.eq(xd.d_rd),
-            regs.write[_W_DINT].data.eq(d_lane.x_result),
-            regs.write[_W_GATHER].en.eq(commit & xd.wr_sreg),
-            regs.write[_W_GATHER].addr.eq(xd.s_reg),
-            regs.write[_W_GATHER].data.eq(s_lane.x_rdata),
-            regs.write[_W_CREG].en.eq(commit & xd.wr_creg),
-            regs.write[_W_CREG].addr.eq(xd.c_reg),
-            regs.write[_W_CREG].data.eq(c_lane.x_reg_data),
-            cregs.write[_CW_X].en.eq(commit & c_lane.x_ck_we),
-            cregs.write[_CW_X].addr.eq(xd.c_ck),
-            cregs.write[_CW_X].data.eq(c_lane.x_ck_new),
+        m.d.sync += [
+            res["m"].d.eq(d_lane.x_result),
+            res["m"].c.eq(c_lane.x_reg_data),
+            res["m"].ck.eq(c_lane.x_ck_new),
+            res["m"].ck_we.eq(c_lane.x_ck_we),
         ]
-
-        # -------------------------------------------------------------- W: float results
         m.d.comb += [
-            regs.write[_W_FLOAT].en.eq(d_lane.w_valid),
-            regs.write[_W_FLOAT].addr.eq(d_lane.w_rd),
-            regs.write[_W_FLOAT].data.eq(d_lane.w_result),
+            s_lane.x_valid.eq(x.valid),
+            s_lane.x_op.eq(xd.s_op),
+            s_lane.x_ck.eq(sk),
+            s_lane.x_wdata.eq(sreg),
+            s_lane.w_commit.eq(commit),
+            iu.t_mem_full.eq(s_lane.t_mem_full),
         ]
+        _plug(m, mem, s_lane.mem)
 
         # -------------------------------------------------------------- the debug unit
         # The request, the answer, the status the port always shows.
@@ -384,6 +416,17 @@ class Sentron(wiring.Component):
         m.d.sync += valid_so_far.eq(Mux(edge, 1, valid_so_far & self.debug.req_valid))
         m.d.comb += self._request_valid.eq(valid_so_far & self.debug.req_valid)
         return m
+
+
+def _result_layout(coord_bits):
+    """What an SIW computed in X, carried to W: the D lane's integer result, the C
+    lane's CGET/KEY value, its new ``ck`` and whether it writes one."""
+    return data.StructLayout({"d": 32, "c": 32, "ck": coord_bits, "ck_we": 1})
+
+
+def _writes_ck(c_op):
+    """The C-lane operation writes ``ck`` (the C lane's ``x_ck_we``, from the opcode alone)."""
+    return Cat(c_op == op for op in _CK_WRITERS).any()
 
 
 def _plug(m, port, user, when=None):

@@ -67,7 +67,9 @@ class DLane(wiring.Component):
                              f"not {float_latency!r}")
         self.float_latency = float_latency
         self.int_alu = IntAlu()
-        self.float_unit = FloatUnit(float_latency) if float_latency else None
+        # The unit's result comes out F-2 cycles after issue; the core registers it
+        # and writes it F-1 cycles after issue (hdl/core.py), ready for X at F.
+        self.float_unit = FloatUnit(float_latency - 1) if float_latency else None
         super().__init__({
             "x_op": In(5), "x_a": In(32), "x_b": In(32), "x_c": In(32), "x_imm16": In(16),
             "x_float": In(1), "x_rd": In(5),

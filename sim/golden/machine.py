@@ -15,7 +15,7 @@ from typing import NamedTuple
 from . import fp32
 from sim.isa.coord import Coord, morton_key
 from .decode import Decoded, decode
-from sim.isa.encoding import NDIMS, SIW_BITS, COp, CoreConfig, DOp, Fault, SOp
+from sim.isa.encoding import FLOAT_DOPS, NDIMS, SIW_BITS, COp, CoreConfig, DOp, Fault, SOp
 from .memory import CoordinateMemory
 from .state import ArchState
 
@@ -27,10 +27,12 @@ _NCREGS = 8
 
 
 class RegWrite(NamedTuple):
-    """A data-register write: ``value`` is in the register file from cycle ``visible`` on."""
+    """A data-register write: ``value`` is in the register file from cycle ``visible`` on,
+    and an SIW that reads or writes ``reg`` may retire from cycle ``ready`` on."""
     reg: int
     value: int
     visible: int
+    ready: int
 
 
 class MemOp(NamedTuple):
@@ -277,7 +279,7 @@ class Machine:
         # D lane
         if dec.d_op != DOp.NOP:
             value = self._dense(dec)
-            reg_writes.append(RegWrite(dec.rd, value, t + timing.latency(dec.d_op)))
+            reg_writes.append(self._reg_write(dec.rd, value, t, dec.d_op))
 
         # C lane
         c_op = dec.c_op
@@ -308,10 +310,10 @@ class Machine:
         elif c_op == COp.CCLR:
             creg_writes.append((dec.c_ck, self._coord((0,) * NDIMS)))
         elif c_op == COp.CGET:
-            reg_writes.append(RegWrite(dec.c_reg, ck[dec.c_dim], t + timing.latency(c_op)))
+            reg_writes.append(self._reg_write(dec.c_reg, ck[dec.c_dim], t, c_op))
         elif c_op == COp.KEY:
-            reg_writes.append(RegWrite(dec.c_reg, morton_key(ck, self.config.dim_bits) & _M32,
-                                       t + timing.latency(c_op)))
+            reg_writes.append(self._reg_write(dec.c_reg, morton_key(ck, self.config.dim_bits) & _M32,
+                                              t, c_op))
         elif c_op == COp.JUMP:
             next_pc, taken = dec.c_target, True
         elif c_op == COp.HALT:
@@ -322,7 +324,7 @@ class Machine:
             key = morton_key(cregs[dec.s_ck], self.config.dim_bits)
             if dec.s_op == SOp.GATHER:
                 value = self.memory.gather(key)
-                reg_writes.append(RegWrite(dec.s_reg, value, t + timing.latency(SOp.GATHER)))
+                reg_writes.append(self._reg_write(dec.s_reg, value, t, SOp.GATHER))
                 mem_op = MemOp(SOp.GATHER, key, value)
             elif dec.s_op == SOp.SCATTER:
                 if self.memory.would_fault(key) and fault == Fault.NONE:
@@ -335,6 +337,16 @@ class Machine:
             raise _Fault(fault)
         return Retire(pc, word, t, Fault.NONE, tuple(reg_writes), tuple(creg_writes), mem_op,
                       next_pc, taken, penalty, halt, dec.ops(), dec)
+
+    def _reg_write(self, reg, value, t, op):
+        """The write of ``reg`` by ``op`` of an SIW retiring in cycle ``t``: ready after the
+        op's latency; visible in the register file at ``t + 1``, or for a float op, which
+        lands from the float unit, ``commit_depth`` cycles before it is ready."""
+        timing = self.timing
+        ready = t + timing.latency(op)
+        float_op = isinstance(op, DOp) and op in FLOAT_DOPS
+        visible = ready - timing.commit_depth if float_op else t + 1
+        return RegWrite(reg, value, visible, ready)
 
     def _dense(self, dec):
         """The D-lane result from the registers before the SIW."""
@@ -385,10 +397,10 @@ class Machine:
 
     def _commit(self, rec):
         """Land every write of a retired SIW together, then advance pc, counters, timing."""
-        for reg, value, visible in rec.reg_writes:
+        for reg, value, visible, ready in rec.reg_writes:
             self._last_write[reg] = (visible, self.regs[reg])
             self.regs[reg] = value
-            self._ready[reg] = visible
+            self._ready[reg] = ready
         for index, coord in rec.creg_writes:
             self.cregs[index] = coord
         if rec.mem_op is not None:

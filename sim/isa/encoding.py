@@ -230,10 +230,16 @@ class Timing:
     coord_read: int = 1
     loop_exit: int = 1
     first_retire: int = 2
+    commit_depth: int = 0
+
+    @classmethod
+    def pipelined(cls, float_op):
+        """The table of the pipelined core (hdl/, stages F D R X M N T W)."""
+        return cls(float_op=float_op, gather=4, loop_exit=3, first_retire=7, commit_depth=4)
 
     def __post_init__(self):
         minimum = {"float_op": 0, "int_op": 1, "gather": 1, "coord_read": 1, "loop_exit": 0,
-                   "first_retire": 1}
+                   "first_retire": 1, "commit_depth": 0}
         for name, low in minimum.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -270,7 +276,7 @@ class CoreConfig:
     """
 
     def __init__(self, dim_bits=DEFAULT_DIM_BITS, set_bits=8, ways=4, prog_depth=1 << PC_BITS,
-                 float_latency=4, timing=None):
+                 float_latency=8, timing=None):
         if not 1 <= dim_bits <= 16:
             raise ValueError(f"dim_bits must be 1..16, not {dim_bits}")
         if not 0 <= set_bits <= NDIMS * dim_bits:
@@ -293,7 +299,7 @@ class CoreConfig:
         self.ways = ways
         self.prog_depth = prog_depth
         self.float_latency = float_latency
-        self._timing = timing if timing is not None else Timing(float_op=float_latency)
+        self._timing = timing if timing is not None else Timing.pipelined(float_latency)
 
     @property
     def key_bits(self):
@@ -318,7 +324,7 @@ class CoreConfig:
         ``float_latency``."""
         out = dict(dim_bits=self.dim_bits, set_bits=self.set_bits, ways=self.ways,
                    prog_depth=self.prog_depth, float_latency=self.float_latency)
-        if self._timing != Timing(float_op=self.float_latency):
+        if self._timing != Timing.pipelined(self.float_latency):
             out["timing"] = self._timing
         return out
 
