@@ -95,7 +95,7 @@ import hdl.core as core_module
 import hdl.d_lane.float_unit as float_unit_module
 from hdl.coord_memory import CoordinateMemory
 from hdl.d_lane.float_unit import FloatUnit
-from hdl.issue import RunState
+from hdl.issue import X_TO_W, RunState
 from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
                           PC_BITS, S_FIELDS, S_OPERANDS, S_SLOT, SIW_BITS, COp, CoreConfig, DOp,
                           Fault, SOp)
@@ -239,14 +239,14 @@ class CoreCommitProof(wiring.Component):
 
     def __init__(self, config=None, core_class=None, free_start=True, skip=()):
         self.config = config if config is not None else CoreConfig(
-            dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=2)
+            dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=5)
         core_class = core_class if core_class is not None else core_module.Sentron
         cfg = self.config
         core = core_class(cfg)
         for unused in (core._prog, core._d_lane.float_unit, core.coord_memory):
             unused._MustUse__silence = True       # replaced below, never elaborated
         core._prog = RomStandIn(cfg.prog_depth)
-        core._d_lane.float_unit = OpaqueFloatUnit(cfg.float_latency)
+        core._d_lane.float_unit = OpaqueFloatUnit(core._d_lane.float_unit.latency)
         core.coord_memory = probed(CoordinateMemory)(cfg.dim_bits, cfg.set_bits, cfg.ways,
                                                      probes=cfg.sets)
         self.core = core
@@ -397,24 +397,34 @@ class CoreCommitProof(wiring.Component):
                     illegal=illegal, pc_range=pc_range)
 
     def _step_pipeline(self, m, v):
-        """Auxiliary invariants of the pipeline: the SIW in D is the word at its
-        address, and its address is the one that follows the SIW in X (predicted:
-        the target of LOOP/JUMP, else + 1) or, with X empty, pc.  (Internal
-        signals of the issue unit; used only as invariants that strengthen the
-        induction, each proven like the rest.)"""
+        """Auxiliary invariant of the pipeline: the SIW in D is the word at its
+        address.  (An internal signal of the issue unit; used only as an invariant
+        that strengthens the search, proven like the rest.)
+
+        The lanes compute in X, :data:`hdl.issue.X_TO_W` cycles before the SIW
+        retires in W; what they were given and computed there is recorded here,
+        delayed by that many cycles, so that it is compared with the
+        specification when the SIW retires (``x_seen``).
+        """
         core, A = self.core, self._check
         iu = core._issue
         is_run = v.state == RunState.RUN.value
         with m.If(is_run & iu.d_valid):
             m.d.comb += A(core._prog.rd.data == v.fetched(iu.d_pc),
                                "aux: the word in D is the word at its address")
-            with m.If(v.retire):
-                m.d.comb += A(iu.d_pc == Mux((v.c_op == COp.LOOP) | (v.c_op == COp.JUMP),
-                                                  v.target, core.retire_pc + 1)[:ADDR_BITS],
-                                   "aux: D holds the predicted successor of X")
-            with m.Else():
-                m.d.comb += A(iu.d_pc == v.pc, "aux: with X empty, D holds pc")
-        return {}
+        alu, fpu = core._d_lane.int_alu, core._d_lane.float_unit
+        seen = dict(alu_op=alu.x_op, a=alu.x_a, b=alu.x_b, c=alu.x_c, imm16=alu.x_imm16,
+                    fpu_valid=fpu.x_valid, fpu_op=fpu.x_op, fpu_tag=fpu.x_tag, fpu_a=fpu.x_a,
+                    fpu_b=fpu.x_b, fpu_c=fpu.x_c, int_val=self._int_function(m, alu))
+        x_seen = {}
+        for name, value in seen.items():
+            value = Value.cast(value)
+            for age in range(X_TO_W):
+                delayed = Signal(len(value), name=f"x_seen_{name}_{age + 1}")
+                m.d.sync += delayed.eq(value)
+                value = delayed
+            x_seen[name] = value
+        return dict(x_seen=SimpleNamespace(**x_seen))
 
     def _step_operands(self, m, v):
         """The registers the SIW reads, as they are before it."""
@@ -422,17 +432,13 @@ class CoreCommitProof(wiring.Component):
         return dict(a=regs[v.rs1], b=regs[v.rs2], old_rd=regs[v.rd], s_val=regs[v.s_reg],
                     c_val=regs[v.c_reg], ckv=cregs[v.c_ck], cjv=cregs[v.cj], skv=cregs[v.s_ck])
 
-    def _step_d_lane(self, m, v):
-        """The D lane's integer results (section 3).
-
-        Stated in two parts, both asserted (in ``_step_write_ports``): the ALU gets
-        this SIW's operation and operands (regs[rs1], regs[rs2], regs[rd], imm16),
-        and on them it computes the function below.  (In one piece the solver must
-        see through the pipeline that two register reads are the same before it
-        can compare two adders, which it does not finish.)
-        """
-        d_op = v.d_op
-        alu = self.core._d_lane.int_alu
+    def _int_function(self, m, alu):
+        """The D lane's integer results (section 3), as a function of what the ALU
+        is given in X (its result must be this; asserted in ``_step_write_ports``
+        through ``x_seen``, together with: what it was given is this SIW's).
+        (In one piece the solver must see through the pipeline that two register
+        reads are the same before it can compare two adders, which it does not
+        finish.)"""
         xa, xb, xc, ximm = alu.x_a, alu.x_b, alu.x_c, alu.x_imm16
         d_int_val = Signal(32)
         with m.Switch(alu.x_op):
@@ -461,8 +467,13 @@ class CoreCommitProof(wiring.Component):
                 m.d.comb += d_int_val.eq(ximm.as_signed())
             with m.Case(DOp.LIH):
                 m.d.comb += d_int_val.eq((ximm << 16) | xc[:16])
+        return d_int_val
+
+    def _step_d_lane(self, m, v):
+        """Which D operations read what (section 3)."""
+        d_op = v.d_op
         return dict(
-            d_float=_any_of(d_op, SPEC_FLOAT_OPS), alu=alu, d_int_val=d_int_val,
+            d_float=_any_of(d_op, SPEC_FLOAT_OPS),
             uses_rs1=_any_of(d_op, [o for o, ops in D_OPERANDS.items() if "rs1" in ops]),
             uses_rs2=_any_of(d_op, [o for o, ops in D_OPERANDS.items() if "rs2" in ops]),
             uses_imm=_any_of(d_op, (DOp.LI, DOp.LIH)),
@@ -549,32 +560,35 @@ class CoreCommitProof(wiring.Component):
                     n_ops=(v.d_op != 0) + (v.s_op != 0) + (v.c_op != 0))
 
     def _step_float_writeback(self, m, v):
-        """Float results (section 7): written to their ``rd`` exactly F-1 cycles
-        after the op commits, never before the SIWs that use that register wait."""
+        """Float results (section 7): written to their ``rd`` exactly F - 1 -
+        X_TO_W cycles after the op's SIW commits (F - 1 after it was in X), only
+        for an SIW that commits, never before the SIWs that use that register wait
+        (ready F cycles after the commit)."""
         core, A = self.core, self._check
         F = self.config.float_latency
         rd = v.rd
-        # fl[i]: a float op that committed i+1 cycles ago (valid, rd).  One that
-        # commits in cycle t lands at the end of t+F-1: fl[F-2], or itself if F = 1.
+        land_age = F - 1 - X_TO_W
+        # fl[i]: a float op whose SIW committed i+1 cycles ago (valid, rd).
         fl_valid = [Signal(name=f"fl{i + 1}_valid") for i in range(F - 1)]
         fl_tag = [Signal(5, name=f"fl{i + 1}_tag") for i in range(F - 1)]
-        issue_float = v.commit & v.d_float
+        committed_float = v.commit & v.d_float
         for i in range(F - 1):
-            src_v, src_t = (issue_float, rd) if i == 0 else (fl_valid[i - 1], fl_tag[i - 1])
+            src_v, src_t = (committed_float, rd) if i == 0 else (fl_valid[i - 1], fl_tag[i - 1])
             m.d.sync += [fl_valid[i].eq(src_v), fl_tag[i].eq(src_t)]
-        land_valid, land_tag = (fl_valid[-1], fl_tag[-1]) if F > 1 else (issue_float, rd)
+        land_valid, land_tag = ((fl_valid[land_age - 1], fl_tag[land_age - 1]) if land_age
+                                else (committed_float, rd))
 
         wp = core._regs.write
         m.d.comb += [
             A(wp[core_module._W_FLOAT].en == land_valid,
-                   "float: write-back not exactly F-1 cycles after a float op committed"),
+                   "float: write-back not exactly F-1 cycles after a committed float op's X"),
             A(_imp(land_valid, wp[core_module._W_FLOAT].addr == land_tag),
                    "float: result written to another register than the op's rd"),
-            A(_imp((v.state == RunState.IDLE.value), ~Cat(*fl_valid).any()),
+            A(_imp((v.state == RunState.IDLE.value), ~Cat(*fl_valid[:land_age]).any()),
                    "float: core IDLE while a float result is still in flight"),
         ]
         # Interlock: a legal SIW retires only when every register it reads or writes is
-        # ready (no float result for it lands at the end of this cycle or later).
+        # ready (F cycles after a float op that writes it committed).
         uses = [
             (v.uses_rs1, v.rs1), (v.uses_rs2, v.rs2),
             (v.d_wr, rd), (v.s_gather | v.s_scatter, v.s_reg),
@@ -586,23 +600,23 @@ class CoreCommitProof(wiring.Component):
                     ~(v.retire & ~v.pc_range & ~v.illegal & used & fl_valid[i] &
                       (fl_tag[i] == reg)),
                     f"interlock: an SIW retires using a register a float op {i + 1} "
-                    f"cycle(s) earlier has not yet written")
-        return dict(issue_float=issue_float, land_valid=land_valid, land_tag=land_tag)
+                    f"cycle(s) earlier has not yet made ready")
+        return dict(committed_float=committed_float, land_valid=land_valid, land_tag=land_tag)
 
     def _step_write_ports(self, m, v):
         """Every write port this cycle: enabled exactly for the SIW's own writes,
         with its own destinations and the specification's values; none for a
         faulting SIW."""
         core, A = self.core, self._check
-        mem, fpu, alu = core.coord_memory, core._d_lane.float_unit, v.alu
+        mem, seen = core.coord_memory, v.x_seen
         wp = core._regs.write
         W_DINT, W_GATHER, W_CREG = core_module._W_DINT, core_module._W_GATHER, core_module._W_CREG
         cw = core._cregs.write[core_module._CW_X]
         commit, rd, s_reg, c_reg = v.commit, v.rd, v.s_reg, v.c_reg
-        issue_float, land_valid, land_tag = v.issue_float, v.land_valid, v.land_tag
+        committed_float, land_valid, land_tag = v.committed_float, v.land_valid, v.land_tag
         no_fault_write = Signal()
         m.d.comb += no_fault_write.eq(
-            ~wp[W_DINT].en & ~wp[W_GATHER].en & ~wp[W_CREG].en & ~cw.en & ~mem.x_commit)
+            ~wp[W_DINT].en & ~wp[W_GATHER].en & ~wp[W_CREG].en & ~cw.en & ~mem.w_commit)
         m.d.comb += A(_imp(v.faulted, no_fault_write),
                            "fault: a faulting SIW enables a register, coordinate or memory write")
         d_int = commit & v.d_wr & ~v.d_float
@@ -621,25 +635,28 @@ class CoreCommitProof(wiring.Component):
                        "C: coordinate register write enabled wrongly"),
                 A(_imp((commit & v.ck_written), cw.addr == v.c_ck),
                        "C: another coordinate register written"),
-                A(mem.x_commit == commit, "S: memory commit differs from the SIW's commit"),
-                # The values written: the specification's (section 3).
-                A(_imp(d_int, alu.x_op == v.d_op), "value: D operation is not the SIW's"),
-                A(_imp((d_int & v.uses_rs1), alu.x_a == v.a),
+                A(mem.w_commit == commit, "S: memory commit differs from the SIW's commit"),
+                # The values written: the specification's (section 3).  The lanes
+                # computed them in X, X_TO_W cycles ago (x_seen).
+                A(_imp(d_int, seen.alu_op == v.d_op), "value: D operation is not the SIW's"),
+                A(_imp((d_int & v.uses_rs1), seen.a == v.a),
                   "value: D rs1 operand is not regs[rs1]"),
-                A(_imp((d_int & v.uses_rs2), alu.x_b == v.b),
+                A(_imp((d_int & v.uses_rs2), seen.b == v.b),
                   "value: D rs2 operand is not regs[rs2]"),
-                A(_imp((d_int & v.uses_imm), alu.x_imm16 == v.imm16),
+                A(_imp((d_int & v.uses_imm), seen.imm16 == v.imm16),
                   "value: D imm16 is not the SIW's"),
-                A(_imp((d_int & v.reads_rd), alu.x_c == v.old_rd),
+                A(_imp((d_int & v.reads_rd), seen.c == v.old_rd),
                   "value: D rd operand is not regs[rd]"),
-                A(_imp(d_int, wp[W_DINT].data == v.d_int_val), "value: D integer result"),
-                A(_imp(issue_float, (fpu.x_op == v.d_op) & (fpu.x_tag == rd)),
-                  "value: float op or destination is not the SIW's"),
-                A(_imp((issue_float & v.uses_rs1), fpu.x_a == v.a), "value: float rs1 operand"),
-                A(_imp((issue_float & v.uses_rs2), fpu.x_b == v.b), "value: float rs2 operand"),
-                A(_imp((issue_float & v.reads_rd), fpu.x_c == v.old_rd),
+                A(_imp(d_int, wp[W_DINT].data == seen.int_val), "value: D integer result"),
+                A(_imp(committed_float, seen.fpu_valid & (seen.fpu_op == v.d_op) &
+                       (seen.fpu_tag == rd)),
+                  "value: float op not issued, or its op or destination is not the SIW's"),
+                A(_imp((committed_float & v.uses_rs1), seen.fpu_a == v.a),
+                  "value: float rs1 operand"),
+                A(_imp((committed_float & v.uses_rs2), seen.fpu_b == v.b),
+                  "value: float rs2 operand"),
+                A(_imp((committed_float & v.reads_rd), seen.fpu_c == v.old_rd),
                   "value: float rd operand"),
-                A(fpu.x_valid == issue_float, "value: float unit issued wrongly"),
                 A(_imp(s_gather, wp[W_GATHER].data == v.gather_val), "value: GATHER result"),
                 A(_imp(c_wr, wp[W_CREG].data == v.c_reg_val), "value: CGET/KEY result"),
                 # No two writes of one register in one cycle (WAW by the interlock).
@@ -656,7 +673,7 @@ class CoreCommitProof(wiring.Component):
         next cycle (while the core was RUN or DRAIN in this one: only then is the
         host kept out)."""
         cfg, core, A = self.config, self.core, self._check
-        dbg, fpu, wp = core.debug, core._d_lane.float_unit, core._regs.write
+        dbg, wp = core.debug, core._regs.write
         W_DINT, W_GATHER, W_CREG = core_module._W_DINT, core_module._W_GATHER, core_module._W_CREG
         commit, faulted, stored, regs, cregs = v.commit, v.faulted, v.stored, v.regs, v.cregs
         R = Signal(5)
@@ -664,7 +681,7 @@ class CoreCommitProof(wiring.Component):
         m.d.comb += [R.eq(AnyConst(5)), Q.eq(AnyConst(3))]
         exp_reg = Signal(32)
         with m.If(v.land_valid & (v.land_tag == R)):
-            m.d.comb += exp_reg.eq(fpu.w_result)
+            m.d.comb += exp_reg.eq(wp[core_module._W_FLOAT].data)
         with m.Elif(v.d_int & (v.rd == R)):
             m.d.comb += exp_reg.eq(wp[W_DINT].data)
         with m.Elif(commit & v.s_gather & (v.s_reg == R)):

@@ -12,7 +12,7 @@ first ``depth`` cycles (steps 0 .. depth-1); see formal/README.md.
 from sim.isa.encoding import CoreConfig
 
 from .core_proof import CoreCommitProof
-from .memory_proof import MemoryShadowProof
+from .memory_proof import MEMORY_PROOF_DEPTH, MemoryShadowProof
 from .morton_proof import MortonRoundTrip
 from .regfile_proof import RegisterFileProof
 from .sby import run_sby
@@ -51,19 +51,22 @@ def _bram_files():
 
 
 #: The core proofs' configurations (docs/isa.md section 9 names the real ones).
-CORE_SMALL = CoreConfig(dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=2)
-CORE_WAYS2 = CoreConfig(dim_bits=1, set_bits=1, ways=2, prog_depth=4, float_latency=3)
+CORE_SMALL = CoreConfig(dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=5)
+CORE_WAYS2 = CoreConfig(dim_bits=1, set_bits=1, ways=2, prog_depth=4, float_latency=6)
 
 
 PROOFS = {p.name: p for p in [
     Proof("morton", lambda: MortonRoundTrip(dims=9, bits=11), 1,
           "Morton encoder/decoder (9 x 11 bits) are inverse bijections, every input"),
-    Proof("memory_1_1_2", lambda: MemoryShadowProof(dim_bits=1, set_bits=1, ways=2), 4,
+    Proof("memory_1_1_2", lambda: MemoryShadowProof(dim_bits=1, set_bits=1, ways=2),
+          MEMORY_PROOF_DEPTH,
           "coordinate memory, 9-bit keys, 2 sets x 2 ways: no entry lost/changed/invented, "
-          "exact x_full, lowest-free placement, transparent read"),
-    Proof("memory_1_2_3", lambda: MemoryShadowProof(dim_bits=1, set_bits=2, ways=3), 4,
+          "exact t_full, lowest-free placement, in-flight writes patched in"),
+    Proof("memory_1_2_3", lambda: MemoryShadowProof(dim_bits=1, set_bits=2, ways=3),
+          MEMORY_PROOF_DEPTH,
           "the same, 9-bit keys, 4 sets x 3 ways"),
-    Proof("memory_2_1_2", lambda: MemoryShadowProof(dim_bits=2, set_bits=1, ways=2), 1,
+    Proof("memory_2_1_2", lambda: MemoryShadowProof(dim_bits=2, set_bits=1, ways=2),
+          MEMORY_PROOF_DEPTH,
           "the same, 18-bit keys, 2 sets x 2 ways (slow: parity of an 18-bit fold)", slow=True),
     Proof("regfile_data", lambda: RegisterFileProof(**_bram_files()[0]), 8,
           "block RAM data register file of the iCEBreaker's core (32 x 32 bits, 5 read and "

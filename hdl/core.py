@@ -1,20 +1,26 @@
 """The Sentron core: the units of one SIW's journey, fetch to commit, wired in stage order; the debug unit beside.
 
-One SIW's journey, in the order this file wires it:
+One SIW's journey, in the order this file wires it (the stages are the issue
+unit's, :class:`hdl.issue.IssueUnit`; docs/isa.md section 7 gives their timing):
 
-1. **F** — the issue unit (:class:`hdl.issue.IssueUnit`) presents ``f_addr`` to
-   program memory (synchronous read).
-2. **D** — the word is decoded (:class:`hdl.decoder.Decoder`); the issue unit
-   checks the interlock; the S lane (:class:`hdl.s_lane.SLane`) has the
-   coordinate memory read the set of its ``[ck]``, with ``ck`` forwarded from the
-   SIW in X if that one writes it.
-3. **X** — the SIW reads the data and coordinate registers (combinational), and
-   the three lanes compute: the D lane (:class:`hdl.d_lane.lane.DLane`: the
-   integer result, or an issue to the float unit), the S lane (the memory rows
-   read in D: GATHER's value, SCATTER's or ERASE's write, MEM_FULL), the C lane
-   (:class:`hdl.c_lane.CLane`: coordinates and the branch).  The issue unit picks
-   the fault code and either commits every lane at the end of the cycle or none.
-4. **W** — float results land ``F`` cycles after issue (the D lane's ``w_*``).
+1. **F** — the issue unit presents ``f_addr`` to program memory (synchronous read).
+2. **D** — the word is decoded (:class:`hdl.decoder.Decoder`); LOOP and JUMP are
+   predicted taken.
+3. **R** — the data and coordinate registers are read, and the operand network
+   (:mod:`hdl.operands`) chooses, for each operand, the register file or one
+   of the four SIWs ahead; the interlock may hold the SIW here.
+4. **X** — the three lanes compute from registered operands: the D lane
+   (:class:`hdl.d_lane.lane.DLane`: the integer result, or an issue to the float
+   unit), the C lane (:class:`hdl.c_lane.CLane`: coordinates, COORD_RANGE, the
+   branch), the S lane (:class:`hdl.s_lane.SLane`: the key, into the coordinate
+   memory's pipeline).
+5. **M, N** — the memory reads the set; a LOOP that falls through redirects the
+   fetch in M.
+6. **T** — the memory answers: MEM_FULL, the GATHER value.
+7. **W** — the SIW retires: every write (data and coordinate registers, memory,
+   ``pc``, counters) is done at the end of this cycle from registered values, or,
+   if it faults, none, and every younger SIW is squashed.  A float result is
+   written F-1 cycles after its X, from the float unit's registered output.
 
 A *cycle* here is one clock, except with ``regfile="bram"`` (the iCE40 build):
 then each cycle is :data:`BRAM_STEPS` clocks, the state above moves in the last
@@ -25,9 +31,10 @@ decoder makes the float operations illegal SIWs.
 The debug port (``hdl/debug.py``) is the only way in: the debug unit
 (:class:`hdl.debug_unit.DebugUnit`) loads programs, reads and writes every
 piece of state while the core is idle, and starts, steps and halts runs.  While
-the core is idle X is empty, so the unit borrows the ports the lanes use there
-(and the fetch, and the memory's D port): memory commands go through exactly the
-placement logic a SCATTER does, and the host needs no ports of its own.
+the core is idle the pipeline is empty, so the unit borrows the ports the lanes
+use (register-file ports, the fetch, the memory's ports): memory commands go
+through exactly the placement logic a SCATTER does, and the host needs no ports
+of its own.
 """
 
 from amaranth.hdl import Cat, EnableInserter, Module, Mux, Signal
@@ -38,17 +45,17 @@ from amaranth.lib.wiring import Out
 from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, COp, CoreConfig, Timing
 
 from .c_lane import CLane
-from .coord_memory import CoordinateMemory
+from .coord_memory import MEMORY_STAGES, CoordinateMemory
 from .d_lane.lane import DLane
 from .debug import DebugSignature
 from .debug_unit import DebugUnit
 from .decoder import Decoder
-from .issue import X_TO_W, IssueUnit, RunState
+from .issue import STAGES, IssueUnit, RunState
 from .operands import forwarded_operand
 from .regfile import BlockRamRegisterFile, RegisterFile, make_register_file
 from .s_lane import SLane
 
-__all__ = ["Sentron", "BRAM_STEPS", "block_ram_register_files"]
+__all__ = ["Sentron", "BRAM_STEPS", "block_ram_register_files", "implemented_timing"]
 
 # Read and write ports of the data register file, by role.
 # The debug unit reads through the rs1 and ck ports: it reads only while the core
@@ -72,6 +79,26 @@ _CW_DEBUG = _CW_X
 #: the data file's five reads on two copies take three clocks, plus one to answer
 #: and one to hold (hdl/regfile.py); the four writes of a cycle fit in five.
 BRAM_STEPS = 5
+
+
+def implemented_timing(float_latency):
+    """The timing table (docs/isa.md section 7) this pipeline implements, from its
+    structure: the stages of :data:`hdl.issue.STAGES` after F and D, the memory's
+    :data:`~hdl.coord_memory.MEMORY_STAGES`.  The configuration's table must be
+    this one (:class:`Sentron` checks), so the golden model, the compiler and the
+    hardware agree by construction, not by convention."""
+    def from_fetch(stage):                           # F is 0, D 1, then STAGES
+        return 2 + STAGES.index(stage)
+    return Timing(
+        float_op=float_latency,
+        int_op=1,                                    # M, N, T, W forward to X
+        coord_read=1,
+        gather=MEMORY_STAGES + 1,                    # the value exists from W on
+        # A LOOP falling through redirects the fetch from M; the SIW fetched then
+        # reaches X from_fetch("x") cycles later instead of the one after the LOOP.
+        loop_exit=(from_fetch("m") - from_fetch("x")) + from_fetch("x") - 1,
+        first_retire=from_fetch("w"),
+        commit_depth=from_fetch("w") - from_fetch("x"))
 
 
 def block_ram_register_files(dim_bits):
@@ -111,7 +138,7 @@ class Sentron(wiring.Component):
     checker; read them with ``ctx.get``):
 
     retire : Signal(1)
-        An SIW leaves X this cycle: it commits, or it faults and ends the run.
+        An SIW leaves W this cycle: it commits, or it faults and ends the run.
         ``cycles`` in the same cycle is its retire cycle (docs/isa.md section 7).
     retire_pc : Signal(PC_BITS + 1)
         Address of the retiring SIW (1024 for running off a full program memory).
@@ -122,8 +149,9 @@ class Sentron(wiring.Component):
     commit : Signal(1)
         ``retire`` and no fault: every lane writes at the end of this cycle.
     regs : list of 32 Signal(32)
-        The data registers.  A float result issued in cycle t appears in cycle
-        t + F (the lockstep checker compares with ``Machine.regs_at``).
+        The data registers.  A result is there from the cycle after its SIW
+        retires; a float result whose SIW retires in cycle t from cycle
+        t + F - commit_depth (the lockstep checker compares with ``Machine.regs_at``).
     cregs : list of 8 Signal(9*B)
         The coordinate registers, dimension ``d`` at bits ``[d*B, (d+1)*B)``.
     cycles, siws, ops : Signal(COUNTER_BITS)
@@ -132,7 +160,7 @@ class Sentron(wiring.Component):
         The architectural pc with its carry bit (the debug port shows PC_BITS).
     fault_pc_full : Signal(PC_BITS + 1)
     stall : Signal(1)
-        The SIW in D waits for a float result (interlock) this cycle.
+        The SIW in R waits for a GATHER or float result (interlock) this cycle.
     run_state : Signal(RunState)
         IDLE, RUN or DRAIN.
     arch_edge : Signal(1)
@@ -148,7 +176,7 @@ class Sentron(wiring.Component):
         config = config if config is not None else CoreConfig()
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
-        implemented = Timing.pipelined(config.float_latency)
+        implemented = implemented_timing(config.float_latency)
         if config.timing != implemented:
             raise ValueError(f"this core's pipeline has the timing table {implemented}; "
                              f"the configuration asks for {config.timing}")

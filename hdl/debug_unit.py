@@ -184,9 +184,15 @@ class DebugUnit(wiring.Component):
                     slot = Array(mem.t_slots)[slot_way]
                     m.d.sync += answer(hit=slot.valid, data=slot.value,
                                        coord=morton_coord_value(slot.key, NDIMS, B))
+        # The write is committed in the answer's cycle, when the requester may
+        # already present its next request: so by the command as accepted.
+        held_cmd = Signal.like(cmd)
+        with m.If(accept):
+            m.d.sync += held_cmd.eq(cmd)
         with m.If(phase == _MEMORY_PHASE + 1):
             m.d.sync += phase.eq(0)
-            m.d.comb += mem.w_commit.eq((cmd == DebugCmd.MEM_WRITE) | (cmd == DebugCmd.MEM_ERASE))
+            m.d.comb += mem.w_commit.eq((held_cmd == DebugCmd.MEM_WRITE) |
+                                        (held_cmd == DebugCmd.MEM_ERASE))
 
         with m.If(accept & ~idle):
             with m.If(cmd == DebugCmd.HALT):

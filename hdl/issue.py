@@ -69,7 +69,7 @@ ADDR_BITS = PC_BITS + 1
 STAGES = ("r", "x", "m", "n", "t", "w")
 #: Cycles from X to W: a float op issued in X belongs to the SIW ``age`` stages
 #: on, up to W at age ``X_TO_W`` (``Timing.commit_depth``).
-X_TO_W = 4
+X_TO_W = STAGES.index("w") - STAGES.index("x")
 
 #: One SIW in a stage: its decode and address, and what the stages so far found out.
 siw_layout = data.StructLayout({

@@ -86,19 +86,17 @@ def test_morton_proof_fails_for_a_wrong_decoder(monkeypatch):
 
 #: Broken variants of hdl/coord_memory.py: (text in the source, replacement).
 MUTANTS = {
-    "opaque_read": ("rp = mem.read_port(transparent_for=(wp,))", "rp = mem.read_port()"),
-    "write_without_commit": ("wp.en.eq(self.x_commit & (", "wp.en.eq((self.x_commit | 1) & ("),
-    "full_set_overwrites_way0": ("(scatter & (match[w] | (~hit & first_free[w]))) |",
-                                 "(scatter & (match[w] | (~hit & (first_free[w] | "
-                                 "(valid.all() & (w == 0)))))) |"),
-    "full_on_any_op": ("self.x_full.eq(scatter & ~hit & valid.all())",
-                       "self.x_full.eq(~hit & valid.all())"),
+    "no_patch": ("for past in (h2, h1, done):", "for past in ():"),
+    "write_without_commit": ("done.en.eq(w_write.en & self.w_commit)", "done.en.eq(w_write.en)"),
+    "patch_oldest_wins": ("for past in (h2, h1, done):", "for past in (done, h1, h2):"),
+    "full_on_any_op": ("self.t_full.eq(scatter & ~hit & valid.all())",
+                       "self.t_full.eq(~hit & valid.all())"),
     "highest_free_way": ("first_free = Cat(~valid[w] & valid[:w].all() if w else ~valid[0]",
                          "first_free = Cat(~valid[w] & valid[w+1:].all() "
                          "if w < self.ways - 1 else ~valid[w]"),
-    "erase_absent_clears_way0": ("(erase & match[w])))", "(erase & (match[w] | (~hit & (w == 0))))))"),
+    "patch_ignores_way": ("hits = past.en & past.ways[w] &", "hits = past.en &"),
 }
-_SLOW_MUTANTS = {"full_on_any_op", "highest_free_way", "erase_absent_clears_way0"}
+_SLOW_MUTANTS = {"full_on_any_op", "highest_free_way", "patch_ignores_way"}
 
 
 @pytest.mark.parametrize("mutant", [
@@ -112,7 +110,7 @@ def test_memory_proof_fails_for_a_broken_memory(mutant):
     module = types.ModuleType(f"coord_memory_{mutant}")
     exec(compile(source.replace(old, new), f"{source_path}<{mutant}>", "exec"), module.__dict__)
     result = prove(MemoryShadowProof(1, 1, 2, memory_class=module.CoordinateMemory),
-                   f"mutant_{mutant}", 4)
+                   f"mutant_{mutant}", PROOFS["memory_1_1_2"].depth)
     assert result.status == "FAIL", result.log[-4000:]
 
 

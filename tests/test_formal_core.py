@@ -92,24 +92,24 @@ def _mutant_core(mutant, path, old, new):
 #: name -> (file in hdl/, text, replacement, slow)
 MUTANTS = {
     # (a) a faulting SIW commits something
-    "fault_writes_register": ("core.py", "regs.write[_W_DINT].en.eq(commit & ",
-                              "regs.write[_W_DINT].en.eq(iu.retire & ", False),
-    "fault_writes_creg": ("core.py", "cregs.write[_CW_X].en.eq(commit & c_lane.x_ck_we)",
-                          "cregs.write[_CW_X].en.eq(iu.retire & c_lane.x_ck_we)", True),
-    "fault_writes_memory": ("core.py", "s_lane.x_commit.eq(iu.x_commit)",
-                            "s_lane.x_commit.eq(iu.retire)", True),
-    "fault_counted": ("issue.py", "self.fault.eq(fault), self.fault_pc.eq(x.pc)]",
-                      "self.fault.eq(fault), self.fault_pc.eq(x.pc), "
+    "fault_writes_register": ("core.py", "(_W_DINT, commit & wd.wr_drd & ~wd.d_float,",
+                              "(_W_DINT, iu.retire & wd.wr_drd & ~wd.d_float,", False),
+    "fault_writes_creg": ("core.py", "coord_write = (commit & rw.ck_we, wd.c_ck, rw.ck)",
+                          "coord_write = (iu.retire & rw.ck_we, wd.c_ck, rw.ck)", True),
+    "fault_writes_memory": ("core.py", "s_lane.w_commit.eq(commit),",
+                            "s_lane.w_commit.eq(iu.retire),", True),
+    "fault_counted": ("issue.py", "self.fault.eq(fault), self.fault_pc.eq(w.pc)]",
+                      "self.fault.eq(fault), self.fault_pc.eq(w.pc), "
                       "self.siws.eq(self.siws + 1)]", True),
     # (b) a committing SIW commits the wrong thing
-    "no_ck_forwarding": ("s_lane.py", "d_ck = Mux(forward, self.x_ck_new, self.d_ck)",
-                         "d_ck = self.d_ck", True),
+    "no_coord_forwarding": ("core.py", "late_coord,\n                                     coord_writers())",
+                            "late_coord, [])", True),
     "xor_is_or": ("d_lane/int_alu.py", "self.x_result.eq(a ^ b)", "self.x_result.eq(a | b)",
                   True),
     "loop_off_by_one": ("c_lane.py", "loop_taken = is_loop & (new_dim < cj_dim2)",
                         "loop_taken = is_loop & (new_dim <= cj_dim2)", True),
-    "no_interlock": ("issue.py", "stall = run & d_valid & ~squash & ~d_pc_range & hazard",
-                     "stall = run & d_valid & ~squash & ~d_pc_range & hazard & 0", True),
+    "no_interlock": ("issue.py", "stall = run & r.valid & ~r.pc_range & ~squash_r & hazard",
+                     "stall = run & r.valid & ~r.pc_range & ~squash_r & hazard & 0", True),
 }
 
 

@@ -582,7 +582,7 @@ def test_default_config_with_memory_image():
 
 def test_odd_config():
     """Narrow dimensions, 3 ways (SLOT_READ divides by 3), a 100-word program memory, F = 3."""
-    cfg = CoreConfig(dim_bits=5, set_bits=3, ways=3, prog_depth=100, float_latency=3)
+    cfg = CoreConfig(dim_bits=5, set_bits=3, ways=3, prog_depth=100, float_latency=5)
 
     async def off_the_end_of_memory(b):
         # A program filling program memory runs off its end: address 100 is outside

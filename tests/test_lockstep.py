@@ -193,8 +193,8 @@ def test_random_siw_total():
 #: Other cores the HDL can be built as: float latency 1, 2 and 6; one way; 6-bit
 #: dimensions (so CSET itself can leave the range); a short program memory; no
 #: float unit (float operations are illegal SIWs).
-OTHER_CONFIGS = [CoreConfig(float_latency=1, prog_depth=64),
-                 CoreConfig(float_latency=2, set_bits=3, ways=1, prog_depth=64),
+OTHER_CONFIGS = [CoreConfig(float_latency=5, prog_depth=64),
+                 CoreConfig(float_latency=7, set_bits=3, ways=1, prog_depth=64),
                  CoreConfig(dim_bits=6, float_latency=6, set_bits=5, ways=3),
                  CoreConfig(dim_bits=6, float_latency=0, set_bits=2, ways=2, prog_depth=128)]
 
