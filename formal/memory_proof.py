@@ -11,16 +11,16 @@ its set or, if there is none, nowhere.  Every cycle the harness asserts:
 * ``memory``: the rows of K's set, as stored right now, hold K in exactly the
   way ``sh_way`` with ``sh_value`` if ``sh_valid``, and in no way otherwise (so no
   entry is lost, changed, duplicated or invented);
-* ``patched``: the rows an op saw in T (read in M, patched with the writes of
-  the ops ahead of it) are the rows stored when it is in W, one cycle later;
-* ``observe``: when the op in W is at K, what it was answered in T (``t_hit``,
-  ``t_rdata``) is ``sh_valid`` and ``sh_value`` or 0;
-* ``full``: ``t_full`` was SCATTER and K not stored and every way of the set
+* ``patched``: the rows an op is answered with in W (read in M, patched in T
+  with the writes of the ops ahead of it) are the rows stored when it is in W;
+* ``observe``: when the op in W is at K, ``w_hit`` is ``sh_valid`` and
+  ``w_rdata`` is ``sh_value`` or 0;
+* ``full``: ``w_full`` is SCATTER and K not stored and every way of the set
   valid (the set's real contents, by the properties above).
 
 The key, the op, the data (stage A) and the commit (stage W) are free inputs
-every cycle: the op in W is the one that entered four cycles before, and it is
-the only one a commit can write, as in the core.  The shadow follows the
+every cycle: the op in W is the one that entered MEMORY_STAGES cycles before,
+and it is the only one a commit can write, as in the core.  The shadow follows the
 commits of the ops in W.  To state ``memory`` the
 harness reads the RAMs through extra asynchronous read ports (``ProbedMemory``):
 they exist only in the proof and let k-induction see the stored rows.
@@ -38,8 +38,8 @@ from sim.isa.placement import set_index_columns
 __all__ = ["spec_set", "probed", "ProbedMemory", "MemoryShadowProof", "MEMORY_PROOF_DEPTH"]
 
 #: k of the k-induction: an op's answer in W depends on the trace's last
-#: MEMORY_STAGES + 2 cycles, plus the writes it was patched with.
-MEMORY_PROOF_DEPTH = MEMORY_STAGES + 4
+#: MEMORY_STAGES + 1 cycles, and the writes it was patched with.
+MEMORY_PROOF_DEPTH = MEMORY_STAGES + 3
 
 
 def spec_set(key, set_bits, first_bit=0):
@@ -114,27 +114,23 @@ class MemoryShadowProof(wiring.Component):
         m.d.comb += [dut.a_key.eq(self.a_key), dut.a_op.eq(self.a_op),
                      dut.a_wdata.eq(self.a_wdata), dut.w_commit.eq(self.w_commit)]
 
-        # The op in W: the inputs of MEMORY_STAGES + 1 cycles ago, and what the
-        # memory answered for it in T, one cycle ago.
+        # The op in W: the inputs of MEMORY_STAGES cycles ago; the memory's answer.
         past = Cat(self.a_key, self.a_op, self.a_wdata)
-        for _ in range(MEMORY_STAGES + 1):
+        for _ in range(MEMORY_STAGES):
             delayed = Signal(len(past))
             m.d.sync += delayed.eq(past)
             past = delayed
         w_key, w_op, w_wdata = past[:dut.key_bits], past[dut.key_bits:][:2], past[-32:]
-        w_hit, w_rdata, w_full = Signal(), Signal(32), Signal()
-        w_slots = Signal.like(dut.t_slots)
-        m.d.sync += [w_hit.eq(dut.t_hit), w_rdata.eq(dut.t_rdata), w_full.eq(dut.t_full),
-                     w_slots.eq(dut.t_slots)]
+        w_hit, w_rdata, w_full, w_slots = dut.w_hit, dut.w_rdata, dut.w_full, dut.w_slots
         w_set = spec_set(w_key, sb)
         m.d.comb += [dut.probe_addr[0].eq(spec_set(k, sb)), dut.probe_addr[1].eq(w_set)]
         k_rows, w_rows = dut.probe_rows
         # The ops in flight at the start (and the RAMs' read registers) are not
         # ones the trace made: the answers count from the first op that is.
-        filled = Signal(range(MEMORY_STAGES + 3))
-        with m.If(filled <= MEMORY_STAGES + 1):
+        filled = Signal(range(MEMORY_STAGES + 2))
+        with m.If(filled <= MEMORY_STAGES):
             m.d.sync += filled.eq(filled + 1)
-        answered = filled == MEMORY_STAGES + 2
+        answered = filled == MEMORY_STAGES + 1
 
         sh_valid = Signal()
         sh_value = Signal(32)
@@ -149,15 +145,15 @@ class MemoryShadowProof(wiring.Component):
             m.d.comb += Assert(~(sh_valid & (sh_way == w)) | (holds_k & (row.value == sh_value)),
                                f"memory: K lost or changed in way {w}")
 
-        # patched: the set an op saw in T is the set as stored when it is in W (every
-        # write of the ops ahead of it done, its own not yet).
+        # patched: the set an op is answered with is the set as stored when it is
+        # in W (every write of the ops ahead of it done, its own not yet).
         for w, row in enumerate(w_rows):
             slot = w_slots[w]
             same = ((slot.valid == row.valid) & (slot.value == row.value) &
                     (slot.key[sb:] == row.tag) &
                     (slot.key[:sb] == w_set ^ spec_set(row.tag, sb, sb)))
             m.d.comb += Assert(~answered | same,
-                               f"patched: T's row of way {w} differs from the stored row")
+                               f"patched: W's row of way {w} differs from the stored row")
 
         all_valid = Cat(row.valid for row in w_rows).all()
         lowest_free = Signal(range(ways))
@@ -170,11 +166,11 @@ class MemoryShadowProof(wiring.Component):
 
         with m.If(at_k & answered):
             m.d.comb += [
-                Assert(w_hit == sh_valid, "observe: t_hit differs from the shadow"),
+                Assert(w_hit == sh_valid, "observe: w_hit differs from the shadow"),
                 Assert(w_rdata == (sh_value & sh_valid.replicate(32)),
-                       "observe: t_rdata differs from the shadow"),
+                       "observe: w_rdata differs from the shadow"),
                 Assert(w_full == (scatter & ~sh_valid & all_valid),
-                       "full: t_full is not exactly 'new key, full set'"),
+                       "full: w_full is not exactly 'new key, full set'"),
             ]
         with m.If(at_k):
             with m.If(self.w_commit):

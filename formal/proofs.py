@@ -61,7 +61,7 @@ PROOFS = {p.name: p for p in [
     Proof("memory_1_1_2", lambda: MemoryShadowProof(dim_bits=1, set_bits=1, ways=2),
           MEMORY_PROOF_DEPTH,
           "coordinate memory, 9-bit keys, 2 sets x 2 ways: no entry lost/changed/invented, "
-          "exact t_full, lowest-free placement, in-flight writes patched in"),
+          "exact w_full, lowest-free placement, in-flight writes patched in"),
     Proof("memory_1_2_3", lambda: MemoryShadowProof(dim_bits=1, set_bits=2, ways=3),
           MEMORY_PROOF_DEPTH,
           "the same, 9-bit keys, 4 sets x 3 ways"),

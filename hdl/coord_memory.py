@@ -23,9 +23,10 @@ Why this structure
   A     the key arrives (the core's X); its set is computed, registered
   M     the registered set addresses every way's block RAM
   N     the rows come out of the block RAMs into registers
-  T     the rows are patched (below), the tags compared: ``t_rdata``,
-        ``t_hit``, ``t_full``, and the write this op would make, registered
-  W     ``w_commit``: the registered write is done (or not)
+  T     the rows are patched (below), the tags compared; the answer and
+        the write this op would make are registered
+  W     the answer: ``w_rdata``, ``w_hit``, ``w_full``, ``w_slots``;
+        ``w_commit``: the registered write is done (or not)
   ====  ==============================================================
 
 * **Writes still in flight are patched in, not waited for.**  An op reads its
@@ -38,7 +39,7 @@ Why this structure
 
 Placement (the same rule as the golden model, exact): a SCATTER of a key present
 in its set updates that way; a new key takes the lowest-numbered free way; with
-no free way nothing is written and ``t_full`` is raised.  ERASE clears the
+no free way nothing is written and ``w_full`` is raised.  ERASE clears the
 matching way; ERASE of an absent key writes nothing.  Nothing is ever evicted.
 """
 
@@ -53,9 +54,9 @@ from sim.isa.placement import set_index_columns
 __all__ = ["CoordinateMemory", "coord_memory_signature", "slot_layout", "set_index",
            "MEMORY_STAGES"]
 
-#: Cycles from an op's key (``a_key``) to its answer (``t_*``); its write is
-#: committed (``w_commit``) one cycle after that.
-MEMORY_STAGES = 3
+#: Cycles from an op's key (``a_key``, stage A) to its answer (``w_*``, stage W),
+#: in the cycle its write is committed or dropped (``w_commit``).
+MEMORY_STAGES = 4
 
 
 def set_index(value, columns, set_bits):
@@ -77,16 +78,16 @@ def coord_memory_signature(key_bits, ways):
         "a_key": In(key_bits),
         "a_op": In(2),
         "a_wdata": In(32),
-        "t_rdata": Out(32),
-        "t_hit": Out(1),
-        "t_full": Out(1),
-        "t_slots": Out(data.ArrayLayout(slot_layout(key_bits), ways)),
+        "w_rdata": Out(32),
+        "w_hit": Out(1),
+        "w_full": Out(1),
+        "w_slots": Out(data.ArrayLayout(slot_layout(key_bits), ways)),
         "w_commit": In(1),
     })
 
 
 class CoordinateMemory(wiring.Component):
-    """Set-associative coordinate memory: an op's key in A, its answer in T, its write in W.
+    """Set-associative coordinate memory: an op's key in A, its answer and its write in W.
 
     Parameters
     ----------
@@ -108,24 +109,24 @@ class CoordinateMemory(wiring.Component):
         Stage A: an op's key, its S-lane operation (numbered as
         :class:`sim.isa.encoding.SOp`: NOP 0, GATHER 1, SCATTER 2, ERASE 3) and
         the value a SCATTER stores.  One op enters every cycle (NOP for none).
-    t_rdata : Out(32)
-        Stage T (:data:`MEMORY_STAGES` cycles after A): the value stored at the
+    w_rdata : Out(32)
+        Stage W (:data:`MEMORY_STAGES` cycles after A): the value stored at the
         op's key, as every op before it left the memory; 0 if absent.
-    t_hit : Out(1)
+    w_hit : Out(1)
         The key is stored.
-    t_full : Out(1)
+    w_full : Out(1)
         The op is SCATTER, its key is not stored and every way of its set is
         valid: a MEM_FULL fault.  Nothing is written then, even with ``w_commit``.
-    t_slots : Out(ArrayLayout(slot_layout(key_bits), ways))
+    w_slots : Out(ArrayLayout(slot_layout(key_bits), ways))
         Every way of the op's set (as the ops before it left it), with the key
         rebuilt from the tag and the set index; for the debug dump.
     w_commit : In(1)
-        Stage W, one cycle after T: do the op's write (SCATTER or ERASE), or, low,
-        drop it.  Only an op that commits writes.
+        Stage W: do the op's write (SCATTER or ERASE), or, low, drop it.  Only an
+        op that commits writes.
 
-    Observation points (plain attributes): ``w_key``, ``w_op``, ``w_slots``, the
-    T outputs of the op now in W, one cycle later (for the lockstep checker; no
-    logic reads them, so synthesis removes them).  The placed initial contents
+    Observation points (plain attributes): ``w_key`` and ``w_op``, the key and
+    operation of the op in W (for the lockstep checker; no logic reads them, so
+    synthesis removes them).  The placed initial contents
     are :attr:`image`: ``image[set][way]`` is ``(key, value)`` or ``None``.
     """
 
@@ -148,7 +149,6 @@ class CoordinateMemory(wiring.Component):
         super().__init__(coord_memory_signature(key_bits, ways))
         self.w_key = Signal(key_bits, name="w_key")
         self.w_op = Signal(SOp, name="w_op")
-        self.w_slots = Signal(data.ArrayLayout(slot_layout(key_bits), ways), name="w_slots")
 
     def set_of(self, key):
         """The set of an integer key: :func:`set_index` computed in Python, for placing ``init``."""
@@ -223,12 +223,21 @@ class CoordinateMemory(wiring.Component):
         m.d.comb += [done.eq(w_write), done.en.eq(w_write.en & self.w_commit)]
         h1, h2 = Signal(write_layout, name="h1"), Signal(write_layout, name="h2")
         m.d.sync += [h1.eq(done), h2.eq(h1)]
+        # Which of them write the op's set, compared a cycle early (in N, from
+        # registers: the op now in T is the one in W then, its write the one done).
+        same_set = Signal(3, name="t_same_set")         # (h2, h1, done) in T
+        if sb:
+            m.d.sync += same_set.eq(Cat(h1.set[:sb] == nn.set[:sb],
+                                        w_write.set[:sb] == nn.set[:sb],
+                                        tt.set[:sb] == nn.set[:sb]))
+        else:
+            m.d.comb += same_set.eq(0b111)
         t_set = tt.set[:sb] if sb else Const(0, 1)
         patched = []
         for w, row in enumerate(rows):
             value = row
-            for past in (h2, h1, done):                 # oldest first: the newest wins
-                hits = past.en & past.ways[w] & ((past.set[:sb] == t_set) if sb else 1)
+            for i, past in enumerate((h2, h1, done)):   # oldest first: the newest wins
+                hits = past.en & past.ways[w] & same_set[i]
                 value = Mux(hits, past.row, value)
             p = Signal(self.row_layout, name=f"t_patched{w}")
             m.d.comb += p.eq(value)
@@ -247,17 +256,17 @@ class CoordinateMemory(wiring.Component):
         rdata = Const(0, 32)
         for w, row in enumerate(patched):
             rdata = rdata | (row.value & match[w].replicate(32))
-        m.d.comb += [
-            self.t_rdata.eq(rdata),
-            self.t_hit.eq(hit),
-            self.t_full.eq(scatter & ~hit & valid.all()),
+        m.d.sync += [
+            self.w_rdata.eq(rdata),
+            self.w_hit.eq(hit),
+            self.w_full.eq(scatter & ~hit & valid.all()),
         ]
         for w, row in enumerate(patched):
-            m.d.comb += [
-                self.t_slots[w].valid.eq(row.valid),
-                self.t_slots[w].key.eq(Cat(t_set ^ set_index(row.tag, self.columns[sb:], sb),
+            m.d.sync += [
+                self.w_slots[w].valid.eq(row.valid),
+                self.w_slots[w].key.eq(Cat(t_set ^ set_index(row.tag, self.columns[sb:], sb),
                                            row.tag) if sb else row.tag),
-                self.t_slots[w].value.eq(row.value),
+                self.w_slots[w].value.eq(row.value),
             ]
         # T -> W: the write this op makes if it commits.
         target = Mux(hit, match, first_free)
@@ -271,7 +280,6 @@ class CoordinateMemory(wiring.Component):
             w_write.row.value.eq(Mux(scatter, tt.wdata, 0)),
             self.w_key.eq(tt.key),
             self.w_op.eq(tt.op),
-            self.w_slots.eq(self.t_slots),
         ]
         for w, wp in enumerate(write_ports):
             m.d.comb += [

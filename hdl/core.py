@@ -93,7 +93,7 @@ def implemented_timing(float_latency):
         float_op=float_latency,
         int_op=1,                                    # M, N, T, W forward to X
         coord_read=1,
-        gather=MEMORY_STAGES + 1,                    # the value exists from W on
+        gather=MEMORY_STAGES,                        # the value exists from W on
         # A LOOP falling through redirects the fetch from M; the SIW fetched then
         # reaches X from_fetch("x") cycles later instead of the one after the LOOP.
         loop_exit=(from_fetch("m") - from_fetch("x")) + from_fetch("x") - 1,
@@ -260,9 +260,8 @@ class Sentron(wiring.Component):
         # register per stage; W writes it.
         res = {name: Signal(_result_layout(self.coord_bits), name=f"{name}_result")
                for name in ("m", "n", "t", "w")}
-        w_gather = Signal(32)
-        m.d.sync += [res["n"].eq(res["m"]), res["t"].eq(res["n"]), res["w"].eq(res["t"]),
-                     w_gather.eq(s_lane.t_rdata)]
+        w_gather = s_lane.w_rdata
+        m.d.sync += [res["n"].eq(res["m"]), res["t"].eq(res["n"]), res["w"].eq(res["t"])]
         stages = {"x": x, "m": mm, "n": n, "t": t, "w": w}
         float_wb = Signal(32)               # the float unit's result, registered
 
@@ -369,7 +368,7 @@ class Sentron(wiring.Component):
             s_lane.x_ck.eq(sk),
             s_lane.x_wdata.eq(sreg),
             s_lane.w_commit.eq(commit),
-            iu.t_mem_full.eq(s_lane.t_mem_full),
+            iu.w_mem_full.eq(s_lane.w_mem_full),
         ]
         _plug(m, mem, s_lane.mem)
 

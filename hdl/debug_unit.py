@@ -21,9 +21,9 @@ Why it looks like this
   a second copy of its placement logic.
 * **Memory commands take the memory's stages**, as a GATHER or SCATTER does:
   the key enters the memory in the cycle the command is accepted (its A
-  stage), the answer is there :data:`~hdl.coord_memory.MEMORY_STAGES` cycles
-  later (T), and MEM_WRITE and MEM_ERASE commit their write one cycle after
-  that (W), in the cycle the answer is given.  READ_PROG waits a cycle for the
+  stage), and :data:`~hdl.coord_memory.MEMORY_STAGES` cycles later (W) the
+  answer is in the memory's registers and MEM_WRITE and MEM_ERASE commit
+  their write.  READ_PROG waits a cycle for the
   program memory's synchronous read in the same way.
 * **One command at a time**, answered with a one-cycle ``resp_valid``.  A
   request is accepted only in a cycle where ``resp_valid`` is low, because a
@@ -52,7 +52,7 @@ __all__ = ["DebugUnit"]
 #: Cycles after acceptance at which a command that waits is answered from what
 #: its port delivers then (the answer is seen one cycle later).
 _READ_PROG_PHASE = 1
-_MEMORY_PHASE = MEMORY_STAGES
+_MEMORY_PHASE = MEMORY_STAGES - 1
 
 
 #: The issue unit's inputs the host drives (named as :class:`hdl.issue.IssueUnit` names them).
@@ -171,21 +171,9 @@ class DebugUnit(wiring.Component):
         with m.If(phase == _READ_PROG_PHASE):
             with m.If(cmd == DebugCmd.READ_PROG):
                 m.d.sync += [phase.eq(0)] + answer(data=self.prog_read.data)
-        with m.If(phase == _MEMORY_PHASE):
-            with m.Switch(cmd):
-                with m.Case(DebugCmd.MEM_READ):
-                    m.d.sync += answer(data=mem.t_rdata, hit=mem.t_hit)
-                with m.Case(DebugCmd.MEM_WRITE):
-                    m.d.sync += answer(Mux(mem.t_full, DebugError.MEM_FULL, DebugError.NONE),
-                                       hit=mem.t_hit)
-                with m.Case(DebugCmd.MEM_ERASE):
-                    m.d.sync += answer(hit=mem.t_hit)
-                with m.Case(DebugCmd.SLOT_READ):
-                    slot = Array(mem.t_slots)[slot_way]
-                    m.d.sync += answer(hit=slot.valid, data=slot.value,
-                                       coord=morton_coord_value(slot.key, NDIMS, B))
-        # The write is committed in the answer's cycle, when the requester may
-        # already present its next request: so by the command as accepted.
+        # In W the memory's answer is in its registers, and the write is committed
+        # (by the command as accepted: the requester may present its next
+        # request in the answer's cycle, one cycle later).
         held_cmd = Signal.like(cmd)
         with m.If(accept):
             m.d.sync += held_cmd.eq(cmd)
@@ -193,6 +181,18 @@ class DebugUnit(wiring.Component):
             m.d.sync += phase.eq(0)
             m.d.comb += mem.w_commit.eq((held_cmd == DebugCmd.MEM_WRITE) |
                                         (held_cmd == DebugCmd.MEM_ERASE))
+            with m.Switch(held_cmd):
+                with m.Case(DebugCmd.MEM_READ):
+                    m.d.sync += answer(data=mem.w_rdata, hit=mem.w_hit)
+                with m.Case(DebugCmd.MEM_WRITE):
+                    m.d.sync += answer(Mux(mem.w_full, DebugError.MEM_FULL, DebugError.NONE),
+                                       hit=mem.w_hit)
+                with m.Case(DebugCmd.MEM_ERASE):
+                    m.d.sync += answer(hit=mem.w_hit)
+                with m.Case(DebugCmd.SLOT_READ):
+                    slot = Array(mem.w_slots)[slot_way]
+                    m.d.sync += answer(hit=slot.valid, data=slot.value,
+                                       coord=morton_coord_value(slot.key, NDIMS, B))
 
         with m.If(accept & ~idle):
             with m.If(cmd == DebugCmd.HALT):

@@ -77,7 +77,6 @@ siw_layout = data.StructLayout({
     "pc": ADDR_BITS,
     "pc_range": 1,          # D: the address is at or above the program length
     "range_fault": 1,       # X: the C lane's COORD_RANGE
-    "mem_full": 1,          # T: the memory's MEM_FULL
     "halt": 1,              # X: the C lane's HALT
     "loop_exit": 1,         # X: a LOOP that falls through (acted on in M)
     "next_pc": ADDR_BITS,   # X: the pc after this SIW if it commits
@@ -132,8 +131,8 @@ class IssueUnit(wiring.Component):
     x_float : Out(1)
         Issue the X SIW's D operation to the float unit (it is a float op and is
         not squashed this cycle).
-    t_mem_full : In(1)
-        From the memory, for the T SIW.
+    w_mem_full : In(1)
+        From the memory, for the W SIW.
     w_commit : Out(1)
         The W SIW commits this cycle: every lane writes at the end of it.
     w_fault : Out(Fault)
@@ -180,7 +179,7 @@ class IssueUnit(wiring.Component):
             "x_halt": In(1),
             "x_next_pc": In(ADDR_BITS),
             "x_float": Out(1),
-            "t_mem_full": In(1),
+            "w_mem_full": In(1),
             "w_commit": Out(1),
             "w_fault": Out(Fault),
             "retire": Out(1),
@@ -212,7 +211,7 @@ class IssueUnit(wiring.Component):
             m.d.comb += fault.eq(Fault.ILLEGAL_SIW)
         with m.Elif(w.range_fault):
             m.d.comb += fault.eq(Fault.COORD_RANGE)
-        with m.Elif(w.mem_full):
+        with m.Elif(self.w_mem_full):
             m.d.comb += fault.eq(Fault.MEM_FULL)
         retire = run & w.valid
         faulted = retire & (fault != Fault.NONE)
@@ -299,7 +298,7 @@ class IssueUnit(wiring.Component):
                     r.valid.eq(d_valid & ~squash_r),
                     r.pc.eq(d_pc),
                     r.pc_range.eq(d_pc >= self.prog_len),
-                    r.range_fault.eq(0), r.mem_full.eq(0), r.halt.eq(0), r.loop_exit.eq(0),
+                    r.range_fault.eq(0), r.halt.eq(0), r.loop_exit.eq(0),
                     r.next_pc.eq(0),
                     r.dec.eq(dd),
                 ]
@@ -316,7 +315,6 @@ class IssueUnit(wiring.Component):
             m.d.sync += advance(n, mm, ~stop)
             m.d.sync += advance(t, n, ~stop)
             m.d.sync += advance(w, t, ~stop)
-            m.d.sync += w.mem_full.eq(self.t_mem_full)
             m.d.sync += self.cycles.eq(self.cycles + 1)
             with m.If(commit):
                 m.d.sync += [

@@ -12,7 +12,7 @@ Why it looks like this
 * **The key is made in X** from ``ck`` as the operand network delivers it (the
   value before the SIW, whatever the SIWs ahead of it did to it), and enters
   the memory's pipeline there (``hdl/coord_memory.py``): the answer comes back
-  in T, MEM_FULL to the issue unit, the GATHER value to W.
+  in W, MEM_FULL to the issue unit, the GATHER value to the register file.
 * **The lane decides nothing.**  A bubble asks the memory for NOP; the memory
   writes only with ``w_commit``, which is the issue unit's.
 """
@@ -49,10 +49,10 @@ class SLane(wiring.Component):
         Its ``[ck]`` before the SIW.
     x_wdata : In(32)
         The value a SCATTER stores (its ``rs``).
-    t_rdata : Out(32)
-        For the SIW in T: what a GATHER reads (the stored value, 0 if absent).
-    t_mem_full : Out(1)
-        For the SIW in T: its SCATTER meets a full set (fault MEM_FULL).
+    w_rdata : Out(32)
+        For the SIW in W: what a GATHER reads (the stored value, 0 if absent).
+    w_mem_full : Out(1)
+        For the SIW in W: its SCATTER meets a full set (fault MEM_FULL).
     w_commit : In(1)
         The SIW in W commits (its write is done only then).
     mem : Out(coord_memory_signature)
@@ -69,8 +69,8 @@ class SLane(wiring.Component):
             "x_op": In(SOp),
             "x_ck": In(coord_bits),
             "x_wdata": In(32),
-            "t_rdata": Out(32),
-            "t_mem_full": Out(1),
+            "w_rdata": Out(32),
+            "w_mem_full": Out(1),
             "w_commit": In(1),
             "mem": Out(coord_memory_signature(coord_bits, ways).flip()),
         })
@@ -82,8 +82,8 @@ class SLane(wiring.Component):
             mem.a_key.eq(morton_key_value(self.x_ck, NDIMS, self.dim_bits)),
             mem.a_op.eq(Mux(self.x_valid, self.x_op, SOp.NOP)),
             mem.a_wdata.eq(self.x_wdata),
-            self.t_rdata.eq(mem.t_rdata),
-            self.t_mem_full.eq(mem.t_full),
+            self.w_rdata.eq(mem.w_rdata),
+            self.w_mem_full.eq(mem.w_full),
             mem.w_commit.eq(self.w_commit),
         ]
         return m

@@ -89,8 +89,8 @@ MUTANTS = {
     "no_patch": ("for past in (h2, h1, done):", "for past in ():"),
     "write_without_commit": ("done.en.eq(w_write.en & self.w_commit)", "done.en.eq(w_write.en)"),
     "patch_oldest_wins": ("for past in (h2, h1, done):", "for past in (done, h1, h2):"),
-    "full_on_any_op": ("self.t_full.eq(scatter & ~hit & valid.all())",
-                       "self.t_full.eq(~hit & valid.all())"),
+    "full_on_any_op": ("self.w_full.eq(scatter & ~hit & valid.all())",
+                       "self.w_full.eq(~hit & valid.all())"),
     "highest_free_way": ("first_free = Cat(~valid[w] & valid[:w].all() if w else ~valid[0]",
                          "first_free = Cat(~valid[w] & valid[w+1:].all() "
                          "if w < self.ways - 1 else ~valid[w]"),
