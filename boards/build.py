@@ -124,11 +124,12 @@ def _run_script(build_dir, script, log_path, echo):
 
 
 def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=print,
-          check_timing=True, core=None):
+          check_timing=True, core=None, seed=None):
     """Build ``board``'s bitstream into ``out_dir`` (default ``build/<board>``).
 
     ``memory_init``: (key, value) entries baked into the coordinate memory.
     ``config``, ``freq``: override the board's core configuration and clock.
+    ``seed``: nextpnr's placement seed (None: nextpnr's default).
     ``echo``: a function receiving progress lines (None: silent).
     Raises :class:`TimingError` if a clock misses its constraint (after writing
     the bitstream and the report), :class:`BuildError` for any other failure.
@@ -163,7 +164,8 @@ def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=prin
     report_name = "report.json"
     # router2 routes a large ECP5 design several times faster than the default router1.
     nextpnr_opts = f"--report {report_name} --timing-allow-fail" + (
-        " --router router2" if board == "ulx3s" else "")
+        " --router router2" if board == "ulx3s" else "") + (
+        f" --seed {int(seed)}" if seed is not None else "")
     plan = platform.prepare(top, name="top", verbose=True, nextpnr_opts=nextpnr_opts,
                             synth_opts=SYNTH_OPTS.get(board, ""))
     plan.extract(str(out_dir))

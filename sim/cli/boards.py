@@ -20,6 +20,8 @@ def _build_configure(p):
     p.add_argument("-o", "--output", metavar="DIR", help="build directory (default build/BOARD)")
     p.add_argument("--freq", type=float, metavar="MHZ",
                    help="system clock made by the PLL (default: the board's, see docs/boards.md)")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="nextpnr's placement seed (default: nextpnr's own)")
 
 
 def _build_run(args):
@@ -30,7 +32,7 @@ def _build_run(args):
     entries = image_entries(args.image, module.CONFIG) if args.image else ()
     try:
         build(args.board, out_dir=args.output, memory_init=entries,
-              freq=args.freq * 1e6 if args.freq else None, echo=print)
+              freq=args.freq * 1e6 if args.freq else None, seed=args.seed, echo=print)
     except TimingError as e:
         print(f"vtpu: error: {e}", file=sys.stderr)
         return EXIT_FAULT
