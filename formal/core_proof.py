@@ -23,9 +23,9 @@ the program, not from the core's pipeline):
   ``ops`` unchanged, and every register, coordinate register and memory row
   unchanged;
 * without a fault: the D lane writes ``rd`` iff ``op`` != NOP, with the integer
-  result (IADD ... LIH, written here) at the end of the cycle, or, for a float op,
-  through the float write-back exactly F-1 cycles later (value abstracted, see
-  below); GATHER writes ``rd`` with the stored value or 0; CGET / KEY write ``rd``
+  result (IADD ... LIH, written here, on the operands the ALU was given when the
+  SIW was in X) at the end of the cycle, or, for a float op, through the float
+  write-back F - 1 - commit_depth cycles later (value abstracted, see below); GATHER writes ``rd`` with the stored value or 0; CGET / KEY write ``rd``
   with the dimension / the low 32 key bits (Morton key written here); SCATTER /
   ERASE change only the row of their own coordinate (the matching way, else for
   SCATTER the lowest free way); the C lane changes only ``ck`` (or ``ck.dim``) as
@@ -33,12 +33,12 @@ the program, not from the core's pipeline):
   the run with ``pc`` = its address + 1; ``siws`` + 1, ``ops`` + its non-NOP slots,
   and nothing else changes (no other register, coordinate register or row);
 * every write port is enabled exactly as above: the integer, GATHER and CGET/KEY
-  ports with the SIW's own ``rd``, the float port only F-1 cycles after a float
-  op committed, with that op's ``rd``;
-* interlock: a legal SIW never retires while a float result it reads or writes
-  is still on its way (its value lands at the end of this cycle or later), so
-  it reads the value of section 7; float results of a run that ended still land
-  before the core is IDLE;
+  ports with the SIW's own ``rd``, the float port only F - 1 - commit_depth
+  cycles after a float op committed, with that op's ``rd`` (so never for a
+  float op of an SIW that faulted or was squashed);
+* interlock: a legal SIW never retires within F cycles of a committed float op
+  that writes a register it reads or writes (section 7's readiness); float
+  results of a run that ended still land before the core is IDLE;
 * auxiliary invariants (needed by the induction, true in every reachable
   state): while RUN, ``fault`` is NONE; ``prog_len`` <= ``prog_depth``; the run
   state is one of IDLE/RUN/DRAIN; no key is stored twice in a set.
@@ -55,8 +55,8 @@ written ``a + ~b + 1`` (two's complement, the same number as ``a - b`` mod
 
 **The proof is bounded** (``mode bmc``, formal/proofs.py): from every start
 state of a run (see FREE_START_SCRIPT below), a run accepted in cycle 0 retires
-its first SIW in cycle 3, so depth N covers the first N-3 SIWs of the run (the
-state after them: N-4).  Full k-induction on the whole core was tried (k = 2..5)
+its first SIW in cycle 8 (fetched in cycle 1, seven stages to W), so depth N
+covers the first N-8 SIWs of the run (the state after them: N-9).  Full k-induction on the whole core was tried (k = 2..5)
 and did not finish in 15 minutes per attempt.  ``skip`` (message prefixes) turns
 assertions off, to find which one is expensive.
 
@@ -95,7 +95,7 @@ import hdl.core as core_module
 import hdl.d_lane.float_unit as float_unit_module
 from hdl.coord_memory import CoordinateMemory
 from hdl.d_lane.float_unit import FloatUnit
-from hdl.issue import X_TO_W, RunState
+from hdl.issue import RunState
 from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
                           PC_BITS, S_FIELDS, S_OPERANDS, S_SLOT, SIW_BITS, COp, CoreConfig, DOp,
                           Fault, SOp)
@@ -401,8 +401,8 @@ class CoreCommitProof(wiring.Component):
         address.  (An internal signal of the issue unit; used only as an invariant
         that strengthens the search, proven like the rest.)
 
-        The lanes compute in X, :data:`hdl.issue.X_TO_W` cycles before the SIW
-        retires in W; what they were given and computed there is recorded here,
+        The lanes compute in X, ``commit_depth`` cycles (the configuration's
+        timing table, docs/isa.md section 7) before the SIW retires in W; what they were given and computed there is recorded here,
         delayed by that many cycles, so that it is compared with the
         specification when the SIW retires (``x_seen``).
         """
@@ -419,7 +419,7 @@ class CoreCommitProof(wiring.Component):
         x_seen = {}
         for name, value in seen.items():
             value = Value.cast(value)
-            for age in range(X_TO_W):
+            for age in range(self.config.timing.commit_depth):
                 delayed = Signal(len(value), name=f"x_seen_{name}_{age + 1}")
                 m.d.sync += delayed.eq(value)
                 value = delayed
@@ -561,13 +561,14 @@ class CoreCommitProof(wiring.Component):
 
     def _step_float_writeback(self, m, v):
         """Float results (section 7): written to their ``rd`` exactly F - 1 -
-        X_TO_W cycles after the op's SIW commits (F - 1 after it was in X), only
+        commit_depth cycles after the op's SIW commits (F - 1 after it was in X), only
         for an SIW that commits, never before the SIWs that use that register wait
         (ready F cycles after the commit)."""
         core, A = self.core, self._check
-        F = self.config.float_latency
+        timing = self.config.timing
+        F = timing.float_op
         rd = v.rd
-        land_age = F - 1 - X_TO_W
+        land_age = F - 1 - timing.commit_depth
         # fl[i]: a float op whose SIW committed i+1 cycles ago (valid, rd).
         fl_valid = [Signal(name=f"fl{i + 1}_valid") for i in range(F - 1)]
         fl_tag = [Signal(5, name=f"fl{i + 1}_tag") for i in range(F - 1)]
@@ -637,7 +638,7 @@ class CoreCommitProof(wiring.Component):
                        "C: another coordinate register written"),
                 A(mem.w_commit == commit, "S: memory commit differs from the SIW's commit"),
                 # The values written: the specification's (section 3).  The lanes
-                # computed them in X, X_TO_W cycles ago (x_seen).
+                # computed them in X, commit_depth cycles ago (x_seen).
                 A(_imp(d_int, seen.alu_op == v.d_op), "value: D operation is not the SIW's"),
                 A(_imp((d_int & v.uses_rs1), seen.a == v.a),
                   "value: D rs1 operand is not regs[rs1]"),

@@ -75,10 +75,10 @@ PROOFS = {p.name: p for p in [
     Proof("regfile_coord", lambda: RegisterFileProof(**_bram_files()[1]), 8,
           "the same for its block RAM coordinate register file (8 x 54 bits, 3 read ports, "
           "1 write port, 1 copy)"),
-    _core("core_small", CORE_SMALL, 6,
-          "Sentron core (B=1, 2 sets x 1 way, 4 SIWs, F=2), BOUNDED: the first 3 SIWs of every "
-          "run (2 with the state after) commit exactly their lanes, a fault commits nothing"),
-    _core("core_ways2", CORE_WAYS2, 7,
-          "the same, B=1, 2 sets x 2 ways, 4 SIWs, F=3, the first 4 (3) SIWs of a run (slow)",
+    _core("core_small", CORE_SMALL, 10,
+          "Sentron core (B=1, 2 sets x 1 way, 4 SIWs, F=5), BOUNDED: the first 2 SIWs of every "
+          "run (1 with the state after) commit exactly their lanes, a fault commits nothing"),
+    _core("core_ways2", CORE_WAYS2, 12,
+          "the same, B=1, 2 sets x 2 ways, 4 SIWs, F=6, the first 4 (3) SIWs of a run (slow)",
           slow=True),
 ]}

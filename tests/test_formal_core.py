@@ -7,17 +7,18 @@ ANY program (AnyConst words) and any host traffic on the debug port, commits
 exactly what its three lanes define by docs/isa.md (integer D-lane values,
 GATHER, CGET/KEY, SCATTER/ERASE rows, C-lane coordinates and pc, counters), a
 faulting SIW commits nothing and ends the run with fault/pc/fault_pc as in
-section 6, float results go to their rd exactly F-1 cycles after they commit
-(values abstracted) and the interlock keeps every SIW from touching a register
-whose float result has not landed.  This is a BOUNDED proof (mode bmc): the
-depth of each job is in formal/proofs.py and the README; a run starts in cycle
-1 at the earliest and its first SIW retires in cycle 3, so depth N covers the
-first N-3 SIWs of every run.
+section 6, float results go to their rd exactly F-1 cycles after their SIW was
+in X (values abstracted), only for SIWs that commit, and the interlock keeps
+every SIW from touching a register whose float result is not ready.  This is a
+BOUNDED proof (mode bmc): the depth of each job is in formal/proofs.py and the
+README; a run starts in cycle 1 at the earliest and its first SIW retires in
+cycle 8 (seven stages after its fetch), so depth N covers the first N-8 SIWs of
+every run.
 
 Each check must also be able to fail: the same harness on deliberately broken
 cores (a faulting SIW that still writes a data register, a coordinate register
-or the memory, counters that count a fault, no ck forwarding to the S lane, a
-wrong ALU op, a LOOP off by one, no interlock) must end in FAIL.
+or the memory, counters that count a fault, no forwarding of coordinate
+registers, a wrong ALU op, a LOOP off by one, no interlock) must end in FAIL.
 """
 
 import importlib
