@@ -233,10 +233,14 @@ class CoordinateMemory(wiring.Component):
         else:
             m.d.comb += same_set.eq(0b111)
         t_set = tt.set[:sb] if sb else Const(0, 1)
+        # This cycle's W write is laid over whether or not it commits: an op in T
+        # behind a write that is dropped is never used (the core squashes it when
+        # the SIW in W faults; the debug unit has one op at a time), and leaving
+        # the commit out keeps the run state off this stage's paths.
         patched = []
         for w, row in enumerate(rows):
             value = row
-            for i, past in enumerate((h2, h1, done)):   # oldest first: the newest wins
+            for i, past in enumerate((h2, h1, w_write)):   # oldest first: the newest wins
                 hits = past.en & past.ways[w] & same_set[i]
                 value = Mux(hits, past.row, value)
             p = Signal(self.row_layout, name=f"t_patched{w}")
