@@ -131,6 +131,12 @@ class MemoryShadowProof(wiring.Component):
         with m.If(filled <= MEMORY_STAGES):
             m.d.sync += filled.eq(filled + 1)
         answered = filled == MEMORY_STAGES + 1
+        # An op is answered as if the write of the op ahead of it were done even if
+        # that write is then dropped (the core never uses such an op: it squashes
+        # everything behind an SIW that faults): its answer is not checked.
+        behind_drop = Signal()
+        m.d.sync += behind_drop.eq(((w_op == SOp.SCATTER) | (w_op == SOp.ERASE)) & ~self.w_commit)
+        answered = answered & ~behind_drop
 
         sh_valid = Signal()
         sh_value = Signal(32)
