@@ -137,6 +137,7 @@ class MemoryShadowProof(wiring.Component):
         behind_drop = Signal()
         m.d.sync += behind_drop.eq(((w_op == SOp.SCATTER) | (w_op == SOp.ERASE)) & ~self.w_commit)
         answered = answered & ~behind_drop
+        m.d.comb += Assume(~(behind_drop & self.w_commit))   # ... and never commits it
 
         sh_valid = Signal()
         sh_value = Signal(32)
