@@ -49,7 +49,7 @@ def divisor_for(clk_hz, baud):
     sender whose rate is off by a fraction ``e`` has moved its bits by 9.5 ``e``
     bit times by then; the sample stays inside the stop bit while
     ``9.5 e + 1 / divisor < 1/2``: ``e`` up to about 2.5 % at the smallest divisor
-    (4), more at larger ones (tests/test_uart.py runs every case).  The boards'
+    (4), more at larger ones (tests/test_uart.py sends 2 % off both ways).  The boards'
     USB bridges make the rates the boards use exactly (boards/*.py
     ``BRIDGE_RATES``), so the rate error between host and board is the divisor's
     own, and 2 % of it stays inside what the receiver takes at every divisor,
