@@ -177,12 +177,13 @@ def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=prin
         raise BuildError(f"unknown board {board!r}; known: {', '.join(BOARDS)}")
     module_name, top_name, suffix = BOARDS[board]
     module = importlib.import_module(module_name)
-    overrides = {"config": config, "freq": freq, "core": core, "baud": baud}
-    try:
-        top = getattr(module, top_name)(memory_init=tuple(memory_init), **{
-            name: value for name, value in overrides.items() if value is not None})
+    try:            # the rate first: one the clock cannot make fails before anything is made
+        module.link_rate(module.DEFAULT_FREQ if freq is None else freq, baud)
     except BaudError as e:
         raise BuildError(f"{board}: {e}") from None
+    overrides = {"config": config, "freq": freq, "core": core, "baud": baud}
+    top = getattr(module, top_name)(memory_init=tuple(memory_init), **{
+        name: value for name, value in overrides.items() if value is not None})
     out_dir = Path(out_dir or Path("build") / board).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     say = echo or (lambda line: None)

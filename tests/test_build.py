@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from boards import flash as flash_mod
-from boards.build import BuildError, BuildResult, TimingError, build, format_report
+from boards.build import BuildError, BuildResult, TimingError, build, format_report, read_record
 from boards.nextpnr_report import parse_report
 from boards.pll import ecp5_pll, ice40_pll
 
@@ -175,6 +175,11 @@ def _build_with_image(tmp_path, board, example, lut_key, min_entries):
 
     result = build(board, out_dir=tmp_path / board, echo=None, memory_init=image.entries)
     _check_build(result, board, lut_key)
+    # Beside the bitstream, for vtpu run: the board's default host-link rate
+    # (iCEBreaker: 3 Mbaud, 4 clocks of 12 MHz; ULX3S: 2 Mbaud, 10 clocks of 20 MHz).
+    record = read_record(result.bitstream.parent)
+    assert (record["baud"], record["uart_divisor"]) == {"icebreaker": (3_000_000, 4),
+                                                        "ulx3s": (2_000_000, 10)}[board]
 
     golden = CoordinateMemory(config.dim_bits, config.set_bits, config.ways)
     golden.load(image.entries)
