@@ -24,7 +24,7 @@ def _build_configure(p):
     p.add_argument("--freq", type=float, metavar="MHZ",
                    help="system clock made by the PLL (default: the board's, see docs/boards.md)")
     p.add_argument("--baud", type=int, metavar="N",
-                   help="host-link serial rate baked into the bitstream (default: the fastest of "
+                   help="host-link serial rate baked into the bitstream (default: the fastest rate of "
                         "the board's USB bridge that its clock divides within 2 %%, see "
                         "docs/boards.md); recorded in DIR/build.json for vtpu run")
 
