@@ -15,7 +15,7 @@ a clock that misses its constraint fails the build loudly (:class:`TimingError`,
 exit status 1 from ``vtpu build``).  Everything goes to ``build/<board>/``, and
 beside the bitstream :data:`RECORD_NAME` records what a host needs to talk to it
 (the host link's rate, the clock and divisor behind it), which ``vtpu run``
-reads (:func:`read_record`).
+reads (:func:`recorded_baud`).
 """
 
 import importlib
@@ -33,7 +33,7 @@ from . import toolchain
 from .nextpnr_report import log_utilisation, overfull, parse_report
 
 __all__ = ["BOARDS", "BuildError", "TimingError", "BuildResult", "build", "toolchain_env",
-           "format_report", "RECORD_NAME", "write_record", "read_record"]
+           "format_report", "RECORD_NAME", "write_record", "read_record", "recorded_baud"]
 
 #: Board name -> (module, top-level class, bitstream file suffix).
 BOARDS = {
@@ -115,6 +115,23 @@ def read_record(build_dir):
     if not isinstance(baud, int) or isinstance(baud, bool) or baud <= 0:
         raise BuildError(f"{path}: not a build record (no positive integer 'baud')")
     return record
+
+
+def recorded_baud(build_dir=None):
+    """The host-link rate of a board's bitstream as its build recorded it: in
+    ``build_dir`` (whose record must be there), or, for None, in the records of
+    ``build/<board>/`` (where ``vtpu build`` puts a bitstream and ``vtpu flash``
+    finds it) if they agree; None if there is none.  A :class:`BuildError` names
+    a missing or broken record, or the records that disagree."""
+    if build_dir is not None:
+        return read_record(build_dir)["baud"]
+    dirs = [d for d in (Path("build") / board for board in BOARDS) if (d / RECORD_NAME).exists()]
+    rates = {d / RECORD_NAME: read_record(d)["baud"] for d in dirs}
+    if len(set(rates.values())) > 1:
+        raise BuildError("the builds disagree on the serial rate ("
+                         + ", ".join(f"{path}: {baud}" for path, baud in rates.items())
+                         + "): say whose bitstream the board runs, or give the rate")
+    return next(iter(rates.values()), None)
 
 
 def format_report(result, board_clock_mhz=None):

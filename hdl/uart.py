@@ -1,4 +1,4 @@
-"""8N1 UART receiver and transmitter, and the rule for their clock divisor: the byte pipe under the host link.
+"""8N1 UART receiver and transmitter, and their divisor rule: the byte pipe under the host link.
 
 Both sides count ``divisor`` clock cycles per bit (:func:`divisor_for` picks it
 for a clock and a rate, and refuses a rate the clock cannot divide cleanly

@@ -152,6 +152,33 @@ def test_vtpu_run_asks_which_build_when_the_builds_disagree(port_run, tmp_path):
     assert (status, baud) == (2, None) and "empty/build.json: no build record" in err
 
 
+def test_engine_board_takes_the_recorded_rate_unless_vtpu_baud_says(tmp_path, monkeypatch):
+    import sim.host.board_engine
+    from sim.engines.interface import make_engine
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VTPU_PORT", "/dev/ttyFAKE")
+    monkeypatch.delenv("VTPU_BAUD", raising=False)
+    opened = []
+
+    class RecordingPort:
+        def __init__(self, port, baud):
+            opened.append(baud)
+            raise LinkError(f"no board on {port}")
+
+    monkeypatch.setattr(sim.host.board_engine, "SerialTransport", RecordingPort)
+
+    def opened_at():
+        with pytest.raises(LinkError, match="no board on /dev/ttyFAKE"):
+            make_engine("board", None)
+        return opened.pop()
+
+    assert opened_at() == 115200                      # nothing recorded
+    _record(tmp_path / "build" / "icebreaker", "icebreaker", icebreaker.link_rate())
+    assert opened_at() == 3_000_000
+    monkeypatch.setenv("VTPU_BAUD", "115200")
+    assert opened_at() == 115200
+
+
 def test_vtpu_run_sim_board_simulates_the_board_rate(tmp_path, monkeypatch, capsys):
     """``--sim --board B`` drives B's core at the rate ``vtpu build --board B`` bakes in
     (its clock and divisor), ``--baud`` as ``vtpu build --baud`` does."""

@@ -127,25 +127,16 @@ def _port_baud(args):
     """The serial rate for ``--port``: ``--baud``; else the one recorded by the build in
     ``--build DIR``, or by those in build/<board>/ if they agree; else the host's
     DEFAULT_BAUD (the rate of bitstreams built before builds recorded theirs)."""
-    from pathlib import Path
     from .main import CliError
-    from boards.build import BOARDS, RECORD_NAME, BuildError, read_record
+    from boards.build import BuildError, recorded_baud
     from sim.host.transport import DEFAULT_BAUD
     if args.baud is not None:
         return args.baud
-    if args.build:
-        dirs = [Path(args.build)]
-    else:
-        dirs = [d for d in (Path("build") / board for board in BOARDS) if (d / RECORD_NAME).exists()]
     try:
-        rates = {d: read_record(d)["baud"] for d in dirs}
+        baud = recorded_baud(args.build)
     except BuildError as e:
-        raise CliError(str(e)) from None
-    if len(set(rates.values())) > 1:
-        raise CliError("the builds disagree on the serial rate ("
-                       + ", ".join(f"{d / RECORD_NAME}: {b}" for d, b in rates.items())
-                       + "): say whose bitstream the board runs with --build DIR, or give --baud N")
-    return next(iter(rates.values()), DEFAULT_BAUD)
+        raise CliError(f"{e} (--build DIR, --baud N)") from None
+    return DEFAULT_BAUD if baud is None else baud
 
 
 def _run_run(args):
