@@ -48,12 +48,12 @@ def divisor_for(clk_hz, baud):
     The last sample, the stop bit's, comes 9.5 bit times after that edge, and a
     sender whose rate is off by a fraction ``e`` has moved its bits by 9.5 ``e``
     bit times by then; the sample stays inside the stop bit while
-    ``9.5 e + 1 / divisor < 1/2``: ``e`` up to about 2.5 % at the smallest divisor
-    (4), more at larger ones (tests/test_uart.py sends 2 % off both ways).  The boards'
-    USB bridges make the rates the boards use exactly (boards/*.py
-    ``BRIDGE_RATES``), so the rate error between host and board is the divisor's
-    own, and 2 % of it stays inside what the receiver takes at every divisor,
-    with room left for the clocks' own tolerances (tens of ppm).  The board's
+    ``9.5 e + 1 / divisor < 1/2``: ``e`` up to about 2.5 % at the smallest
+    divisor (4), more at larger ones (tests/test_uart.py sends 2 % off both ways).
+    The boards' USB bridges make the rates the boards use exactly (boards/*.py
+    ``BRIDGE_RATES``), so the mismatch between host and board is the divisor's
+    own error, and 2 % stays inside what the receiver takes at every divisor,
+    with room for the clocks' own tolerances (tens of ppm).  The board's
     transmitter is off by the same 2 % towards the host, whose bridge samples 16
     times per bit and takes more.
     """
