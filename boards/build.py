@@ -32,8 +32,8 @@ from hdl.uart import BaudError
 from . import toolchain
 from .nextpnr_report import log_utilisation, overfull, parse_report
 
-__all__ = ["BOARDS", "BuildError", "TimingError", "BuildResult", "build", "toolchain_env",
-           "format_report", "RECORD_NAME", "write_record", "read_record", "recorded_baud"]
+__all__ = ["BOARDS", "BuildError", "TimingError", "BuildResult", "build", "nextpnr_options",
+           "toolchain_env", "format_report", "RECORD_NAME", "write_record", "read_record", "recorded_baud"]
 
 #: Board name -> (module, top-level class, bitstream file suffix).
 BOARDS = {
@@ -178,13 +178,29 @@ def _run_script(build_dir, script, log_path, echo):
                          + "\n".join(tail))
 
 
+def nextpnr_options(board, report_name, seed=None):
+    """nextpnr's options for ``board``: the JSON report, no failure on missed timing
+    (the build reports it itself), router2 on the ECP5 (it routes a large ECP5
+    design several times faster than the default router1), and ``seed``, the
+    placer's seed (None: nextpnr's own), so that timing can be checked on several."""
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise BuildError(f"the nextpnr seed must be a non-negative integer, not {seed!r}")
+    opts = f"--report {report_name} --timing-allow-fail"
+    if board == "ulx3s":
+        opts += " --router router2"
+    if seed is not None:
+        opts += f" --seed {seed}"
+    return opts
+
+
 def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=print,
-          check_timing=True, core=None, baud=None):
+          check_timing=True, core=None, baud=None, seed=None):
     """Build ``board``'s bitstream into ``out_dir`` (default ``build/<board>``).
 
     ``memory_init``: (key, value) entries baked into the coordinate memory.
     ``config``, ``freq``, ``baud``: override the board's core configuration, clock
     and host-link rate (default: the fastest its USB bridge and clock allow).
+    ``seed``: nextpnr's placement seed (None: nextpnr's own).
     ``echo``: a function receiving progress lines (None: silent).
     Raises :class:`TimingError` if a clock misses its constraint (after writing
     the bitstream, the report and the record), :class:`BuildError` for any other
@@ -217,9 +233,7 @@ def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=prin
     say(f"[{board}] elaborating and writing the build plan to {out_dir}")
     platform = module.platform()
     report_name = "report.json"
-    # router2 routes a large ECP5 design several times faster than the default router1.
-    nextpnr_opts = f"--report {report_name} --timing-allow-fail" + (
-        " --router router2" if board == "ulx3s" else "")
+    nextpnr_opts = nextpnr_options(board, report_name, seed)
     plan = platform.prepare(top, name="top", verbose=True, nextpnr_opts=nextpnr_opts,
                             synth_opts=SYNTH_OPTS.get(board, ""))
     plan.extract(str(out_dir))

@@ -27,6 +27,9 @@ def _build_configure(p):
                    help="host-link serial rate baked into the bitstream (default: the fastest rate of "
                         "the board's USB bridge that its clock divides within 2 %%, see "
                         "docs/boards.md); recorded in DIR/build.json for vtpu run")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="nextpnr's placement seed (default: nextpnr's own); a design whose "
+                        "timing margin is thin may meet timing on one seed and not another")
 
 
 def _build_run(args):
@@ -37,7 +40,8 @@ def _build_run(args):
     entries = image_entries(args.image, module.CONFIG) if args.image else ()
     try:
         build(args.board, out_dir=args.output, memory_init=entries,
-              freq=args.freq * 1e6 if args.freq else None, baud=args.baud, echo=print)
+              freq=args.freq * 1e6 if args.freq else None, baud=args.baud, seed=args.seed,
+              echo=print)
     except TimingError as e:
         print(f"vtpu: error: {e}", file=sys.stderr)
         return EXIT_FAULT
