@@ -99,11 +99,11 @@ class RtlEngine(Engine):
         self.vcd_path = path
 
     def _simulator(self):
-        from amaranth.sim import Simulator
+        from .levelized import make_simulator
         if self._closed:
             raise RuntimeError("the engine is closed")
         if self._sim is None:
-            self._sim = Simulator(self.core)
+            self._sim = make_simulator(self.core)
             self._sim.add_clock(1e-6)
             self._sim.add_testbench(self._serve)
             if self.vcd_path:

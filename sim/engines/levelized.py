@@ -1,0 +1,540 @@
+"""Amaranth's Python simulator with the design's combinational logic levelized: settled in one pass.
+
+Why
+---
+Amaranth 0.5's simulator (``amaranth.sim.pysim``) compiles the combinational
+statements of each fragment (each elaborated module) into one Python function,
+and runs every function whose inputs changed once per *delta cycle*; reading a
+signal, a function sees its value from before the delta cycle.  So a value that
+passes through ``n`` combinational signals in a row settles only after ``n``
+delta cycles, and every delta cycle re-runs each whole fragment any of whose
+inputs just changed.  In the Sentron core (``hdl/core.py``) a clock edge takes
+about fifteen delta cycles and the decoder, the coordinate memory and the float
+unit's multiplier are each run four to six times per clock.  The generated code
+also repeats shared subexpressions (an ``illegal`` flag used by ten outputs is
+computed ten times).
+
+:class:`LevelizedEngine` is the same simulator with another compiler for the
+combinational part (``comb`` statements and asynchronous memory reads of every
+fragment; everything clocked is compiled by Amaranth's own compiler, as before):
+
+1. **Per-signal nodes.**  The comb statements of a fragment are split per
+   driven signal (signals assigned together by one ``Cat`` on the left stay
+   together): a node is the statements that assign its signals, ``If``/``Switch``
+   structure kept (a case that assigns none of them stays, empty, because the
+   first matching case wins).
+2. **Levelized.**  The nodes of the whole design are ordered so that each comes
+   after every node whose signals it reads (Tarjan's strongly connected
+   components).  One Python function evaluates them in that order, each read of
+   an earlier node's signal taking the value just computed; so one run settles
+   the whole design.  A node that (through others) reads its own signals, a
+   combinational loop, is iterated until nothing changes, as the delta cycles
+   would (``SettleError`` if it does not settle).
+3. **Shared subexpressions computed once** (per scope of the generated code):
+   each subexpression's code names a local variable the first time it occurs.
+
+Signals change at the same simulated times, with the same values, as with
+Amaranth's own compiler; a clock edge costs two delta cycles (the registers,
+then the logic).  Only the number of delta cycles and of evaluations differs,
+which a test bench cannot observe.
+
+Relies on pysim's private compiler classes (Amaranth 0.5): :func:`available`
+says whether they are there; the RTL engine falls back to the plain simulator if
+not.
+"""
+
+import copy
+import sys
+
+__all__ = ["LevelizedEngine", "SettleError", "available", "make_simulator"]
+
+try:
+    from amaranth.hdl import Const, Signal
+    from amaranth.hdl._ast import (Assign, Concat, Operator, Part, Print, Property, SignalSet,
+                                   Slice, Switch, SwitchValue)
+    from amaranth.hdl._mem import MemoryInstance
+    from amaranth.hdl._xfrm import LHSMaskCollector
+    from amaranth.sim._pyrtl import (PyRTLProcess, _FragmentCompiler, _LHSValueCompiler,
+                                     _PythonEmitter, _RHSValueCompiler, _StatementCompiler,
+                                     _ValueCompiler)
+    from amaranth.sim.pysim import PySimEngine, _PyEngineState
+except ImportError:                      # another Amaranth: the plain simulator only
+    PySimEngine = None
+
+#: Passes through a combinational loop before :class:`SettleError`.
+MAX_LOOP_PASSES = 1000
+
+
+class SettleError(RuntimeError):
+    """A combinational loop of the design did not settle."""
+
+
+def available():
+    """True if this Amaranth's simulator has the internals the engine builds on."""
+    return PySimEngine is not None
+
+
+def make_simulator(toplevel):
+    """An ``amaranth.sim.Simulator`` of ``toplevel`` on :class:`LevelizedEngine` if
+    :func:`available`, else on Amaranth's own engine."""
+    from amaranth.sim import Simulator
+    if available():
+        return Simulator(toplevel, engine=LevelizedEngine)
+    return Simulator(toplevel)
+
+
+if PySimEngine is not None:
+
+    class LevelizedEngine(PySimEngine):
+        """``amaranth.sim.pysim.PySimEngine`` whose comb logic is one levelized
+        process (see the module docstring); pass it as ``Simulator(design,
+        engine=LevelizedEngine)``."""
+
+        def __init__(self, design):
+            # PySimEngine.__init__, with the fragments compiled by _compile below.
+            self._design = design
+            self._state = _PyEngineState()
+            self._processes = _compile(self._state, design.fragment)
+            self._testbenches = []
+            self._delta_cycles = 0
+            self._vcd_writers = []
+            self._active_triggers = set()
+
+    class _ScopedEmitter(_PythonEmitter):
+        """Amaranth's code emitter that also remembers, per indentation scope, which
+        local variable holds the value of each piece of code already emitted."""
+
+        def __init__(self):
+            super().__init__()
+            self._scopes = [{}]
+            self.slots = set()          # slot indices the code names (bound once, outside run)
+
+        def slot(self, index):
+            """The name of the simulator's state of signal slot ``index``."""
+            self.slots.add(index)
+            return f"s_{index}"
+
+        def indent(self):
+            return _Scope(self, super().indent())
+
+        def known(self, key):
+            """The variable remembered for ``key`` in scope, or None."""
+            for scope in reversed(self._scopes):
+                name = scope.get(key)
+                if name is not None:
+                    return name
+            return None
+
+        def remember(self, key, name):
+            self._scopes[-1][key] = name
+
+        def shared(self, code):
+            """A variable holding ``code``'s value (emitted now, or earlier in scope)."""
+            if code.isidentifier():
+                return code
+            name = self.known(code)
+            if name is None:
+                name = self.def_var("v", code)
+                self.remember(code, name)
+            return name
+
+    class _Scope:
+        def __init__(self, emitter, indent):
+            self.emitter, self.inner = emitter, indent
+
+        def __enter__(self):
+            self.emitter._scopes.append({})
+            return self.inner.__enter__()
+
+        def __exit__(self, *exc):
+            self.emitter._scopes.pop()
+            return self.inner.__exit__(*exc)
+
+    class _SettledRHS(_RHSValueCompiler):
+        """Right-hand sides reading each comb signal as already settled in this run
+        (``names``: slot index -> local variable), others from their slot; every
+        subexpression (the same object, or the same code) computed once per scope."""
+
+        def __init__(self, state, emitter, names):
+            super().__init__(state, emitter, mode="curr")
+            self.names = names
+
+        def on_Signal(self, value):
+            index = self.state.get_signal(value)
+            name = self.names.get(index)
+            if name is None:
+                return self.emitter.shared(f"{self.emitter.slot(index)}.curr")
+            return name
+
+        def on_Operator(self, value):
+            if value.operator in _REDUCTIONS:
+                return self._reduction(value.operator, value.operands[0])
+            return super().on_Operator(value)
+
+        def _reduction(self, operator, arg):
+            """A reduction does not depend on the order of its operand's bits, so the
+            bits a concatenation takes from one value are reduced together, masked
+            (an XOR tree over single bits of a key costs one mask and a bit count)."""
+            masks = {}                  # id(base) -> [base, mask of its bits taken]
+            for part in _concat_parts(arg):
+                base, low, width = part, 0, len(part)
+                if type(part) is Slice:
+                    base, low, width = part.value, part.start, part.stop - part.start
+                entry = masks.setdefault(id(base), [base, 0])
+                bits = ((1 << width) - 1) << low
+                entry[1] = entry[1] ^ bits if operator == "r^" else entry[1] | bits
+            join, empty, term = _REDUCTIONS[operator]
+            terms = [term.format(mask=f"{mask:#x}", bits=f"({mask:#x} & {self(base)})")
+                     for base, mask in masks.values()]
+            return f"({join.join(terms)})" if terms else empty
+
+        def on_value(self, value):
+            if type(value) is Const or type(value) is Signal:
+                return super().on_value(value)
+            key = ("id", id(value))
+            name = self.emitter.known(key)
+            if name is None:
+                name = self.emitter.shared(super().on_value(value))
+                self.emitter.remember(key, name)
+            return name
+
+    class _NodeStatements(_StatementCompiler):
+        """Amaranth's statement compiler restricted to one node: the assignments to
+        its signals (``only``: slot indices), or with ``effects`` its prints and
+        assertions."""
+
+        def __init__(self, state, emitter, names, graph):
+            _ValueCompiler.__init__(self, state, emitter)
+            self.rhs = _SettledRHS(state, emitter, names)
+            self.lhs = _LHSValueCompiler(state, emitter, rhs=self.rhs)
+            self.graph = graph
+            self.only = frozenset()
+            self.effects = False
+
+        def on_statements(self, stmts):
+            before = len(self.emitter._buffer)
+            for stmt in stmts:
+                if self.graph.wanted(stmt, self.only, self.effects):
+                    self(stmt)
+            if len(self.emitter._buffer) == before:
+                self.emitter.append("pass")
+
+    class _Node:
+        """Comb signals of one fragment and the statements that drive them; or a
+        memory's asynchronous read port; or a fragment's prints and assertions."""
+        __slots__ = ("signals", "stmts", "reads", "port", "memory", "effects")
+
+        def __init__(self, signals, stmts=(), reads=(), port=None, memory=None, effects=False):
+            self.signals = signals      # slot indices driven
+            self.stmts = stmts          # the fragment's comb list (filtered when compiled)
+            self.reads = set(reads)     # slot indices read
+            self.port = port            # MemoryInstance._ReadPort, for a memory read
+            self.memory = memory        # its MemoryData
+            self.effects = effects
+
+    #: Unary reductions: how the terms of several values combine, the value of an
+    #: empty operand, one value's term (its bits taken: ``bits``, under ``mask``).
+    _REDUCTIONS = {
+        "r^": (" ^ ", "0", "({bits}.bit_count() & 1)"),
+        "r|": (" | ", "0", "(0 != {bits})"),
+        "r&": (" & ", "1", "({mask} == {bits})"),
+    }
+
+    def _concat_parts(value):
+        """The parts of a (nested) concatenation, lowest first; ``[value]`` otherwise."""
+        if type(value) is not Concat:
+            return [value]
+        return [leaf for part in value.parts for leaf in _concat_parts(part)]
+
+    def _fragments(fragment):
+        stack = [fragment]
+        while stack:
+            f = stack.pop()
+            yield f
+            stack.extend(sub for sub, _name, _loc in reversed(f.subfragments))
+
+    def _clocked_part(fragment):
+        """A shallow copy of ``fragment`` without its comb statements, comb memory
+        read ports and subfragments: what Amaranth's compiler still compiles."""
+        part = copy.copy(fragment)
+        part.statements = {d: s for d, s in fragment.statements.items() if d != "comb"}
+        part.subfragments = []
+        if isinstance(fragment, MemoryInstance):
+            part._read_ports = [p for p in fragment._read_ports if p._domain != "comb"]
+        return part
+
+    class _Graph:
+        """The comb nodes of a design, what each reads, the assigned bits of each signal."""
+
+        def __init__(self, state, top):
+            self.state = state
+            self.nodes = []
+            self.driver = {}            # slot index -> its node
+            self.masks = {}             # slot index -> bits assigned
+            self._lhs = {}              # id(stmt) -> frozenset of slot indices
+            self._effects = {}          # id(stmt) -> holds a Print or Property
+            for fragment in _fragments(top):
+                self._add_fragment(fragment)
+
+        def lhs_of(self, stmt):
+            """Slot indices of every signal ``stmt`` assigns (cached)."""
+            found = self._lhs.get(id(stmt))
+            if found is None:
+                found = self._lhs[id(stmt)] = frozenset(
+                    self.state.get_signal(s) for s in stmt._lhs_signals())
+            return found
+
+        def has_effects(self, stmt):
+            """``stmt`` is, or holds, a Print or a Property (cached)."""
+            found = self._effects.get(id(stmt))
+            if found is None:
+                if isinstance(stmt, Switch):
+                    found = any(self.has_effects(s) for _p, body, _l in stmt.cases for s in body)
+                else:
+                    found = not isinstance(stmt, Assign)
+                self._effects[id(stmt)] = found
+            return found
+
+        def wanted(self, stmt, only, effects):
+            """Whether the node of signals ``only`` (or of ``effects``) compiles ``stmt``."""
+            if isinstance(stmt, Assign):
+                return bool(self.lhs_of(stmt) & only)
+            if isinstance(stmt, Switch):
+                return bool(self.lhs_of(stmt) & only) or (effects and self.has_effects(stmt))
+            return effects
+
+        def _add_fragment(self, fragment):
+            index = self.state.get_signal
+            stmts = fragment.statements.get("comb", [])
+            # Signals assigned by one statement (a Cat on the left) share a node.
+            parent = {}
+
+            def find(i):
+                while parent[i] != i:
+                    parent[i] = parent[parent[i]]
+                    i = parent[i]
+                return i
+
+            def join(stmt_list):
+                for stmt in stmt_list:
+                    if isinstance(stmt, Assign):
+                        lhs = sorted(self.lhs_of(stmt))
+                        for i in lhs:
+                            parent.setdefault(i, i)
+                        for i in lhs[1:]:
+                            parent[find(i)] = find(lhs[0])
+                    elif isinstance(stmt, Switch):
+                        for _patterns, body, _loc in stmt.cases:
+                            join(body)
+            join(stmts)
+            groups = {}
+            for i in sorted(parent):
+                groups.setdefault(find(i), []).append(i)
+            for members in groups.values():
+                only = frozenset(members)
+                self._add(_Node(only, stmts, self._reads(stmts, only, False)))
+            if any(self.has_effects(stmt) for stmt in stmts):
+                self._add(_Node(frozenset(), stmts, self._reads(stmts, frozenset(), True),
+                                effects=True))
+            masks = LHSMaskCollector()
+            masks.visit_stmt(stmts)
+            if isinstance(fragment, MemoryInstance):
+                for port in fragment._read_ports:
+                    if port._domain == "comb":
+                        masks.visit_value(port._data, ~0)
+                        self._add(_Node(frozenset(index(s) for s in port._data._lhs_signals()),
+                                        reads=(index(s) for s in port._addr._rhs_signals()),
+                                        port=port, memory=fragment._data))
+            for signal, mask in masks.masks():
+                if signal.shape().signed and (mask & 1 << (len(signal) - 1)):
+                    mask |= -1 << len(signal)
+                self.masks[index(signal)] = mask
+
+        def _add(self, node):
+            self.nodes.append(node)
+            for i in node.signals:
+                self.driver[i] = node
+
+        def _reads(self, stmts, only, effects):
+            """Slot indices read by the statements of the node of ``only`` (or of
+            ``effects``): right-hand sides, the tests of the switches they sit in,
+            and offsets on the left; not the assigned signals themselves."""
+            index = self.state.get_signal
+            reads = set()
+            for stmt in stmts:
+                if not self.wanted(stmt, only, effects):
+                    continue
+                if isinstance(stmt, Assign):
+                    reads.update(index(s) for s in stmt.rhs._rhs_signals())
+                    reads.update(index(s) for s in _lhs_reads(stmt.lhs))
+                elif isinstance(stmt, Switch):
+                    reads.update(index(s) for s in stmt.test._rhs_signals())
+                    for _patterns, body, _loc in stmt.cases:
+                        reads |= self._reads(body, only, effects)
+                else:
+                    reads.update(index(s) for s in stmt._rhs_signals())
+            return reads
+
+        def levels(self):
+            """The nodes' strongly connected components, each after those it reads
+            (Tarjan's algorithm, iterative), and each node's dependencies."""
+            deps = {id(n): [self.driver[i] for i in sorted(n.reads) if i in self.driver]
+                    for n in self.nodes}
+            order, low, on_stack, stack, out = {}, {}, set(), [], []
+
+            def visit(node):
+                order[id(node)] = low[id(node)] = len(order)
+                stack.append(node)
+                on_stack.add(id(node))
+                work.append((node, iter(deps[id(node)])))
+
+            for root in self.nodes:
+                if id(root) in order:
+                    continue
+                work = []
+                visit(root)
+                while work:
+                    node, pending = work[-1]
+                    for dep in pending:
+                        if id(dep) not in order:
+                            visit(dep)
+                            break
+                        if id(dep) in on_stack:
+                            low[id(node)] = min(low[id(node)], order[id(dep)])
+                    else:
+                        work.pop()
+                        if work:
+                            up = work[-1][0]
+                            low[id(up)] = min(low[id(up)], low[id(node)])
+                        if low[id(node)] == order[id(node)]:
+                            component = []
+                            while True:
+                                member = stack.pop()
+                                on_stack.discard(id(member))
+                                component.append(member)
+                                if member is node:
+                                    break
+                            out.append(component[::-1])
+            return out, deps
+
+    def _lhs_reads(value):
+        """Signals an assignment target reads: Part offsets, SwitchValue tests."""
+        if isinstance(value, (Slice,)):
+            return _lhs_reads(value.value)
+        if isinstance(value, Part):
+            return _lhs_reads(value.value) | value.offset._rhs_signals()
+        if isinstance(value, Concat):
+            out = SignalSet()
+            for part in value.parts:
+                out |= _lhs_reads(part)
+            return out
+        if isinstance(value, Operator):
+            out = SignalSet()
+            for op in value.operands:
+                out |= _lhs_reads(op)
+            return out
+        if isinstance(value, SwitchValue):
+            out = value.test._rhs_signals()
+            for _patterns, case in value.cases:
+                out |= _lhs_reads(case)
+            return out
+        return SignalSet()
+
+    def _compile(state, top):
+        """Every process of the design: Amaranth's for the clocked part of each
+        fragment, plus one levelized process for all comb logic."""
+        processes = set()
+        clocked = _FragmentCompiler(state)
+        for fragment in _fragments(top):
+            processes |= clocked(_clocked_part(fragment))
+        graph = _Graph(state, top)
+        if graph.nodes:
+            processes.add(_comb_process(state, graph))
+        return processes
+
+    def _comb_process(state, graph):
+        """One process computing every comb signal of ``graph``, level by level."""
+        process = PyRTLProcess(is_comb=True)
+        components, deps = graph.levels()
+        emitter = _ScopedEmitter()
+        names = {}                      # slot index -> local variable of its settled value
+        compiler = _NodeStatements(state, emitter, names, graph)
+        emitter._level = 2
+        for component in components:
+            if len(component) == 1 and component[0] not in deps[id(component[0])]:
+                _emit_node(state, emitter, compiler, component[0])
+            else:
+                _emit_loop(state, emitter, compiler, component, names)
+            for node in component:
+                for i in node.signals:
+                    names[i] = f"next_{i}"
+        # Publish: what PySignalState.update does, inline where every bit is assigned.
+        for i in sorted(graph.driver):
+            mask = graph.masks.get(i, ~0)
+            slot = emitter.slot(i)
+            if mask in (-1, (1 << len(state.slots[i].signal)) - 1):
+                emitter.append(f"if next_{i} != {slot}.next: {slot}.next = next_{i}; "
+                               f"pending_add({slot})")
+            else:
+                emitter.append(f"{slot}.update(next_{i}, {mask})")
+        body = emitter.flush()
+        # The slots' states are bound once, in the closure of run().
+        code = ("def make_run(slots, pending_add):\n"
+                + "".join(f"    s_{i} = slots[{i}]\n" for i in sorted(emitter.slots))
+                + "    def run():\n" + body + "    return run\n")
+        env = {"SettleError": SettleError, **_ValueCompiler.helpers, **_StatementCompiler.helpers}
+        exec(compile(code, "<levelized comb>", "exec"), env)
+        process.run = env["make_run"](state.slots, state.pending.add)
+
+        def waker(curr, next):
+            process.runnable = True
+            return True
+
+        def memory_waker():
+            process.runnable = True
+            return True
+        for i in sorted({i for node in graph.nodes for i in node.reads} - set(graph.driver)):
+            state.slots[i].add_waker(waker)
+        for memory in {id(n.memory): n.memory for n in graph.nodes if n.memory is not None}.values():
+            state.add_memory_waker(memory, memory_waker)
+        for i in graph.driver:
+            state.slots[i].is_comb = True
+        return process
+
+    def _emit_loop(state, emitter, compiler, component, names):
+        """A combinational loop: its nodes again and again, each pass reading the
+        previous pass's values (from the last settled ones), until none changes."""
+        signals = sorted(i for node in component for i in node.signals)
+        for i in signals:
+            emitter.append(f"prev_{i} = {emitter.slot(i)}.curr")
+            names[i] = f"prev_{i}"
+        emitter.append(f"for _ in range({MAX_LOOP_PASSES}):")
+        with emitter.indent():
+            for node in component:
+                _emit_node(state, emitter, compiler, node)
+            if signals:
+                same = " and ".join(f"next_{i} == prev_{i}" for i in signals)
+                emitter.append(f"if {same}:")
+                with emitter.indent():
+                    emitter.append("break")
+                for i in signals:
+                    emitter.append(f"prev_{i} = next_{i}")
+            else:
+                emitter.append("break")
+        emitter.append("else:")
+        with emitter.indent():
+            what = ", ".join(state.slots[i].signal.name for i in signals[:8])
+            emitter.append(f"raise SettleError({'a combinational loop did not settle: ' + what!r})")
+
+    def _emit_node(state, emitter, compiler, node):
+        for i in sorted(node.signals):
+            emitter.append(f"next_{i} = {state.slots[i].signal.init}")
+        if node.port is not None:
+            port = node.port
+            addr = f"({(1 << len(port._addr)) - 1:#x} & {compiler.rhs(port._addr)})"
+            memory = state.get_memory(node.memory)
+            data = emitter.def_var("read_data", f"slots[{memory}].read({addr})")
+            compiler.lhs(port._data)(data)
+        else:
+            compiler.only, compiler.effects = node.signals, node.effects
+            compiler.on_statements(node.stmts)
