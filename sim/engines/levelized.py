@@ -151,13 +151,37 @@ if PySimEngine is not None:
             return self.inner.__exit__(*exc)
 
     class _SettledRHS(_RHSValueCompiler):
-        """Right-hand sides reading each comb signal as already settled in this run
-        (``names``: slot index -> local variable), others from their slot; every
-        subexpression (the same object, or the same code) computed once per scope."""
+        """Amaranth's right-hand side compiler, reading each comb signal as already
+        settled in this run (``names``: slot index -> local variable) and others
+        from their slot; every subexpression (the same object, or the same code)
+        computed once per scope; and no mask where the value needs none.
+
+        Amaranth's code for a value ``v`` only promises that its low ``len(v)``
+        bits are right, so every use masks (or sign-extends) it again.  Most values
+        are *exact*, though: the integer itself, in ``0 .. 2**len - 1`` or, if
+        signed, sign-extended (signals, constants, comparisons, masked slices, and
+        arithmetic, whose Amaranth shape holds the exact result).  The names of
+        exact values are kept in :attr:`exact`; using one needs no mask.
+        """
 
         def __init__(self, state, emitter, names):
             super().__init__(state, emitter, mode="curr")
             self.names = names
+            self.exact = set()          # code (variable names, literals) of exact values
+
+        def on_value(self, value):
+            if type(value) is Const or type(value) is Signal:
+                code = super().on_value(value)
+            else:
+                key = ("id", id(value))
+                code = self.emitter.known(key)
+                if code is not None:
+                    return code
+                code = self.emitter.shared(super().on_value(value))
+                self.emitter.remember(key, code)
+            if _exact(value):             # (None: the operand's code, already known)
+                self.exact.add(code)
+            return code
 
         def on_Signal(self, value):
             index = self.state.get_signal(value)
@@ -166,37 +190,125 @@ if PySimEngine is not None:
                 return self.emitter.shared(f"{self.emitter.slot(index)}.curr")
             return name
 
+        def mask(self, value):
+            """``value``'s bits as an unsigned integer."""
+            code = self(value)
+            if code in self.exact and not value.shape().signed:
+                return code
+            return f"({(1 << len(value)) - 1:#x} & {code})"
+
+        def sign(self, value):
+            """``value`` as the exact integer (sign-extended if signed)."""
+            code = self(value)
+            if code in self.exact:
+                return code
+            return super().sign(value)
+
         def on_Operator(self, value):
-            if value.operator in _REDUCTIONS:
-                return self._reduction(value.operator, value.operands[0])
+            # Amaranth's on_Operator, with the masks of exact operands left out.
+            ops, op = value.operands, value.operator
+            if op in _REDUCTIONS:
+                return self._reduction(op, ops[0])
+            if len(ops) == 1:
+                arg, = ops
+                if op == "~" and not arg.shape().signed:
+                    return f"({(1 << len(arg)) - 1:#x} ^ {self.mask(arg)})"
+                if op == "~":
+                    return f"(~{self.sign(arg)})"
+                if op == "-":
+                    return f"(-{self.sign(arg)})"
+                if op == "b":
+                    return f"(+(0 != {self.mask(arg)}))"
+                if _same_integer(value):
+                    return self(arg)
+                if op == "u":
+                    return self.mask(arg)
+                if op == "s":
+                    return f"sign({self.mask(arg)}, {-1 << (len(arg) - 1):#x})"
+            elif len(ops) == 2 and op in _BINARY:
+                lhs, rhs = ops
+                return _BINARY[op].format(self.sign(lhs), self.sign(rhs))
             return super().on_Operator(value)
+
+        def on_Part(self, value):
+            # Amaranth's on_Part.  A part may read above its value's top bit, so it
+            # takes the integer Amaranth's own code would give there (_amaranth_code).
+            offset = f"({value.stride} * {self.mask(value.offset)})"
+            return f"({(1 << value.width) - 1:#x} & ({self._amaranth_code(value.value)} >> {offset}))"
+
+        def _amaranth_code(self, value):
+            """Code for the integer Amaranth's compiler computes for ``value``: the same
+            low ``len(value)`` bits as ours, and above them the same bits too.  Its
+            code is exact (as ours) except for ``~`` (Python's ``~`` of the operand's
+            bits) and the reinterpretations ``u`` and ``s`` (the operand's code)."""
+            if type(value) is Operator and len(value.operands) == 1:
+                arg, = value.operands
+                if value.operator == "~":
+                    return f"(~{self.mask(arg)})"
+                if value.operator in ("u", "s"):
+                    return self._amaranth_code(arg)
+            return self(value)
+
+        def on_Slice(self, value):
+            base = value.value
+            if not len(value):
+                return "0"
+            code = self(base)
+            shifted = f"({code} >> {value.start})" if value.start else code
+            if code in self.exact and not base.shape().signed and value.stop == len(base):
+                return shifted
+            return f"({(1 << len(value)) - 1:#x} & {shifted})"
+
+        def on_SwitchValue(self, value):
+            # A two-way choice (a Mux) as a conditional expression, both ways
+            # computed (no value's code can raise); otherwise Amaranth's match.
+            cases = value.cases
+            if (len(cases) == 2 and cases[1][0] is None and cases[0][0] is not None
+                    and len(cases[0][0]) == 1 and "-" not in cases[0][0][0]):
+                test = self.mask(value.test)
+                pattern = int(cases[0][0][0] or "0", 2)
+                first, other = self.sign(cases[0][1]), self.sign(cases[1][1])
+                if pattern == 0:
+                    return f"({other} if {test} else {first})"
+                return f"({first} if {test} == {pattern} else {other})"
+            return super().on_SwitchValue(value)
+
+        def on_Concat(self, value):
+            # Runs of one part (a replicate) are a multiplication by 0b...0001 0001.
+            runs = []                   # [code, width, count]
+            for part in value.parts:
+                if not len(part):
+                    continue
+                code = self.mask(part)
+                if runs and runs[-1][0] == code and runs[-1][1] == len(part):
+                    runs[-1][2] += 1
+                else:
+                    runs.append([code, len(part), 1])
+            terms, offset = [], 0
+            for code, width, count in runs:
+                if count > 1:
+                    code = f"({code} * {sum(1 << (width * i) for i in range(count)):#x})"
+                terms.append(f"({code} << {offset})" if offset else code)
+                offset += width * count
+            return f"({' | '.join(terms)})" if terms else "0"
 
         def _reduction(self, operator, arg):
             """A reduction does not depend on the order of its operand's bits, so the
             bits a concatenation takes from one value are reduced together, masked
             (an XOR tree over single bits of a key costs one mask and a bit count)."""
-            masks = {}                  # id(base) -> [base, mask of its bits taken]
+            masks = {}                  # code of a value -> mask of its bits taken
             for part in _concat_parts(arg):
                 base, low, width = part, 0, len(part)
                 if type(part) is Slice:
                     base, low, width = part.value, part.start, part.stop - part.start
-                entry = masks.setdefault(id(base), [base, 0])
+                code = self(base)
                 bits = ((1 << width) - 1) << low
-                entry[1] = entry[1] ^ bits if operator == "r^" else entry[1] | bits
+                masks[code] = masks.get(code, 0) ^ bits if operator == "r^" else (
+                    masks.get(code, 0) | bits)
             join, empty, term = _REDUCTIONS[operator]
-            terms = [term.format(mask=f"{mask:#x}", bits=f"({mask:#x} & {self(base)})")
-                     for base, mask in masks.values()]
+            terms = [term.format(mask=f"{mask:#x}", bits=f"({mask:#x} & {code})")
+                     for code, mask in masks.items()]
             return f"({join.join(terms)})" if terms else empty
-
-        def on_value(self, value):
-            if type(value) is Const or type(value) is Signal:
-                return super().on_value(value)
-            key = ("id", id(value))
-            name = self.emitter.known(key)
-            if name is None:
-                name = self.emitter.shared(super().on_value(value))
-                self.emitter.remember(key, name)
-            return name
 
     class _NodeStatements(_StatementCompiler):
         """Amaranth's statement compiler restricted to one node: the assignments to
@@ -210,6 +322,16 @@ if PySimEngine is not None:
             self.graph = graph
             self.only = frozenset()
             self.effects = False
+
+        def on_Assign(self, stmt):
+            # A whole signal taking an exact value it can hold needs no mask.
+            lhs, rhs = stmt.lhs, stmt.rhs
+            if type(lhs) is Signal:
+                code = self.rhs.sign(rhs)
+                if code in self.rhs.exact and _holds(lhs.shape(), rhs.shape()):
+                    self.emitter.append(f"next_{self.state.get_signal(lhs)} = {code}")
+                    return
+            super().on_Assign(stmt)
 
         def on_statements(self, stmts):
             before = len(self.emitter._buffer)
@@ -236,9 +358,40 @@ if PySimEngine is not None:
     #: empty operand, one value's term (its bits taken: ``bits``, under ``mask``).
     _REDUCTIONS = {
         "r^": (" ^ ", "0", "({bits}.bit_count() & 1)"),
-        "r|": (" | ", "0", "(0 != {bits})"),
-        "r&": (" & ", "1", "({mask} == {bits})"),
+        "r|": (" | ", "0", "(+(0 != {bits}))"),
+        "r&": (" & ", "1", "(+({mask} == {bits}))"),
     }
+
+    #: Binary operators whose code is Python's operator on the exact operands (as
+    #: Amaranth compiles them).
+    #: A comparison is Python's with a unary plus: an int, not a bool, which would
+    #: show as True in a signal's value.
+    _BINARY = {op: f"({{}} {op} {{}})" for op in ("+", "-", "*", "&", "|", "^", "<<", ">>")}
+    _BINARY.update({op: f"(+({{}} {op} {{}}))" for op in ("==", "!=", "<", "<=", ">", ">=")})
+    _BINARY.update({"//": "zdiv({}, {})", "%": "zmod({}, {})"})
+
+    def _exact(value):
+        """Whether the code for ``value`` gives the exact integer (see _SettledRHS):
+        every value's does but ``//``'s and ``%``'s; None where the code is the
+        operand's own (unary ``+``, ``u`` of an unsigned and ``s`` of a signed
+        value), exact if the operand's is."""
+        if type(value) is not Operator:
+            return True
+        if len(value.operands) == 1 and _same_integer(value):
+            return None
+        return value.operator not in ("//", "%")
+
+    def _same_integer(value):
+        """A unary operator whose result is its operand's integer unchanged."""
+        op, (arg,) = value.operator, value.operands
+        return op == "+" or (op == "u" and not arg.shape().signed) or (
+            op == "s" and arg.shape().signed)
+
+    def _holds(shape, other):
+        """Every value of ``other`` (a Shape) is one of ``shape``."""
+        if other.signed and not shape.signed:
+            return False
+        return other.width + (shape.signed and not other.signed) <= shape.width
 
     def _concat_parts(value):
         """The parts of a (nested) concatenation, lowest first; ``[value]`` otherwise."""
@@ -527,8 +680,15 @@ if PySimEngine is not None:
             emitter.append(f"raise SettleError({'a combinational loop did not settle: ' + what!r})")
 
     def _emit_node(state, emitter, compiler, node):
+        # Each signal starts at its initial value, unless the node begins by
+        # assigning it whole.
+        first = next((stmt for stmt in node.stmts
+                      if compiler.graph.wanted(stmt, node.signals, node.effects)), None)
+        whole = (state.get_signal(first.lhs) if type(first) is Assign
+                 and type(first.lhs) is Signal else None)
         for i in sorted(node.signals):
-            emitter.append(f"next_{i} = {state.slots[i].signal.init}")
+            if i != whole:
+                emitter.append(f"next_{i} = {state.slots[i].signal.init}")
         if node.port is not None:
             port = node.port
             addr = f"({(1 << len(port._addr)) - 1:#x} & {compiler.rhs(port._addr)})"
