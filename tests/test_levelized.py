@@ -14,7 +14,7 @@ settles settles to Amaranth's value and one that does not raises.
 import random
 
 import pytest
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, Value
+from amaranth.hdl import Array, Cat, ClockDomain, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 from amaranth.sim.pysim import PySimEngine
@@ -96,10 +96,13 @@ def _random_design(rng):
     """A module with input signals, comb wires reading inputs and earlier wires,
     registers and a small memory; returns (module, inputs, observed)."""
     m = Module()
+    m.domains.sync = sync = ClockDomain("sync", async_reset=rng.random() < 0.3)
     inputs = [Signal(_shape(rng), name=f"in{k}") for k in range(rng.randint(2, 4))]
     pool = list(inputs)
+    inputs.append(sync.rst)                 # reset now and then (one vector in two)
     observed = []
-    regs = [Signal(_shape(rng), name=f"reg{k}", init=rng.randrange(4)) for k in range(2)]
+    regs = [Signal(_shape(rng), name=f"reg{k}", init=rng.randrange(4), reset_less=k == 1)
+            for k in range(2)]
     pool += regs
     for k in range(rng.randint(3, 8)):
         w = Signal(_shape(rng, 16), name=f"w{k}", init=rng.randrange(3))

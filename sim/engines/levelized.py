@@ -43,20 +43,18 @@ says whether they are there; the RTL engine falls back to the plain simulator if
 not.
 """
 
-import copy
-import sys
 
-__all__ = ["LevelizedEngine", "SettleError", "available", "make_simulator"]
+__all__ = ["LevelizedEngine", "SettleError", "available", "make_simulator", "value_reader"]
 
 try:
-    from amaranth.hdl import Const, Signal
+    from amaranth.hdl import Cat, Const, Signal, Value
     from amaranth.hdl._ast import (Assign, Concat, Operator, Part, Print, Property, SignalSet,
                                    Slice, Switch, SwitchValue)
     from amaranth.hdl._mem import MemoryInstance
     from amaranth.hdl._xfrm import LHSMaskCollector
-    from amaranth.sim._pyrtl import (PyRTLProcess, _FragmentCompiler, _LHSValueCompiler,
-                                     _PythonEmitter, _RHSValueCompiler, _StatementCompiler,
-                                     _ValueCompiler)
+    from amaranth.sim._pyrtl import (PyRTLProcess, _LHSValueCompiler, _PythonEmitter,
+                                     _RHSValueCompiler, _StatementCompiler, _ValueCompiler,
+                                     edge_waker)
     from amaranth.sim.pysim import PySimEngine, _PyEngineState
 except ImportError:                      # another Amaranth: the plain simulator only
     PySimEngine = None
@@ -83,6 +81,18 @@ def make_simulator(toplevel):
     return Simulator(toplevel)
 
 
+def value_reader(state, values):
+    """A function of no arguments that returns the current value of each of
+    ``values`` (Amaranth values), as ``ctx.get`` would, read straight from the
+    simulator state ``state`` (``_PyEngineState`` of either engine): one compiled
+    expression for all instead of ``ctx.get``'s interpretation of each."""
+    emitter = _ScopedEmitter()
+    rhs = _SettledRHS(state, emitter, {})
+    codes = [rhs.sign(Value.cast(v)) for v in values]
+    emitter.append(f"return [{', '.join(codes)}]")
+    return _function(state, emitter, "levelized reader")
+
+
 if PySimEngine is not None:
 
     class LevelizedEngine(PySimEngine):
@@ -106,6 +116,7 @@ if PySimEngine is not None:
 
         def __init__(self):
             super().__init__()
+            self._level = 2             # inside make() and run() (_function)
             self._scopes = [{}]
             self.slots = set()          # slot indices the code names (bound once, outside run)
 
@@ -260,18 +271,15 @@ if PySimEngine is not None:
             return f"({(1 << len(value)) - 1:#x} & {shifted})"
 
         def on_SwitchValue(self, value):
-            # A two-way choice (a Mux) as a conditional expression, both ways
-            # computed (no value's code can raise); otherwise Amaranth's match.
-            cases = value.cases
-            if (len(cases) == 2 and cases[1][0] is None and cases[0][0] is not None
-                    and len(cases[0][0]) == 1 and "-" not in cases[0][0][0]):
-                test = self.mask(value.test)
-                pattern = int(cases[0][0][0] or "0", 2)
-                first, other = self.sign(cases[0][1]), self.sign(cases[1][1])
-                if pattern == 0:
-                    return f"({other} if {test} else {first})"
-                return f"({first} if {test} == {pattern} else {other})"
-            return super().on_SwitchValue(value)
+            # A two-way choice on zero (a Mux, a two-entry Array on one bit) as a
+            # conditional expression, both ways computed (no value's code can
+            # raise); any other as Amaranth's match statement.
+            choice = _two_way(value)
+            if choice is None:
+                return super().on_SwitchValue(value)
+            if_zero, otherwise = choice
+            return (f"({self.sign(otherwise)} if {self.mask(value.test)} "
+                    f"else {self.sign(if_zero)})")
 
         def on_Concat(self, value):
             # Runs of one part (a replicate) are a multiplication by 0b...0001 0001.
@@ -311,9 +319,9 @@ if PySimEngine is not None:
             return f"({join.join(terms)})" if terms else empty
 
     class _NodeStatements(_StatementCompiler):
-        """Amaranth's statement compiler restricted to one node: the assignments to
-        its signals (``only``: slot indices), or with ``effects`` its prints and
-        assertions."""
+        """Amaranth's statement compiler restricted to one node of ``graph``: the
+        assignments to its signals (``only``: slot indices), or with ``effects``
+        its prints and assertions; with no ``graph``, every statement."""
 
         def __init__(self, state, emitter, names, graph):
             _ValueCompiler.__init__(self, state, emitter)
@@ -336,7 +344,7 @@ if PySimEngine is not None:
         def on_statements(self, stmts):
             before = len(self.emitter._buffer)
             for stmt in stmts:
-                if self.graph.wanted(stmt, self.only, self.effects):
+                if self.graph is None or self.graph.wanted(stmt, self.only, self.effects):
                     self(stmt)
             if len(self.emitter._buffer) == before:
                 self.emitter.append("pass")
@@ -387,6 +395,18 @@ if PySimEngine is not None:
         return op == "+" or (op == "u" and not arg.shape().signed) or (
             op == "s" and arg.shape().signed)
 
+    def _two_way(value):
+        """``(if_zero, otherwise)`` if the SwitchValue ``value`` takes one value when
+        its test is zero and another for every other test, else None."""
+        cases = value.cases
+        if len(cases) != 2 or cases[0][0] is None:
+            return None
+        (first, if_first), (second, if_second) = cases
+        zero = "0" * len(value.test)
+        if first == (zero,) and (second is None or second == ("1",) and len(zero) == 1):
+            return if_first, if_second
+        return None
+
     def _holds(shape, other):
         """Every value of ``other`` (a Shape) is one of ``shape``."""
         if other.signed and not shape.signed:
@@ -405,16 +425,6 @@ if PySimEngine is not None:
             f = stack.pop()
             yield f
             stack.extend(sub for sub, _name, _loc in reversed(f.subfragments))
-
-    def _clocked_part(fragment):
-        """A shallow copy of ``fragment`` without its comb statements, comb memory
-        read ports and subfragments: what Amaranth's compiler still compiles."""
-        part = copy.copy(fragment)
-        part.statements = {d: s for d, s in fragment.statements.items() if d != "comb"}
-        part.subfragments = []
-        if isinstance(fragment, MemoryInstance):
-            part._read_ports = [p for p in fragment._read_ports if p._domain != "comb"]
-        return part
 
     class _Graph:
         """The comb nodes of a design, what each reads, the assigned bits of each signal."""
@@ -594,12 +604,11 @@ if PySimEngine is not None:
         return SignalSet()
 
     def _compile(state, top):
-        """Every process of the design: Amaranth's for the clocked part of each
-        fragment, plus one levelized process for all comb logic."""
-        processes = set()
-        clocked = _FragmentCompiler(state)
-        for fragment in _fragments(top):
-            processes |= clocked(_clocked_part(fragment))
+        """Every process of the design: one per clock domain for the clocked logic,
+        one levelized process for all comb logic."""
+        fragments = list(_fragments(top))
+        processes = {_clocked_process(state, domain, parts)
+                     for domain, parts in _clock_domains(fragments)}
         graph = _Graph(state, top)
         if graph.nodes:
             processes.add(_comb_process(state, graph))
@@ -612,7 +621,6 @@ if PySimEngine is not None:
         emitter = _ScopedEmitter()
         names = {}                      # slot index -> local variable of its settled value
         compiler = _NodeStatements(state, emitter, names, graph)
-        emitter._level = 2
         for component in components:
             if len(component) == 1 and component[0] not in deps[id(component[0])]:
                 _emit_node(state, emitter, compiler, component[0])
@@ -621,23 +629,8 @@ if PySimEngine is not None:
             for node in component:
                 for i in node.signals:
                     names[i] = f"next_{i}"
-        # Publish: what PySignalState.update does, inline where every bit is assigned.
-        for i in sorted(graph.driver):
-            mask = graph.masks.get(i, ~0)
-            slot = emitter.slot(i)
-            if mask in (-1, (1 << len(state.slots[i].signal)) - 1):
-                emitter.append(f"if next_{i} != {slot}.next: {slot}.next = next_{i}; "
-                               f"pending_add({slot})")
-            else:
-                emitter.append(f"{slot}.update(next_{i}, {mask})")
-        body = emitter.flush()
-        # The slots' states are bound once, in the closure of run().
-        code = ("def make_run(slots, pending_add):\n"
-                + "".join(f"    s_{i} = slots[{i}]\n" for i in sorted(emitter.slots))
-                + "    def run():\n" + body + "    return run\n")
-        env = {"SettleError": SettleError, **_ValueCompiler.helpers, **_StatementCompiler.helpers}
-        exec(compile(code, "<levelized comb>", "exec"), env)
-        process.run = env["make_run"](state.slots, state.pending.add)
+        _emit_publish(state, emitter, {i: graph.masks.get(i, ~0) for i in graph.driver})
+        process.run = _function(state, emitter, "levelized comb")
 
         def waker(curr, next):
             process.runnable = True
@@ -653,6 +646,111 @@ if PySimEngine is not None:
         for i in graph.driver:
             state.slots[i].is_comb = True
         return process
+
+    def _clock_domains(fragments):
+        """``(domain, [(fragment, domain name), ...])`` for each clock domain
+        (ClockDomain object) some fragment has statements or memory ports in."""
+        domains = {}
+        for fragment in fragments:
+            names = set(fragment.statements)
+            if isinstance(fragment, MemoryInstance):
+                names.update(p._domain for p in fragment._read_ports + fragment._write_ports)
+            for name in sorted(names - {"comb"}):
+                domain = fragment.domains[name]
+                domains.setdefault(id(domain), (domain, []))[1].append((fragment, name))
+        return list(domains.values())
+
+    def _clocked_process(state, domain, parts):
+        """One process for everything clocked by ``domain``: each fragment's
+        statements, reset and memory ports, as Amaranth's compiler does them
+        (fragment by fragment, every read being of the values before the edge),
+        shared subexpressions computed once."""
+        process = PyRTLProcess(is_comb=False)
+        emitter = _ScopedEmitter()
+        compiler = _NodeStatements(state, emitter, {}, None)
+        rhs, lhs = compiler.rhs, compiler.lhs
+        masks = {}
+        for fragment, name in parts:
+            stmts = fragment.statements.get(name, [])
+            ports = [p for p in getattr(fragment, "_read_ports", []) if p._domain == name]
+            collector = LHSMaskCollector()
+            collector.visit_stmt(stmts)
+            for port in ports:
+                collector.visit_value(port._data, ~0)
+            targets = []
+            for signal, mask in collector.masks():
+                i = state.get_signal(signal)
+                emitter.append(f"next_{i} = {emitter.slot(i)}.next")
+                if signal.shape().signed and (mask & 1 << (len(signal) - 1)):
+                    mask |= -1 << len(signal)
+                masks[i] = mask
+                targets.append((i, signal))
+            compiler.on_statements(stmts)
+            if domain.rst is not None:
+                emitter.append(f"if {rhs.mask(domain.rst)}:")
+                with emitter.indent():
+                    emitter.append("pass")
+                    for i, signal in targets:
+                        if not signal.reset_less:
+                            emitter.append(f"next_{i} = {signal.init}")
+            if isinstance(fragment, MemoryInstance):
+                _emit_memory_ports(state, emitter, rhs, lhs, fragment, name, ports)
+        _emit_publish(state, emitter, masks)
+        process.run = _function(state, emitter, f"levelized {domain.name}")
+        polarity = 1 if domain.clk_edge == "pos" else 0
+        state.add_signal_waker(domain.clk, edge_waker(process, polarity))
+        if domain.async_reset and domain.rst is not None:
+            state.add_signal_waker(domain.rst, edge_waker(process, 1))
+        return process
+
+    def _emit_memory_ports(state, emitter, rhs, lhs, fragment, name, read_ports):
+        """A memory's write ports, then its read ports, in ``name`` (Amaranth's code:
+        a read sees the memory before this edge's writes, or, transparent, them)."""
+        memory = emitter.slot(state.get_memory(fragment._data))
+        writes = {}
+        for index, port in enumerate(fragment._write_ports):
+            if port._domain != name:
+                continue
+            addr = emitter.def_var("write_addr", rhs.mask(port._addr))
+            data = emitter.def_var("write_data", rhs.mask(port._data))
+            en = emitter.def_var("write_en", rhs.mask(
+                Cat(bit.replicate(port._granularity) for bit in port._en)))
+            emitter.append(f"{memory}.write({addr}, {data}, {en})")
+            writes[index] = addr, data, en
+        for port in read_ports:
+            emitter.append(f"if {rhs.mask(port._en)}:")
+            with emitter.indent():
+                addr = emitter.def_var("read_addr", rhs.mask(port._addr))
+                data = emitter.def_var("read_data", f"{memory}.read({addr})")
+                for index in port._transparent_for:
+                    waddr, wdata, wen = writes[index]
+                    emitter.append(f"if {addr} == {waddr}:")
+                    with emitter.indent():
+                        emitter.append(f"{data} &= ~{wen}")
+                        emitter.append(f"{data} |= {wdata} & {wen}")
+                lhs(port._data)(data)
+
+    def _emit_publish(state, emitter, masks):
+        """Hand every ``next_<slot>`` to the simulator: what ``_PySignalState.update``
+        does, inline where every bit is assigned (``masks``: slot -> bits)."""
+        for i, mask in sorted(masks.items()):
+            slot = emitter.slot(i)
+            if mask in (-1, (1 << len(state.slots[i].signal)) - 1):
+                emitter.append(f"if next_{i} != {slot}.next: {slot}.next = next_{i}; "
+                               f"pending_add({slot})")
+            else:
+                emitter.append(f"{slot}.update(next_{i}, {mask})")
+
+    def _function(state, emitter, name):
+        """The emitted code as a function of no arguments, the simulator states it
+        names (``s_<slot>``) bound once, in its closure."""
+        body = emitter.flush() or "        pass\n"
+        code = ("def make(slots, pending_add):\n"
+                + "".join(f"    s_{i} = slots[{i}]\n" for i in sorted(emitter.slots))
+                + "    def run():\n" + body + "    return run\n")
+        env = {"SettleError": SettleError, **_ValueCompiler.helpers, **_StatementCompiler.helpers}
+        exec(compile(code, f"<{name}>", "exec"), env)
+        return env["make"](state.slots, state.pending.add)
 
     def _emit_loop(state, emitter, compiler, component, names):
         """A combinational loop: its nodes again and again, each pass reading the
@@ -692,8 +790,8 @@ if PySimEngine is not None:
         if node.port is not None:
             port = node.port
             addr = f"({(1 << len(port._addr)) - 1:#x} & {compiler.rhs(port._addr)})"
-            memory = state.get_memory(node.memory)
-            data = emitter.def_var("read_data", f"slots[{memory}].read({addr})")
+            memory = emitter.slot(state.get_memory(node.memory))
+            data = emitter.def_var("read_data", f"{memory}.read({addr})")
             compiler.lhs(port._data)(data)
         else:
             compiler.only, compiler.effects = node.signals, node.effects

@@ -22,35 +22,29 @@ __all__ = ["RtlEngine", "SignalReader"]
 
 
 class SignalReader:
-    """Reads many signals per simulated cycle, cheaply.
+    """Reads many values per simulated cycle, cheaply.
 
     ``ctx.get`` is general (any expression, shape-castable results) and costs a
-    few microseconds per call; the lockstep checker reads ~40 signals every
-    cycle.  For plain signals this reader looks the simulator's storage slots up
-    once and then reads their current values directly.  That relies on pysim's
-    engine state (``_engine._state.slots[...].curr``, Amaranth 0.5); if the
-    simulator does not offer it, it falls back to ``ctx.get``, which gives the
-    same values more slowly.
+    few microseconds per call, interpreting the expression each time; the
+    lockstep checker reads ~50 values every cycle.  This reader compiles them
+    once into one function that reads the simulator's state directly
+    (:func:`sim.engines.levelized.value_reader`).  That relies on pysim's engine
+    state (``_engine._state``, Amaranth 0.5); where the simulator does not offer
+    it, it falls back to ``ctx.get``, which gives the same values more slowly.
     """
 
-    def __init__(self, ctx, signals):
-        self.signals = list(signals)
+    def __init__(self, ctx, values):
+        from .levelized import available, value_reader
+        self.values = list(values)
         self._ctx = ctx
-        self._slots = None
-        try:
-            state = ctx._engine._state
-            indices = [state.get_signal(s) for s in self.signals]
-            slots = state.slots
-            _ = [slots[i].curr for i in indices]
-            self._slots = [slots[i] for i in indices]
-        except Exception:            # another simulator backend: use the public API
-            self._slots = None
+        state = getattr(getattr(ctx, "_engine", None), "_state", None)
+        self._read = value_reader(state, self.values) if available() and state else None
 
     def read(self):
-        """Current values, in the order given."""
-        if self._slots is not None:
-            return [s.curr for s in self._slots]
-        return [self._ctx.get(s) for s in self.signals]
+        """Current values, in the order given (ints, as ``ctx.get`` gives for a Value)."""
+        if self._read is not None:
+            return self._read()
+        return [self._ctx.get(v) for v in self.values]
 
 
 class _Job:
