@@ -69,10 +69,16 @@ class RtlEngine(Engine):
         Cycles a single wait (a debug answer, a run) may take before TimeoutError.
     regfile : "ff", "lutram" or "bram"
         The register files' implementation (``hdl/core.py``).
+    sim_engine : amaranth.sim engine class or None
+        The simulator's engine; None: the levelized engine
+        (:mod:`sim.engines.levelized`, Amaranth's own where it is not available).
+        The same behaviour, cycle for cycle; Amaranth's is an order of magnitude
+        slower on this core (``python -m benchmarks.pysim``).
     """
     name = "rtl"
 
-    def __init__(self, config=None, vcd=None, memory_init=(), timeout=10_000_000, regfile="ff"):
+    def __init__(self, config=None, vcd=None, memory_init=(), timeout=10_000_000, regfile="ff",
+                 sim_engine=None):
         from hdl.core import Sentron
         from .rtl_driver import DebugDriver
         self.config = config if config is not None else CoreConfig()
@@ -80,6 +86,7 @@ class RtlEngine(Engine):
         self.driver = DebugDriver(self.core, timeout=timeout)
         self.words = []
         self.vcd_path = vcd
+        self.sim_engine = sim_engine
         self._job = None
         self._sim = None             # built by the first call
         self._vcd = None
@@ -93,11 +100,13 @@ class RtlEngine(Engine):
         self.vcd_path = path
 
     def _simulator(self):
+        from amaranth.sim import Simulator
         from .levelized import make_simulator
         if self._closed:
             raise RuntimeError("the engine is closed")
         if self._sim is None:
-            self._sim = make_simulator(self.core)
+            self._sim = (make_simulator(self.core) if self.sim_engine is None
+                         else Simulator(self.core, engine=self.sim_engine))
             self._sim.add_clock(1e-6)
             self._sim.add_testbench(self._serve)
             if self.vcd_path:
