@@ -222,3 +222,24 @@ def test_entry_point_runs_as_a_script():
     for option in ("--no-synth", "--no-engines", "--no-write", "--engine-program", "--boards",
                    "--board-report"):
         assert option in out.stdout
+
+
+def test_pysim_measures_the_default_core_on_both_simulator_engines():
+    """benchmarks/pysim.py: the whole program on either engine (the golden model's
+    cycle count), and the figures that explain the rate: the levelized engine
+    evaluates the comb logic once per clock, Amaranth's several times."""
+    from amaranth.sim.pysim import PySimEngine
+    from benchmarks import pysim
+    from sim.asm.progfile import load_program_file
+    from sim.golden.machine import Machine
+    from sim.isa.encoding import CoreConfig
+    path = os.path.join(ROOT, "examples", "micro_vtpu.vasm")
+    m = Machine(CoreConfig())
+    m.load_program(load_program_file(path).words)
+    cycles = m.run(10_000).cycles
+    ours, amaranths = pysim.measure(path), pysim.measure(path, PySimEngine)
+    assert ours["engine"] == "LevelizedEngine" and amaranths["engine"] == "PySimEngine"
+    assert ours["cycles"] == amaranths["cycles"] == cycles
+    assert ours["processes"] == {"comb": 1, "clocked": 1}
+    assert ours["runs_per_clock"]["comb"] < 1.5 < amaranths["runs_per_clock"]["comb"]
+    assert ours["deltas_per_clock"] < amaranths["deltas_per_clock"]
