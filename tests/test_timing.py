@@ -208,7 +208,8 @@ def test_retire_records_writes_and_visibility():
                               C(COp.KEY, reg=4, ck=0)), HALT], regs={2: 1})
     rec = recs[0]
     assert rec.cycle == 2 and rec.fault == Fault.NONE and rec.ops == 3
-    assert sorted(rec.reg_writes) == [RegWrite(1, 0x3F800000, 6), RegWrite(3, 0, 3), RegWrite(4, 0, 3)]
+    assert sorted(rec.reg_writes) == [RegWrite(1, 0x3F800000, 6, 6), RegWrite(3, 0, 3, 3),
+                                    RegWrite(4, 0, 3, 3)]
     assert rec.mem_op == (SOp.GATHER, 0, 0)
     # the register file during the run: r1 shows its old value until cycle 6
     assert m.regs_at(5)[1] == 0 and m.regs_at(6)[1] == 0x3F800000
