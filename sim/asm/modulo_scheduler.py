@@ -1,4 +1,4 @@
-"""Iterative modulo scheduling (B. R. Rau, 1994) of a loop body: one timetable for all iterations.
+"""Modulo scheduling of a loop body (iterative, B. R. Rau 1994; then depth-first): one timetable for all iterations.
 
 Why: a LOOP body packed on its own leaves lanes idle while it waits for its own
 results; a software pipeline starts iteration ``n + 1`` every II cycles while
@@ -22,8 +22,10 @@ places operations by decreasing height (the longest path to the end of the
 iteration, loop-carried edges counted at ``L - D * II``) at the earliest time its
 placed predecessors allow, in the first row whose lane is free; when no row in
 ``II`` consecutive times is free it takes a time anyway and evicts what conflicts,
-which is placed again later.  A budget of steps bounds the search; the caller then
-tries ``II + 1``.
+which is placed again later.  A budget of steps bounds the search.  Where it fails
+(a lane full at this II, where evictions can go round and round), a depth-first
+search with backtracking may follow (:func:`_depth_first`, its own budget); the
+caller then tries ``II + 1``.
 """
 
 from dataclasses import dataclass
