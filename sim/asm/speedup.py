@@ -10,6 +10,8 @@ tools/compile_examples.py).
 
     python -m sim.asm.speedup                   # examples/serial/*.vasm, a Markdown table
     python -m sim.asm.speedup FILE.vasm ...
+    python -m sim.asm.speedup --pipelined 12    # on the pipelined core's timing table
+                                                # (docs/isa.md section 7), compiled for it
 """
 
 import argparse
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from sim.asm.assembler import assemble_file
 from sim.golden.machine import Machine
-from sim.isa.encoding import CoreConfig
+from sim.isa.encoding import CoreConfig, Timing
 
 from .compiler import compile_file
 
@@ -113,8 +115,17 @@ def format_table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sim.asm.speedup", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", help="serial programs (default: examples/serial/*.vasm)")
+    parser.add_argument("--pipelined", type=int, metavar="F",
+                        help="run and compile for the pipelined core's timing table with float "
+                             "latency F (docs/isa.md section 7) instead of the default core's")
     args = parser.parse_args(argv)
-    sys.stdout.write(format_table(measure_examples(args.files or None)))
+    config = CoreConfig()
+    if args.pipelined is not None:
+        try:
+            config = config.with_timing(Timing.pipelined(args.pipelined))
+        except ValueError as e:
+            parser.error(str(e))
+    sys.stdout.write(format_table(measure_examples(args.files or None, config)))
     return 0
 
 
