@@ -651,7 +651,7 @@ def test_vtpu_asm_schedule(tmp_path, capsys):
 def test_a_serial_program_longer_than_the_program_memory_compiles_when_it_packs_into_it():
     """The serial input is packed before it runs, so it may hold more operations than
     the program memory has SIWs, with labels past address 1023 (found by the GPT
-    program, whose serial form is longer than its 627 packed SIWs)."""
+    program, whose serial form is longer than its 779 packed SIWs)."""
     lines = []
     for i in range(360):                       # three lanes' worth of independent work
         lines += [f"LI r{1 + i % 8}, {i}", "CADD c0.sc, 1", f"SCATTER [c0], r{1 + i % 8}"]
