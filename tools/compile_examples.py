@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sim.asm.compiler import compile_serial      # noqa: E402
-from sim.isa.encoding import CoreConfig, Timing  # noqa: E402
+from sim.asm.timing_option import add_pipelined_option, configured  # noqa: E402
+from sim.isa.encoding import CoreConfig          # noqa: E402
 
 __all__ = ["COMPILED_EXAMPLES", "compiled_example_text"]
 
@@ -55,16 +56,9 @@ def compiled_example_text(name, config=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
-    parser.add_argument("--pipelined", type=int, metavar="F",
-                        help="compile for the pipelined core's timing table with float latency F "
-                             "(docs/isa.md section 7) instead of the default core's")
+    add_pipelined_option(parser)
     args = parser.parse_args(argv)
-    config = CoreConfig()
-    if args.pipelined is not None:
-        try:
-            config = config.with_timing(Timing.pipelined(args.pipelined))
-        except ValueError as e:
-            parser.error(str(e))
+    config = configured(parser, args, CoreConfig())
     stale = []
     for name in COMPILED_EXAMPLES:
         path = ROOT / "examples" / f"{name}.vasm"

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from sim.asm.assembler import assemble_file
 from sim.golden.machine import Machine
-from sim.isa.encoding import CoreConfig, Timing
+from sim.isa.encoding import CoreConfig
 
 from .compiler import compile_file
+from .timing_option import add_pipelined_option, configured
 
 __all__ = ["Speedup", "measure", "measure_examples", "format_table", "SERIAL_EXAMPLES", "main"]
 
@@ -115,16 +116,9 @@ def format_table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sim.asm.speedup", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", help="serial programs (default: examples/serial/*.vasm)")
-    parser.add_argument("--pipelined", type=int, metavar="F",
-                        help="run and compile for the pipelined core's timing table with float "
-                             "latency F (docs/isa.md section 7) instead of the default core's")
+    add_pipelined_option(parser)
     args = parser.parse_args(argv)
-    config = CoreConfig()
-    if args.pipelined is not None:
-        try:
-            config = config.with_timing(Timing.pipelined(args.pipelined))
-        except ValueError as e:
-            parser.error(str(e))
+    config = configured(parser, args, CoreConfig())
     sys.stdout.write(format_table(measure_examples(args.files or None, config)))
     return 0
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 from sim.asm.assembler import assemble
 from sim.asm.compiler import compile_serial
+from sim.asm.timing_option import add_pipelined_option, configured
 from sim.golden.machine import Machine
 from sim.isa.coord import morton_key
-from sim.isa.encoding import CoreConfig, Fault, Timing
+from sim.isa.encoding import CoreConfig, Fault
 
 from . import activations, linalg, norm, sampling, softmax
 from .operands import Matrix, Regs, Row, Scratch
@@ -249,16 +250,9 @@ def table(measurements):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sim.kernels.measure",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--pipelined", type=int, metavar="F",
-                        help="the pipelined core's timing table with float latency F "
-                             "(docs/isa.md section 7) instead of the default core's")
+    add_pipelined_option(parser)
     args = parser.parse_args(argv)
-    config = CoreConfig()
-    if args.pipelined is not None:
-        try:
-            config = config.with_timing(Timing.pipelined(args.pipelined))
-        except ValueError as e:
-            parser.error(str(e))
+    config = configured(parser, args, CoreConfig())
     measurements = [measure(case, config) for case in CASES]
     for m in measurements:
         if not m.same:
