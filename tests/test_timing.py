@@ -418,6 +418,7 @@ def test_pipelined_retire_cycles_follow_the_rule(program):
                 history.append(w)
         earliest = rec.cycle + 1 + (3 if rec.penalty else 0)
         last = rec.cycle
+    assert m.cycles <= program.max_cycles          # the generator's bound reads the table too
     for cycle in range(last, last + F + 2):
         seen = list(initial)
         for w in history:                         # writes in retire order
