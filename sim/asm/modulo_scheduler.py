@@ -287,8 +287,6 @@ def _iterative(problem, budget):
     return times
 
 
-
-
 #: Steps (tentative placements) of the depth-first search before it gives up.
 DEPTH_FIRST_BUDGET = 3000
 #: Stages of an operation's window the depth-first search tries.

@@ -4,9 +4,10 @@ A :class:`Machine` holds the architectural state and retires SIWs in program
 order.  Each retirement is a :class:`Retire` record carrying everything another
 implementation must agree with: the retire cycle predicted by the timing model
 (docs/isa.md section 7), the fault if any, and every write with the cycles from
-which it is visible in the register file and ready for a later SIW.  A lockstep checker drives ``start()`` / ``retire()`` and
-compares the hardware after every SIW; ``run()`` and ``step()`` are built on the
-same two calls, so there is only one path through an SIW.
+which it is visible in the register file and ready for a later SIW.  A lockstep
+checker drives ``start()`` / ``retire()`` and compares the hardware after every
+SIW; ``run()`` and ``step()`` are built on the same two calls, so there is only
+one path through an SIW.
 """
 
 from dataclasses import dataclass

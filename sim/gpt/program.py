@@ -267,7 +267,8 @@ def _field(w, out, word, shift, bits, base, t):
 def _step_jobs(w):
     """The job loop: ``y = init + W_k max(x, floor)`` for the segment's jobs, then the
     next segment.  Registers: y in r0..r15, tile elements r16..r25, x gathered r26,
-    ``max(x, floor)`` r29 and its copy r30 (the MACs' operand), floor r27.
+    ``max(x, floor)`` r29 and its copy r30 (the MACs' operand; ``t``'s and ``row``'s
+    registers, free during the column loop), floor r27.
 
     Why the copy: the 16 MACs of a column read ``max(x, floor)`` over 16 cycles, and
     the next column's MAX may overwrite it only after the last of them; its result

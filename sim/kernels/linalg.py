@@ -21,8 +21,8 @@ from sim.isa.encoding import CoreConfig
 from .operands import Matrix, Regs, Row, registers_of
 from .serial import Code, Stream, repeat, slot_streams
 
-__all__ = ["DEFAULT_CHAINS", "DEFAULT_TIMING", "COLUMN_BLOCK", "MATVEC_TEMPS", "tree_order", "dot", "saxpy", "matvec", "gemm",
-           "reduce_sum", "reduce_max", "sum_squares", "load", "store"]
+__all__ = ["DEFAULT_CHAINS", "DEFAULT_TIMING", "COLUMN_BLOCK", "MATVEC_TEMPS", "tree_order", "dot",
+           "saxpy", "matvec", "gemm", "reduce_sum", "reduce_max", "sum_squares", "load", "store"]
 
 #: The timing table kernels are written for unless told otherwise: the default core's.
 DEFAULT_TIMING = CoreConfig().timing
@@ -318,11 +318,12 @@ def _matvec_rows(code, w, x, y, scratch, temps, block):
         element(full)
 
 
-def gemm(a, b, c, *, scratch, block=None, temps=MATVEC_TEMPS, label="gemm"):
+def gemm(a, b, c, *, scratch, block=None, temps=MATVEC_TEMPS, timing=DEFAULT_TIMING,
+         label="gemm"):
     """``c`` = ``a b`` for matrices in memory: one column-form :func:`matvec` per column of ``b``.
 
-    Each column of ``b`` is a matvec of its own, so the program repeats its code
-    once per column.
+    Each column of ``b`` is a matvec of its own (for ``timing``), so the program
+    repeats its code once per column.
     """
     if not all(isinstance(m, Matrix) for m in (a, b, c)):
         raise TypeError("gemm takes three Matrix operands")
@@ -332,7 +333,7 @@ def gemm(a, b, c, *, scratch, block=None, temps=MATVEC_TEMPS, label="gemm"):
     lines = []
     for n in range(b.cols):
         lines += matvec(a, b.column(n), c.column(n), scratch=scratch, block=block, temps=temps,
-                        label=f"{label}_{n}")
+                        timing=timing, label=f"{label}_{n}")
     return lines
 
 
