@@ -783,6 +783,6 @@ def test_measure_takes_a_pipelined_table(capsys):
     with pytest.raises(SystemExit):
         measure.main(["--pipelined", "4"])                   # F must exceed commit_depth
     assert "commit_depth" in capsys.readouterr().err
-    assert measure.chains_for(CoreConfig().timing, 10) == 4  # one chain per cycle of F
-    from sim.isa.encoding import Timing
-    assert measure.chains_for(Timing.pipelined(12), 10) == 10
+    # ceil(latency / cycles per element), at least the default core's 4, at most `most`
+    assert [measure.chains_for(12, 2, 10), measure.chains_for(12, 1, 10),
+            measure.chains_for(2, 1, 10), measure.chains_for(17, 3, 6)] == [6, 10, 4, 6]

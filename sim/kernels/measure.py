@@ -79,11 +79,13 @@ def _values(seed):
     return lambda low=-2.0, high=2.0: struct.unpack("<f", struct.pack("<f", rnd.uniform(low, high)))[0]
 
 
-def chains_for(timing, most):
-    """Accumulators of a reduction for ``timing``: one per cycle of its float latency (the
-    full rate, docs/kernels.md), but at most ``most``, what the registers hold beside
-    the kernel's other registers."""
-    return min(timing.float_op, most)
+def chains_for(latency, cycles, most):
+    """Independent chains (accumulators, slot cursors) a kernel's loop needs for its
+    table: a chain waits ``latency`` cycles per element and the lanes take ``cycles``
+    per element, so ``ceil(latency / cycles)`` chains keep the lanes busy; never fewer
+    than the default core's :data:`~sim.kernels.linalg.DEFAULT_CHAINS`, at most
+    ``most``, what the registers hold beside the kernel's other registers."""
+    return min(most, max(linalg.DEFAULT_CHAINS, -(-latency // cycles)))
 
 
 def _row(base, n, value, **kw):
@@ -93,20 +95,23 @@ def _row(base, n, value, **kw):
 
 def _dot_rows(value, timing):
     (x, mx), (y, my) = _row(_X, 64, value), _row(_Y, 64, value)
-    chains = chains_for(timing, 10)             # an accumulator and two temporaries each
+    # a MAC chain of latency F, two GATHERs per element; an accumulator and two temporaries each
+    chains = chains_for(timing.float_op, 2, 10)
     return linalg.dot(x, y, 0, scratch=_ALL.without([0]), chains=chains), mx + my, {}
 
 
 def _saxpy_rows(value, timing):
     (x, mx), (y, my) = _row(_X, 64, value), _row(_Y, 64, value)
-    unroll = chains_for(timing, 6)              # a slot cursor each, of 8 with x's and the limit
+    # a slot cursor's element: GATHER, MAC, SCATTER, then its move, seen by the next SIW;
+    # three S operations each; a cursor per slot, of 8 with x's and the limit
+    unroll = chains_for(timing.gather + timing.float_op + 1, 3, 6)
     return (linalg.saxpy(31, x, y, scratch=_ALL.without([31]), unroll=unroll), mx + my,
             {31: value()})
 
 
 def _dot_regs(value, timing):
     xr, (y, my) = Regs.span(16, 16), _row(_Y, 16, value)
-    chains = chains_for(timing, 7)              # an accumulator and a temporary each
+    chains = chains_for(timing.float_op, 1, 7)  # an accumulator and a temporary each
     return (linalg.dot(xr, y, 0, scratch=_ALL.without([0]), chains=chains), my,
             {r: value() for r in xr})
 
@@ -138,7 +143,7 @@ def _matvec_blocks(value, timing):
 
 def _matvec_rows(value, timing):
     w, xr = Matrix.row_major(_W, 32, 16), Regs.span(16, 16)
-    block = chains_for(timing, 12)              # a chain per row of a group
+    block = chains_for(timing.float_op, 1, 12)  # a chain per row of a group
     temps = min(linalg.MATVEC_TEMPS, 16 - block)  # the registers x and the chains leave
     return (linalg.matvec(w, xr, Row(_OUT, 32), scratch=_ALL.without(xr), block=block,
                           temps=temps, timing=timing),
@@ -147,14 +152,14 @@ def _matvec_rows(value, timing):
 
 def _reduction(value, timing):
     x = Row(_X, 512)
-    chains = chains_for(timing, 15)             # an accumulator and a temporary each
+    chains = chains_for(timing.float_op, 1, 15)  # an accumulator and a temporary each
     return (linalg.reduce_sum(x, 0, scratch=_ALL.without([0]), chains=chains),
             [(c, k + 1.0) for k, c in enumerate(x.coords())], {})
 
 
 def _sum_squares(value, timing):
     x, mx = _row(_X, 64, value)
-    chains = chains_for(timing, 15)
+    chains = chains_for(timing.float_op, 1, 15)
     return linalg.sum_squares(x, 0, scratch=_ALL.without([0]), chains=chains), mx, {}
 
 
