@@ -72,7 +72,8 @@ def bench_engines(path, lockstep_row=None, min_time=0.5):
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         st = rtl.state()
         regfile = regfile_text(rtl.core)
-    rows.append({"engine": "pysim", "what": "`hdl/core.py` on Amaranth's Python simulator",
+    rows.append({"engine": "pysim", "what": "`hdl/core.py` on Amaranth's Python simulator "
+                 "(levelized engine, `sim/engines/levelized/`)",
                  "regfile": regfile,
                  "runs": 1, "cycles": st.cycles, "wall": wall, "cpu": cpu, "setup": setup,
                  "setup_what": "elaboration, simulator start, program load",

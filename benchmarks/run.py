@@ -10,6 +10,9 @@
     python benchmarks/run.py --no-synth               # programs and engines only
     python benchmarks/run.py --no-write               # print, do not touch docs/benchmarks.md
     python benchmarks/run.py --only-gpt               # the GPT section only (printed)
+    python benchmarks/run.py --pipelined 8 12 16      # the timing tables' section only: the
+                                                      # examples, kernels and GPT on the
+                                                      # golden model, default and pipelined
 
 Sections of the output, every figure measured by this script, one module each:
 
@@ -36,6 +39,11 @@ Sections of the output, every figure measured by this script, one module each:
    iCEBreaker from its synthesis when not built.
 6. **Targets** (``targets.py``): each target with its measured value, met or not,
    and what limits it.
+
+``--pipelined F ...`` runs one section of its own instead (``timing.py``): every
+example's ops/cycle, every kernel's ops/cycle compiled for the table and the GPT's
+cycles/token, on the golden model for the default timing table and the pipelined
+core's (docs/isa.md section 7) at each float latency F.
 
 The text goes to standard output and into docs/benchmarks.md between its markers
 (``page.py``), so the page is always the output of this script.  Wall-clock figures
@@ -64,6 +72,7 @@ from benchmarks.programs import bench_program, program_table  # noqa: E402
 from benchmarks.synthesis import (bench_breakdown, bench_fp_fmax, bench_synth,  # noqa: E402
                                   breakdown_table, config_text, fp_table, synth_table)
 from benchmarks.targets import targets  # noqa: E402
+from benchmarks.timing import bench_timing, timing_table  # noqa: E402
 
 __all__ = ["main"]
 
@@ -95,10 +104,23 @@ def main(argv=None):
     parser.add_argument("--board-report", action="append", type=_board_report_arg, default=[],
                         metavar="BOARD=DIR", help="take BOARD's row from an existing `vtpu "
                         "build` directory (its report.json, or build.log if it did not fit)")
+    parser.add_argument("--pipelined", type=int, nargs="+", metavar="F",
+                        help="only the timing tables' section (printed): the golden model's "
+                             "figures for the default table and the pipelined core's at float "
+                             "latency F (docs/isa.md section 7)")
     parser.add_argument("examples", nargs="*", help="programs (default: examples/*.vasm)")
     args = parser.parse_args(argv)
     if args.only_gpt:
         print(gpt_table(bench_gpt()))
+        return 0
+    if args.pipelined:
+        from sim.isa.encoding import Timing
+        for latency in args.pipelined:
+            try:
+                Timing.pipelined(latency)
+            except ValueError as e:
+                parser.error(str(e))
+        print(timing_table(bench_timing(args.pipelined)))
         return 0
     paths = args.examples or sorted(glob.glob(os.path.join(ROOT, "examples", "*.vasm")))
     env = environment()

@@ -12,9 +12,13 @@ After place and route, nextpnr's JSON report gives the figures printed here
 (logic cells or LUTs, block RAM, DSP, achieved Fmax against the constraint; read by
 ``boards/nextpnr_report.py``, as the benchmarks read them), and
 a clock that misses its constraint fails the build loudly (:class:`TimingError`,
-exit status 1 from ``vtpu build``).  Everything goes to ``build/<board>/``.
+exit status 1 from ``vtpu build``).  Everything goes to ``build/<board>/``, and
+beside the bitstream :data:`RECORD_NAME` records what a host needs to talk to it
+(the host link's rate, the clock and divisor behind it), which ``vtpu run``
+reads (:func:`recorded_baud`).
 """
 
+import importlib
 import json
 import os
 import re
@@ -23,11 +27,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hdl.uart import BaudError
+
 from . import toolchain
 from .nextpnr_report import log_utilisation, overfull, parse_report
 
-__all__ = ["BOARDS", "BuildError", "TimingError", "BuildResult", "build", "toolchain_env",
-           "format_report"]
+__all__ = ["BOARDS", "BuildError", "TimingError", "BuildResult", "build", "nextpnr_options",
+           "toolchain_env", "format_report", "RECORD_NAME", "write_record", "read_record", "recorded_baud"]
 
 #: Board name -> (module, top-level class, bitstream file suffix).
 BOARDS = {
@@ -39,6 +45,10 @@ BOARDS = {
 #: the UP5K's logic cells; ``-dff`` lets ABC optimise across flip-flops, which packs
 #: it into 94.2 % and raises its Fmax from 15.1 to 16.1 MHz (docs/boards.md).
 SYNTH_OPTS = {"icebreaker": "-dff"}
+
+#: The file beside a bitstream that says what it was built with, for the host.
+RECORD_NAME = "build.json"
+
 
 class BuildError(Exception):
     """The build could not be made; the message says which step and why."""
@@ -77,6 +87,51 @@ def toolchain_env(required_tools=None):
     except toolchain.ToolchainError as e:
         raise BuildError(str(e)) from None
     return variables
+
+
+def write_record(out_dir, board, rate, bitstream):
+    """Write :data:`RECORD_NAME` into ``out_dir``: ``board``, the ``bitstream``'s file
+    name, and of ``rate`` (a :class:`boards.top.LinkRate`) the host link's rate, the
+    clock and the UART divisor that makes it.  Returns its path."""
+    record = {"board": board, "bitstream": Path(bitstream).name, "baud": rate.baud,
+              "clock_hz": rate.clock_hz, "uart_divisor": rate.divisor}
+    path = Path(out_dir) / RECORD_NAME
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def read_record(build_dir):
+    """The record :func:`write_record` left in ``build_dir``, as a dict; a
+    :class:`BuildError` naming the file if it is missing or not a build record."""
+    path = Path(build_dir) / RECORD_NAME
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BuildError(f"{path}: no build record; build the bitstream with vtpu build "
+                         f"(it writes one), or give the rate with --baud") from None
+    except (OSError, ValueError) as e:
+        raise BuildError(f"{path}: cannot read the build record: {e}") from None
+    baud = record.get("baud") if isinstance(record, dict) else None
+    if not isinstance(baud, int) or isinstance(baud, bool) or baud <= 0:
+        raise BuildError(f"{path}: not a build record (no positive integer 'baud')")
+    return record
+
+
+def recorded_baud(build_dir=None):
+    """The host-link rate of a board's bitstream as its build recorded it: in
+    ``build_dir`` (whose record must be there), or, for None, in the records of
+    ``build/<board>/`` (where ``vtpu build`` puts a bitstream and ``vtpu flash``
+    finds it) if they agree; None if there is none.  A :class:`BuildError` names
+    a missing or broken record, or the records that disagree."""
+    if build_dir is not None:
+        return read_record(build_dir)["baud"]
+    dirs = [d for d in (Path("build") / board for board in BOARDS) if (d / RECORD_NAME).exists()]
+    rates = {d / RECORD_NAME: read_record(d)["baud"] for d in dirs}
+    if len(set(rates.values())) > 1:
+        raise BuildError("the builds disagree on the serial rate ("
+                         + ", ".join(f"{path}: {baud}" for path, baud in rates.items())
+                         + "): say whose bitstream the board runs, or give the rate")
+    return next(iter(rates.values()), None)
 
 
 def format_report(result, board_clock_mhz=None):
@@ -123,38 +178,54 @@ def _run_script(build_dir, script, log_path, echo):
                          + "\n".join(tail))
 
 
+def nextpnr_options(board, report_name, seed=None):
+    """nextpnr's options for ``board``: the JSON report, no failure on missed timing
+    (the build reports it itself), router2 on the ECP5 (it routes a large ECP5
+    design several times faster than the default router1), and ``seed``, the
+    placer's seed (None: nextpnr's own), so that timing can be checked on several."""
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise BuildError(f"the nextpnr seed must be a non-negative integer, not {seed!r}")
+    opts = f"--report {report_name} --timing-allow-fail"
+    if board == "ulx3s":
+        opts += " --router router2"
+    if seed is not None:
+        opts += f" --seed {seed}"
+    return opts
+
+
 def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=print,
-          check_timing=True, core=None, seed=None):
+          check_timing=True, core=None, baud=None, seed=None):
     """Build ``board``'s bitstream into ``out_dir`` (default ``build/<board>``).
 
     ``memory_init``: (key, value) entries baked into the coordinate memory.
-    ``config``, ``freq``: override the board's core configuration and clock.
-    ``seed``: nextpnr's placement seed (None: nextpnr's default).
+    ``config``, ``freq``, ``baud``: override the board's core configuration, clock
+    and host-link rate (default: the fastest its USB bridge and clock allow).
+    ``seed``: nextpnr's placement seed (None: nextpnr's own).
     ``echo``: a function receiving progress lines (None: silent).
     Raises :class:`TimingError` if a clock misses its constraint (after writing
-    the bitstream and the report), :class:`BuildError` for any other failure.
+    the bitstream, the report and the record), :class:`BuildError` for any other
+    failure (a rate the clock cannot divide cleanly, before any tool runs).
     """
     if board not in BOARDS:
         raise BuildError(f"unknown board {board!r}; known: {', '.join(BOARDS)}")
-    import importlib
     module_name, top_name, suffix = BOARDS[board]
     module = importlib.import_module(module_name)
+    try:            # the rate first: one the clock cannot make fails before anything is made
+        module.link_rate(module.DEFAULT_FREQ if freq is None else freq, baud)
+    except BaudError as e:
+        raise BuildError(f"{board}: {e}") from None
+    overrides = {"config": config, "freq": freq, "core": core, "baud": baud}
+    top = getattr(module, top_name)(memory_init=tuple(memory_init), **{
+        name: value for name, value in overrides.items() if value is not None})
     out_dir = Path(out_dir or Path("build") / board).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     say = echo or (lambda line: None)
     start = time.monotonic()
 
     toolchain_env(module.platform().required_tools)
-    kwargs = {"memory_init": tuple(memory_init)}
-    if config is not None:
-        kwargs["config"] = config
-    if freq is not None:
-        kwargs["freq"] = freq
-    if core is not None:
-        kwargs["core"] = core
-    top = getattr(module, top_name)(**kwargs)
     say(f"[{board}] core {top.top.config}, clock {top.freq / 1e6:.3f} MHz "
-        f"(UART divisor {top.top.divisor} for {top.baud} baud)")
+        f"(UART divisor {top.rate.divisor} for {top.rate.baud} baud, "
+        f"{100 * top.rate.error:+.2f} %)")
     steps = getattr(top.top.core, "micro_cycles", 1)
     if steps > 1:
         say(f"[{board}] the core takes {steps} clocks per cycle (block RAM register files): "
@@ -162,14 +233,11 @@ def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=prin
     say(f"[{board}] elaborating and writing the build plan to {out_dir}")
     platform = module.platform()
     report_name = "report.json"
-    # router2 routes a large ECP5 design several times faster than the default router1.
-    nextpnr_opts = f"--report {report_name} --timing-allow-fail" + (
-        " --router router2" if board == "ulx3s" else "") + (
-        f" --seed {int(seed)}" if seed is not None else "")
+    nextpnr_opts = nextpnr_options(board, report_name, seed)
     plan = platform.prepare(top, name="top", verbose=True, nextpnr_opts=nextpnr_opts,
                             synth_opts=SYNTH_OPTS.get(board, ""))
     plan.extract(str(out_dir))
-    for stale in (out_dir / report_name, out_dir / f"top.{suffix}"):
+    for stale in (out_dir / report_name, out_dir / f"top.{suffix}", out_dir / RECORD_NAME):
         if stale.exists():
             stale.unlink()
     say(f"[{board}] synthesis (yosys), place and route (nextpnr), packing; log: "
@@ -179,6 +247,8 @@ def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=prin
     bitstream = out_dir / f"top.{suffix}"
     if not bitstream.exists():
         raise BuildError(f"the build finished but wrote no bitstream {bitstream}")
+    record = write_record(out_dir, board, top.rate, bitstream)
+    say(f"[{board}] host link at {top.rate.baud} baud, recorded in {record} for vtpu run")
     try:
         report = json.loads((out_dir / report_name).read_text())
     except (OSError, ValueError) as e:

@@ -2,8 +2,12 @@
 
 Every board wraps this one component (clock, pins, PLL) and the simulated serial
 line (``sim/host/serial_sim.py``) drives exactly it, so what the tests exercise is what
-goes into the bitstream, minus only the platform wrapper.
+goes into the bitstream, minus only the platform wrapper.  :class:`LinkRate` is
+the host link's serial rate on a board: which one, and the UART divisor that
+makes it from the board's clock.
 """
+
+from dataclasses import dataclass
 
 from amaranth.hdl import ClockDomain, ClockSignal, Module
 from amaranth.lib import io, wiring
@@ -11,12 +15,37 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from hdl.host_link import HostLink
-from hdl.uart import UartRx, UartTx
+from hdl.uart import UartRx, UartTx, divisor_for, fastest_rate
 
-__all__ = ["BoardTop", "DEFAULT_TIMEOUT_BITS", "connect_board"]
+__all__ = ["BoardTop", "DEFAULT_TIMEOUT_BITS", "LinkRate", "connect_board"]
 
 #: Idle-line timeout of the host link, in bit times, when the board does not say.
 DEFAULT_TIMEOUT_BITS = 64
+
+
+@dataclass(frozen=True)
+class LinkRate:
+    """The host link's serial rate on a board: ``baud``, the rate the host sets; the
+    board's ``clock_hz``; and ``divisor``, the UART's clock cycles per bit, which make
+    ``clock_hz / divisor``, within ``hdl.uart.MAX_RATE_ERROR`` of ``baud``."""
+
+    baud: int
+    clock_hz: float
+    divisor: int
+
+    @classmethod
+    def choose(cls, clock_hz, rates, baud=None):
+        """``baud`` at ``clock_hz``, or if None the fastest of ``rates`` (a USB bridge's,
+        fastest first) that the clock divides cleanly; a :class:`hdl.uart.BaudError`
+        names the rate, the clock and the error when it does not."""
+        if baud is None:
+            baud = fastest_rate(clock_hz, rates)
+        return cls(baud, clock_hz, divisor_for(clock_hz, baud))
+
+    @property
+    def error(self):
+        """The board's rate against ``baud``, as a fraction (+: the board is faster)."""
+        return self.clock_hz / self.divisor / self.baud - 1
 
 
 class BoardTop(wiring.Component):
@@ -27,7 +56,7 @@ class BoardTop(wiring.Component):
     config : sim.isa.encoding.CoreConfig
         Size of the core.
     divisor : int
-        Clock cycles per UART bit (``clk_hz // baud``).
+        Clock cycles per UART bit (``hdl.uart.divisor_for(clk_hz, baud)``).
     timeout : int or None
         Clock cycles of idle line that end a request frame; default
         :data:`DEFAULT_TIMEOUT_BITS` bit times.

@@ -5,7 +5,8 @@ The 25 MHz oscillator feeds an ``EHXPLLL`` that makes :data:`DEFAULT_FREQ`.  The
 core keeps the ISA's defaults except for a coordinate memory eight times the
 default's (:data:`CONFIG`): 2048 sets of 4 ways, 8192 entries, enough for the
 GPT's weights (docs/gpt.md), in 56 of the block RAMs (docs/boards.md).  The host link is on
-the FTDI USB UART (``/dev/ttyUSB0`` on the host).
+the FTDI USB UART (``/dev/ttyUSB0`` on the host), at the fastest of the FT231X's
+rates (:data:`BRIDGE_RATES`) that the system clock divides cleanly.
 
 LEDs (D0..D3): running, halted, fault, link busy.
 """
@@ -17,9 +18,10 @@ from amaranth_boards.ulx3s import ULX3S_85F_Platform
 from sim.isa.encoding import CoreConfig
 
 from .pll import ecp5_pll
-from .top import BoardTop, connect_board
+from .top import BoardTop, LinkRate, connect_board
 
-__all__ = ["ULX3STop", "CONFIG", "REGFILE", "DEFAULT_FREQ", "BAUD", "platform"]
+__all__ = ["ULX3STop", "CONFIG", "REGFILE", "DEFAULT_FREQ", "BRIDGE_RATES", "system_clock",
+           "link_rate", "platform"]
 
 #: The core on the 85F: the ISA's defaults, with 2048 sets x 4 ways of coordinate memory.
 CONFIG = CoreConfig(set_bits=11, ways=4)
@@ -28,7 +30,13 @@ CONFIG = CoreConfig(set_bits=11, ways=4)
 REGFILE = "lutram"
 #: System clock made by the PLL from 25 MHz.
 DEFAULT_FREQ = 20e6
-BAUD = 115200
+#: Host-link rates, fastest first: those the FT231X makes exactly from its 3 MHz
+#: baud clock (divided by 1, 1.5, 2 and 3; it goes no faster than 3 Mbaud).  The
+#: default is the first the system clock divides within hdl/uart.py's 2 %: at
+#: 20 MHz, 3 Mbaud would take a divisor of 6.67 (7: 4.8 % slow), so 2 Mbaud
+#: (divisor 10, exact); from 75 MHz on always 3 Mbaud (100 MHz: 33, 1 % fast).
+BRIDGE_RATES = (3_000_000, 2_000_000, 1_500_000, 1_000_000)
+#: Host-link idle timeout: 10 ms, far above any gap inside a frame written at once.
 TIMEOUT_S = 0.010
 
 #: (resource, number, BoardTop LED) of each status LED.
@@ -40,14 +48,29 @@ def platform():
     return ULX3S_85F_Platform()
 
 
-class ULX3STop(wiring.Component):
-    """The ULX3S bitstream's top level (elaborates only on a ULX3S platform)."""
+def system_clock(freq=DEFAULT_FREQ):
+    """The clock the PLL makes for a requested ``freq``: the highest it reaches not above it."""
+    return ecp5_pll(25e6, freq).f_out
 
-    def __init__(self, config=CONFIG, freq=DEFAULT_FREQ, memory_init=(), baud=BAUD, core=None):
+
+def link_rate(freq=DEFAULT_FREQ, baud=None):
+    """The host link's :class:`~boards.top.LinkRate` at :func:`system_clock` ``(freq)``:
+    ``baud``, or if None the fastest of :data:`BRIDGE_RATES` that clock divides cleanly."""
+    return LinkRate.choose(system_clock(freq), BRIDGE_RATES, baud)
+
+
+class ULX3STop(wiring.Component):
+    """The ULX3S bitstream's top level (elaborates only on a ULX3S platform).
+
+    ``baud``: the host link's rate (:func:`link_rate`; ``self.rate``).  A rate the
+    clock cannot divide cleanly is a :class:`hdl.uart.BaudError`.
+    """
+
+    def __init__(self, config=CONFIG, freq=DEFAULT_FREQ, memory_init=(), baud=None, core=None):
         self.pll = ecp5_pll(25e6, freq)
         self.freq = self.pll.f_out
-        self.baud = baud
-        self.top = BoardTop(config, divisor=int(self.freq // baud),
+        self.rate = link_rate(freq, baud)
+        self.top = BoardTop(config, divisor=self.rate.divisor,
                             timeout=int(self.freq * TIMEOUT_S), memory_init=memory_init, core=core,
                             regfile=REGFILE)
         super().__init__({})

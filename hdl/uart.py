@@ -1,6 +1,8 @@
-"""8N1 UART receiver and transmitter: the byte pipe under the host link.
+"""8N1 UART receiver and transmitter, and their divisor rule: the byte pipe under the host link.
 
-Both sides count ``divisor = clk_hz // baud`` clock cycles per bit.  The receiver
+Both sides count ``divisor`` clock cycles per bit (:func:`divisor_for` picks it
+for a clock and a rate, and refuses a rate the clock cannot divide cleanly
+enough for the receiver; its docstring says the rule and why).  The receiver
 runs its input through a two-flop synchroniser (the pin is asynchronous to our
 clock), finds the falling edge of the start bit, re-checks the line half a bit
 later (so a glitch shorter than half a bit is not a byte), then samples every
@@ -18,11 +20,73 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["UartRx", "UartTx", "MIN_DIVISOR"]
+__all__ = ["UartRx", "UartTx", "MIN_DIVISOR", "MAX_RATE_ERROR", "BaudError", "divisor_for",
+           "fastest_rate"]
 
 #: Fewest clock cycles per bit the receiver handles: it needs a distinct middle
 #: of the bit after the synchroniser's two cycles of delay.
 MIN_DIVISOR = 4
+#: Largest relative difference between the rate a divisor makes (``clk_hz /
+#: divisor``) and the rate asked for that :func:`divisor_for` accepts.
+MAX_RATE_ERROR = 0.02
+
+
+class BaudError(ValueError):
+    """A serial rate the UART cannot make from its clock; the message names the rate,
+    the clock and why (the divisor's rate error, or a divisor below the minimum)."""
+
+
+def divisor_for(clk_hz, baud):
+    """Clock cycles per bit for ``baud`` at ``clk_hz``: the divisor whose rate
+    ``clk_hz / divisor`` is nearest ``baud`` (``clk_hz / baud`` rounded).
+
+    Raises :class:`BaudError` if that divisor is below :data:`MIN_DIVISOR` or its
+    rate is more than :data:`MAX_RATE_ERROR` (2 %) away from ``baud``.
+
+    Why 2 %: the receiver times a whole frame from the falling edge of its start
+    bit, which it sees up to one clock late, and samples each bit at its middle.
+    The last sample, the stop bit's, comes 9.5 bit times after that edge, and a
+    sender whose rate is off by a fraction ``e`` has moved its bits by 9.5 ``e``
+    bit times by then; the sample stays inside the stop bit while
+    ``9.5 e + 1 / divisor < 1/2``: ``e`` up to about 2.5 % at the smallest
+    divisor (4), more at larger ones (tests/test_uart.py sends 2 % off both ways).
+    The boards' USB bridges make the rates the boards use exactly (boards/*.py
+    ``BRIDGE_RATES``), so the mismatch between host and board is the divisor's
+    own error, and 2 % stays inside what the receiver takes at every divisor,
+    with room for the clocks' own tolerances (tens of ppm).  The board's
+    transmitter is off by the same 2 % towards the host, whose bridge samples 16
+    times per bit and takes more.
+    """
+    if not isinstance(clk_hz, (int, float)) or not clk_hz > 0:
+        raise ValueError(f"clk_hz must be a positive frequency, not {clk_hz!r}")
+    if not isinstance(baud, int) or isinstance(baud, bool) or baud <= 0:
+        raise ValueError(f"baud must be a positive integer rate, not {baud!r}")
+    low = max(1, int(clk_hz // baud))
+    divisor = min((low, low + 1), key=lambda d: abs(clk_hz / d - baud))
+    where = f"{baud} baud at a {clk_hz / 1e6:.3f} MHz clock"
+    if divisor < MIN_DIVISOR:
+        raise BaudError(f"{where} needs a divisor of {divisor} clock cycles per bit, below the "
+                        f"UART's minimum of {MIN_DIVISOR}: the clock is too slow for that rate")
+    error = clk_hz / divisor / baud - 1
+    if abs(error) > MAX_RATE_ERROR:
+        raise BaudError(f"{where}: the nearest divisor, {divisor}, makes {clk_hz / divisor:.0f} "
+                        f"baud, {100 * error:+.2f} % off, more than the {100 * MAX_RATE_ERROR:g} % "
+                        f"a UART frame tolerates; choose another rate or clock")
+    return divisor
+
+
+def fastest_rate(clk_hz, rates):
+    """The first of ``rates`` (listed fastest first) that :func:`divisor_for` accepts
+    at ``clk_hz``; :class:`BaudError` naming why each one fails if none does."""
+    reasons = []
+    for baud in rates:
+        try:
+            divisor_for(clk_hz, baud)
+        except BaudError as e:
+            reasons.append(str(e))
+        else:
+            return baud
+    raise BaudError("no rate fits: " + "; ".join(reasons) if reasons else "no rates given")
 
 
 def _check_divisor(divisor):
@@ -37,7 +101,7 @@ class UartRx(wiring.Component):
     Parameters
     ----------
     divisor : int
-        Clock cycles per bit, ``clk_hz // baud``; at least :data:`MIN_DIVISOR`.
+        Clock cycles per bit (:func:`divisor_for`); at least :data:`MIN_DIVISOR`.
 
     Attributes
     ----------
@@ -120,7 +184,7 @@ class UartTx(wiring.Component):
     Parameters
     ----------
     divisor : int
-        Clock cycles per bit, ``clk_hz // baud``; at least :data:`MIN_DIVISOR`.
+        Clock cycles per bit (:func:`divisor_for`); at least :data:`MIN_DIVISOR`.
 
     Attributes
     ----------

@@ -220,5 +220,37 @@ def test_entry_point_runs_as_a_script():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--help"],
                          capture_output=True, text=True, cwd=os.path.join(ROOT, "docs"), check=True)
     for option in ("--no-synth", "--no-engines", "--no-write", "--engine-program", "--boards",
-                   "--board-report"):
+                   "--board-report", "--pipelined"):
         assert option in out.stdout
+
+
+def test_pysim_measures_the_default_core_on_both_simulator_engines():
+    """benchmarks/pysim.py: the whole program on either engine (the golden model's
+    cycle count), and the figures that explain the rate: the levelized engine
+    evaluates the comb logic once per clock, Amaranth's several times."""
+    from amaranth.sim.pysim import PySimEngine
+    from benchmarks import pysim
+    from sim.asm.progfile import load_program_file
+    from sim.golden.machine import Machine
+    from sim.isa.encoding import CoreConfig
+    path = os.path.join(ROOT, "examples", "micro_vtpu.vasm")
+    m = Machine(CoreConfig())
+    m.load_program(load_program_file(path).words)
+    cycles = m.run(10_000).cycles
+    ours, amaranths = pysim.measure(path), pysim.measure(path, PySimEngine)
+    assert ours["engine"] == "LevelizedEngine" and amaranths["engine"] == "PySimEngine"
+    assert ours["cycles"] == amaranths["cycles"] == cycles
+    assert ours["processes"] == {"comb": 1, "clocked": 1}
+    assert ours["runs_per_clock"]["comb"] < 1.5 < amaranths["runs_per_clock"]["comb"]
+    assert ours["deltas_per_clock"] < amaranths["deltas_per_clock"]
+
+
+def test_timing_section_columns_and_option(run, capsys):
+    from sim.isa.encoding import CoreConfig, Timing
+    from benchmarks.timing import timing_configs
+    columns = timing_configs(CoreConfig(set_bits=11), [8, 12])
+    assert [t for t, _ in columns] == ["default (F=4)", "pipelined F=8", "pipelined F=12"]
+    assert columns[2][1] == CoreConfig(set_bits=11, float_latency=12, timing=Timing.pipelined(12))
+    with pytest.raises(SystemExit):
+        run.main(["--pipelined", "3"])
+    assert "commit_depth" in capsys.readouterr().err

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from boards import flash as flash_mod
-from boards.build import BuildError, BuildResult, TimingError, build, format_report
+from boards.build import (BuildError, BuildResult, TimingError, build, format_report,
+                          nextpnr_options, read_record)
 from boards.nextpnr_report import parse_report
 from boards.pll import ecp5_pll, ice40_pll
 
@@ -70,6 +71,26 @@ def test_a_design_that_does_not_fit_names_the_overfull_resources(tmp_path):
     with pytest.raises(BuildError, match=r"does not fit the device: ICESTORM_LC 22140 / 5280 "
                                          r"\(419 %\); a smaller core"):
         _run_script(tmp_path, "top", tmp_path / "build.log", echo=None)
+
+
+def test_nextpnr_gets_the_seed_asked_for():
+    opts = nextpnr_options("ulx3s", "report.json", seed=3).split()
+    assert opts[opts.index("--seed") + 1] == "3"
+    assert opts[opts.index("--router") + 1] == "router2"
+    assert "--seed" not in nextpnr_options("icebreaker", "report.json").split()
+    assert "--router" not in nextpnr_options("icebreaker", "report.json", seed=0).split()
+    for bad in (-1, 1.5, "2", True):
+        with pytest.raises(BuildError, match="seed"):
+            nextpnr_options("ulx3s", "report.json", seed=bad)
+
+
+def test_vtpu_build_passes_the_seed_on(monkeypatch):
+    import boards.build as build_mod
+    from sim.cli.main import main
+    seen = {}
+    monkeypatch.setattr(build_mod, "build", lambda board, **kw: seen.update(kw, board=board))
+    assert main(["build", "--board", "icebreaker", "--seed", "7"]) == 0
+    assert seen["board"] == "icebreaker" and seen["seed"] == 7
 
 
 def test_flash_needs_a_bitstream(tmp_path):
@@ -175,6 +196,11 @@ def _build_with_image(tmp_path, board, example, lut_key, min_entries):
 
     result = build(board, out_dir=tmp_path / board, echo=None, memory_init=image.entries)
     _check_build(result, board, lut_key)
+    # Beside the bitstream, for vtpu run: the board's default host-link rate
+    # (iCEBreaker: 3 Mbaud, 4 clocks of 12 MHz; ULX3S: 2 Mbaud, 10 clocks of 20 MHz).
+    record = read_record(result.bitstream.parent)
+    assert (record["baud"], record["uart_divisor"]) == {"icebreaker": (3_000_000, 4),
+                                                        "ulx3s": (2_000_000, 10)}[board]
 
     golden = CoordinateMemory(config.dim_bits, config.set_bits, config.ways)
     golden.load(image.entries)

@@ -12,7 +12,7 @@ import pytest
 
 from boards.icebreaker import CONFIG as ICEBREAKER
 from sim.asm.assembler import assemble_file
-from sim.isa.encoding import CoreConfig, Fault
+from sim.isa.encoding import CoreConfig, Fault, Timing
 from sim.engines.interface import make_engine
 from tests.support.placement import spec_set
 
@@ -132,17 +132,51 @@ def test_reduction():
         sets[set_of(key(lb=1, sc=k))] = sets.get(set_of(key(lb=1, sc=k)), 0) + 1
     assert len(sets) == 256 and set(sets.values()) == {2}
     # The point of the example: all three lanes busy nearly every cycle, for the whole
-    # program.  By its comment: 5 setup SIWs (9 ops), 512 fill and 512 kernel SIWs of
-    # 3 ops, 4 combining ADDs, SCATTER | HALT.  By the timing model (docs/isa.md 7):
-    # the first SIW retires in cycle 2, setup and fill never stall (cycles 2..518),
-    # the fill's LOOP falls through (+1), the kernel retires in 520..1031 = T; the
-    # combine: ADD r1 at T+2, ADD r2 at T+3, ADD r1 += r4 waits for r1 (T+6), the last
-    # ADD for that (T+10), SCATTER | HALT for it (T+14 = 1045), so 1046 cycles.
-    assert len(program.words) == 5 + 4 + 4 + 5
-    assert s.siws == 5 + 512 + 512 + 5
-    assert s.ops == 9 + 3 * 512 * 2 + 4 + 2 == 3087
-    assert s.cycles == 1046
+    # program.  By its comment: 16 setup SIWs (16 LIH, 8 CSET, KEY), the fill loop's 16
+    # and its last pass's 16 (3 ops each, no CADD after the last SCATTER), 4 SIWs of
+    # GATHER | CADD, the kernel loop's 16, 16 straight SIWs (the last 12 GATHERs, 11
+    # with their CADD, and the 16 last ADDs), 15 combining ADDs, SCATTER | HALT.
+    assert len(program.words) == 16 + 16 + 16 + 4 + 16 + 16 + 15 + 1
+    assert s.siws == 16 + 31 * 16 + 16 + 4 + 31 * 16 + 16 + 15 + 1
+    assert s.ops == (16 + 8 + 1) + 3 * 496 + (3 * 16 - 1) + 2 * 4 + 3 * 496 + \
+        (3 * 11 + 2 + 4) + 15 + 2 == 3112
+    # By the timing model (docs/isa.md 7), default core: the first SIW retires in cycle
+    # 2; setup and fill never stall (each fill register is rewritten 16 SIWs later,
+    # F = 4), so the loop's last SIW retires in 2 + 16 + 496 - 1 = 513; the
+    # fall-through costs 1: the last pass in 515..530, the kernel's first GATHERs in
+    # 531..534, its loop in 535..1030 (an ADD reads a value gathered 4 SIWs earlier),
+    # +1, the straight SIWs in 1032..1047.  Chain r's last ADD is in 1032 + r, ready
+    # 4 later: the tree's pairs in 1048..1055, pairs of pairs in 1056..1059, then
+    # r1 += r5 waits for r5 (1057 + 4 = 1061), r9 += r13 for r13 (1063), r1 += r9
+    # for r9 (1067), SCATTER | HALT for r1 (1071): 1072 cycles.
+    assert s.cycles == 1072
     assert s.ops / s.cycles >= 2.9, s.ops / s.cycles
+
+
+@pytest.mark.parametrize("set_bits", [8, 11])
+def test_reduction_on_the_pipelined_core(set_bits):
+    """The same program and result on the pipelined core (Timing.pipelined(12)), with
+    the default memory and the GPT's 8192 entries; its cycles by the pipelined table."""
+    config = CoreConfig(set_bits=set_bits, float_latency=12, timing=Timing.pipelined(12))
+    program = assemble_file(EXAMPLES / "reduction.vasm")
+    engine = make_engine("golden", config)
+    engine.load_program(program.words)
+    s = engine.run(1_000_000)
+    assert_clean_halt(s)
+    total = 512 * 513 // 2
+    assert s.regs[1] == f32(float(total))
+    expected = {key(lb=1, sc=k): f32(float(k + 1)) for k in range(512)}
+    expected[key(lb=2)] = f32(float(total))
+    assert s.entries() == expected and s.siws == 1060 and s.ops == 3112
+    # First retirement in cycle 7; setup 7..22, the fill loop 23..518 (16 SIWs apart
+    # >= F = 12); a fall-through costs 3: the last pass in 522..537, the kernel's first
+    # GATHERs 538..541, its loop 542..1037 (GATHER's latency 4 is exactly the 4 SIWs
+    # between a GATHER and its ADD), +3, the straight SIWs in 1041..1056.  Chain r's
+    # last ADD is in 1041 + r, ready 12 later (1053 + r): pair i of the tree waits for
+    # chain 2i + 1, so the pairs retire in 1057, 1058, 1059, 1060, 1062, 1064, 1066,
+    # 1068; each later ADD waits for its second operand (12 after it): 1070, 1072,
+    # 1076, 1080; 1084, 1092; 1104; SCATTER | HALT in 1116: 1117 cycles.
+    assert s.cycles == 1117
 
 
 def test_memory_full():
@@ -202,6 +236,39 @@ def test_the_compiled_examples_are_the_compilers_output_of_their_serial_sources(
     assert set(tool.COMPILED_EXAMPLES) == {"dot_product", "saxpy"}
     for name in tool.COMPILED_EXAMPLES:
         assert (EXAMPLES / f"{name}.vasm").read_text() == tool.compiled_example_text(name), name
+
+
+def _compile_examples_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "compile_examples", EXAMPLES.parent / "tools" / "compile_examples.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_the_compiled_examples_compile_for_the_pipelined_core_too():
+    """tools/compile_examples.py --pipelined F: the same serial sources compiled for
+    Timing.pipelined(F); run on that table they give the documented results."""
+    from sim.asm.assembler import assemble
+    tool = _compile_examples_tool()
+    config = CoreConfig(float_latency=12, timing=Timing.pipelined(12))
+    for name in tool.COMPILED_EXAMPLES:
+        text = tool.compiled_example_text(name, config)
+        assert text != (EXAMPLES / f"{name}.vasm").read_text()
+        assert "first_retire=7" in text                     # its header names the table
+        engine = make_engine("golden", config)
+        engine.load_program(assemble(text).words)
+        s = engine.run(1_000_000)
+        assert_clean_halt(s)
+        if name == "dot_product":
+            assert s.regs[10] == f32(45760.0)
+        else:
+            ys = [as_float(s.entries()[key(lb=2, sc=k)]) for k in range(N)]
+            assert ys[:3] == [66.5, 68.0, 69.5] and ys[-1] == 161.0
+    assert tool.main(["--pipelined", "12", "--check"]) == 1     # the files hold the default's
+    with pytest.raises(SystemExit):
+        tool.main(["--pipelined", "4"])                         # F must exceed commit_depth
 
 
 def test_the_compiled_examples_beat_the_hand_packed_ones_they_replaced():

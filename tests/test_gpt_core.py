@@ -161,6 +161,20 @@ def test_ten_sampled_names_equal_the_float64_reference(weights, program):
     assert run.names == reference32.generate_names(weights, 10, seed=1, temperature=0.5)
 
 
+@pytest.mark.parametrize("F, samples", [(12, 3), (8, 1), (16, 1)])
+def test_the_program_compiled_for_the_pipelined_core_gives_the_same_names(weights, F, samples):
+    """Compiled for Timing.pipelined(F) (docs/isa.md section 7) and run on the golden model
+    with that table: the binary32 reference's names, since only the timing changed."""
+    from sim.isa.encoding import Timing
+    config = core_config().with_timing(Timing.pipelined(F))
+    compiled = build_program(config)
+    assert len(compiled.words) <= config.prog_depth
+    run = generate_on(make_engine("golden", config), compiled.words,
+                      control_entries(samples=samples, seed=1, temperature=0.5), samples=samples,
+                      max_cycles=100_000_000)
+    assert run.names == reference32.generate_names(weights, samples, seed=1, temperature=0.5)
+
+
 def test_fast_engine_gives_the_golden_names(program):
     for control, samples in ((control_entries(samples=1, greedy=True), 1),
                              (control_entries(samples=3, seed=1, temperature=0.5), 3),

@@ -105,7 +105,7 @@ def check(bits, cases):
         else:
             assert hw["ck_we"] == 0, where
         if rec.reg_writes:
-            (reg, value, visible), = rec.reg_writes
+            (reg, value, visible, _ready), = rec.reg_writes
             assert hw["reg_we"] == 1 and hw["reg_data"] == value and visible == rec.cycle + 1, where
         else:
             assert hw["reg_we"] == 0, where

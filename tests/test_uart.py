@@ -1,5 +1,6 @@
 # amaranth: UnusedElaboratable=no
-"""Bit-level tests of the 8N1 UART: loopback, exact waveform, baud tolerance, framing errors."""
+"""Bit-level tests of the 8N1 UART: loopback, exact waveform, baud tolerance, framing errors,
+and the divisor rule (hdl/uart.py ``divisor_for``) against what the receiver takes."""
 
 import random
 
@@ -8,7 +9,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-from hdl.uart import UartRx, UartTx
+from hdl.uart import MAX_RATE_ERROR, BaudError, UartRx, UartTx, divisor_for, fastest_rate
 
 PERIOD = 1e-6   # one clock cycle in the simulator, seconds
 
@@ -212,3 +213,78 @@ def test_divisor_is_checked():
         UartRx(3)
     with pytest.raises(ValueError, match="divisor"):
         UartTx(2.5)
+
+
+# -- the divisor rule
+
+@pytest.mark.parametrize("clk_hz, baud, divisor", [
+    (20e6, 2_000_000, 10),        # exact
+    (12e6, 3_000_000, 4),         # exact, the smallest divisor
+    (100e6, 3_000_000, 33),       # 33.3: 33 makes 3.030 Mbaud (+1.0 %), 34 2.941 (-2.0 %)
+    (20e6, 115_200, 174),         # 173.6: 174 makes 114943 (-0.22 %), 173 115607 (+0.35 %)
+    (12e6, 115_200, 104),         # 104.2: 104 makes 115385 (+0.16 %)
+])
+def test_divisor_is_the_nearest(clk_hz, baud, divisor):
+    assert divisor_for(clk_hz, baud) == divisor
+
+
+def test_divisor_rule_refuses_a_rate_the_clock_cannot_make():
+    # 20 MHz / 3 Mbaud = 6.67: 7 makes 2.857 Mbaud, 4.76 % slow.
+    with pytest.raises(BaudError, match=r"3000000 baud at a 20\.000 MHz clock: .*divisor, 7, makes "
+                                        r"2857143 baud, -4\.76 % off, more than the 2 %"):
+        divisor_for(20e6, 3_000_000)
+    with pytest.raises(BaudError, match=r"3000000 baud at a 10\.000 MHz clock needs a divisor of 3 "
+                                        r".*below the UART's minimum of 4"):
+        divisor_for(10e6, 3_000_000)
+
+
+def test_divisor_rule_is_two_percent_either_way():
+    assert MAX_RATE_ERROR == 0.02
+    assert divisor_for(10e6 * 1.0199, 1_000_000) == 10
+    assert divisor_for(10e6 * 0.9801, 1_000_000) == 10
+    for factor in (1.0201, 0.9799):
+        with pytest.raises(BaudError, match="more than the 2 %"):
+            divisor_for(10e6 * factor, 1_000_000)
+
+
+@pytest.mark.parametrize("clk_hz, baud", [(0, 115200), (-1e6, 115200), (20e6, 0),
+                                          (20e6, 115200.0), (20e6, "115200")])
+def test_divisor_rule_checks_its_arguments(clk_hz, baud):
+    with pytest.raises(ValueError, match="clk_hz|baud"):
+        divisor_for(clk_hz, baud)
+
+
+def test_fastest_rate_is_the_first_clean_one():
+    rates = (3_000_000, 2_000_000, 1_000_000)
+    assert fastest_rate(20e6, rates) == 2_000_000
+    assert fastest_rate(100e6, rates) == 3_000_000
+    with pytest.raises(BaudError, match="no rate fits: 3000000 baud .* 1000000 baud"):
+        fastest_rate(2e6, rates)
+
+
+# A sender off the receiver's rate by the whole error the rule allows, in both
+# directions, at the divisors the boards' rates give (4: 3 Mbaud at 12 MHz; 10:
+# 2 Mbaud at 20 MHz; 33: 3 Mbaud at 100 MHz) and around them.  The bytes go back to
+# back in bursts, so each start bit must re-synchronise the receiver (the error
+# adds up to 0.2 bit per byte otherwise), and the bursts begin at different phases
+# of the clock, so the receiver meets the start edge early and late in a cycle.
+# 0x00 and 0x7F end with a 0 before the stop bit, 0x80 and 0xFF with a 1, so a
+# stop bit sampled a bit early or late shows.
+_BURST = [0x00, 0xFF, 0x7F, 0x80, 0x55, 0xAA, 0x01, 0xFE]
+
+
+@pytest.mark.parametrize("direction", [+1, -1], ids=["host-fast", "host-slow"])
+@pytest.mark.parametrize("divisor", [4, 5, 6, 7, 10, 33, 34])
+def test_rx_takes_a_sender_off_by_the_largest_allowed_error(divisor, direction):
+    bit_time = divisor * PERIOD / (1 + direction * MAX_RATE_ERROR)
+    phases = (0.1, 0.35, 0.6, 0.85)
+
+    async def script(ctx, pin):
+        for phase in phases:
+            await ctx.delay((2 * divisor + phase) * PERIOD)        # idle, then a new phase
+            for byte in _BURST:
+                await _drive(ctx, pin, _frame_bits(byte), bit_time)
+
+    got, frame_errors = _run_rx(divisor, script)
+    assert got == _BURST * len(phases)
+    assert frame_errors == []

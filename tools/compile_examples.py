@@ -8,6 +8,8 @@ computes. tests/test_examples.py checks that each compiled example is up to date
 
     python tools/compile_examples.py          # rewrite examples/dot_product.vasm, saxpy.vasm
     python tools/compile_examples.py --check  # exit 1 if one is stale
+    python tools/compile_examples.py --pipelined 12   # compile them for the pipelined core's
+                                                      # timing table (docs/isa.md section 7)
 """
 
 import argparse
@@ -18,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sim.asm.compiler import compile_serial      # noqa: E402
+from sim.asm.timing_option import add_pipelined_option, configured  # noqa: E402
 from sim.isa.encoding import CoreConfig          # noqa: E402
 
 __all__ = ["COMPILED_EXAMPLES", "compiled_example_text"]
@@ -53,11 +56,13 @@ def compiled_example_text(name, config=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
+    add_pipelined_option(parser)
     args = parser.parse_args(argv)
+    config = configured(parser, args, CoreConfig())
     stale = []
     for name in COMPILED_EXAMPLES:
         path = ROOT / "examples" / f"{name}.vasm"
-        text = compiled_example_text(name)
+        text = compiled_example_text(name, config)
         if path.read_text() != text:
             stale.append(path)
             if not args.check:

@@ -1,4 +1,4 @@
-"""Iterative modulo scheduling (B. R. Rau, 1994) of a loop body: one timetable for all iterations.
+"""Modulo scheduling of a loop body (iterative, B. R. Rau 1994; then depth-first): one timetable for all iterations.
 
 Why: a LOOP body packed on its own leaves lanes idle while it waits for its own
 results; a software pipeline starts iteration ``n + 1`` every II cycles while
@@ -22,8 +22,10 @@ places operations by decreasing height (the longest path to the end of the
 iteration, loop-carried edges counted at ``L - D * II``) at the earliest time its
 placed predecessors allow, in the first row whose lane is free; when no row in
 ``II`` consecutive times is free it takes a time anyway and evicts what conflicts,
-which is placed again later.  A budget of steps bounds the search; the caller then
-tries ``II + 1``.
+which is placed again later.  A budget of steps bounds the search.  Where it fails
+(a lane full at this II, where evictions can go round and round), a depth-first
+search with backtracking may follow (:func:`_depth_first`, its own budget); the
+caller then tries ``II + 1``.
 """
 
 from dataclasses import dataclass
@@ -135,12 +137,15 @@ def _heights(n, edges, ii):
     return height
 
 
-def modulo_schedule(lanes, edges, ii, *, pinned=None, stage_zero=(), groups=(), budget=None):
+def modulo_schedule(lanes, edges, ii, *, pinned=None, stage_zero=(), groups=(), budget=None,
+                    depth_first=True):
     """A :class:`ModuloSchedule` at this ``ii`` for operations on ``lanes`` with
     dependences ``edges``, or None if the search finds none within its budget.
 
     ``pinned``: ``{operation: time}`` fixed times.  ``stage_zero``: operations that
     must have ``time < ii``.  ``groups``: sets of operations that must share a stage.
+    ``budget``: steps of the iterative search.  ``depth_first``: when it fails, run the
+    depth-first search too (:data:`DEPTH_FIRST_BUDGET` steps).
     """
     n = len(lanes)
     pinned = dict(pinned or {})
@@ -153,17 +158,43 @@ def modulo_schedule(lanes, edges, ii, *, pinned=None, stage_zero=(), groups=(), 
     if windows is None:
         return None
     low, high = windows
-    group_of = {}
-    for g, members in enumerate(groups):
-        for i in members:
-            group_of[i] = g
-    preds = [[] for _ in range(n)]
-    succs = [[] for _ in range(n)]
-    for e in edges:
-        w = e.latency - e.distance * ii
-        preds[e.dst].append((e.src, w))
-        succs[e.src].append((e.dst, w))
-    height = _heights(n, edges, ii)
+    problem = _Problem(lanes, edges, ii, pinned, groups, low, high)
+    times = _iterative(problem, budget)
+    if times is None and depth_first:
+        times = _depth_first(problem, DEPTH_FIRST_BUDGET)
+    if times is None:
+        return None
+    schedule = ModuloSchedule(ii, tuple(times[i] for i in range(n)))
+    _check(schedule, lanes, edges, pinned, stage_zero, groups)
+    return schedule
+
+
+class _Problem:
+    """What both searches need: lanes, II, pinned times, the windows, the groups and the
+    dependences as ``(other operation, weight)`` lists (``t_dst >= t_src + weight``)."""
+
+    def __init__(self, lanes, edges, ii, pinned, groups, low, high):
+        n = len(lanes)
+        self.n, self.lanes, self.ii, self.pinned, self.groups = n, lanes, ii, pinned, groups
+        self.low, self.high = low, high
+        self.group_of = {}
+        for g, members in enumerate(groups):
+            for i in members:
+                self.group_of[i] = g
+        self.preds = [[] for _ in range(n)]
+        self.succs = [[] for _ in range(n)]
+        for e in edges:
+            w = e.latency - e.distance * ii
+            self.preds[e.dst].append((e.src, w))
+            self.succs[e.src].append((e.dst, w))
+        self.height = _heights(n, edges, ii)
+
+
+def _iterative(problem, budget):
+    """Rau's iterative search: ``{operation: time}``, or None when it gives up."""
+    n, lanes, ii, pinned, groups = problem.n, problem.lanes, problem.ii, problem.pinned, problem.groups
+    low, high, group_of = problem.low, problem.high, problem.group_of
+    preds, succs, height = problem.preds, problem.succs, problem.height
     times = {}
     table = {}                                # (lane, row) -> operation
 
@@ -253,9 +284,101 @@ def modulo_schedule(lanes, edges, ii, *, pinned=None, stage_zero=(), groups=(), 
                     return None
                 evict(p)
         place(i, chosen)
-    schedule = ModuloSchedule(ii, tuple(times[i] for i in range(n)))
-    _check(schedule, lanes, edges, pinned, stage_zero, groups)
-    return schedule
+    return times
+
+
+#: Steps (tentative placements) of the depth-first search before it gives up.
+DEPTH_FIRST_BUDGET = 3000
+#: Stages of an operation's window the depth-first search tries.
+_DEPTH_FIRST_SPAN = 3
+
+
+def _depth_first(problem, budget):
+    """A depth-first search with backtracking: ``{operation: time}``, or None.
+
+    Why beside the iterative search: when every row of a lane is taken (a body at its
+    resource bound) the iterative search can evict the same operations round and
+    round.  This search places the operation with the fewest free times left, tries
+    its times in order, narrows every other window through the dependences after
+    each placement and backtracks on an empty one, until ``budget`` placements.
+    """
+    n, lanes, ii, pinned, groups = problem.n, problem.lanes, problem.ii, problem.pinned, problem.groups
+    preds, succs, group_of, height = problem.preds, problem.succs, problem.group_of, problem.height
+    times, table = {}, {}
+    steps = [budget]
+
+    def narrow(low, high, changed):
+        """Tighten the windows through the dependences from ``changed``; False if one empties."""
+        work, queued = list(changed), set(changed)
+        while work:
+            i = work.pop()
+            queued.discard(i)
+            for j, w in succs[i]:
+                if low[i] + w > low[j]:
+                    low[j] = low[i] + w
+                    if low[j] > high[j]:
+                        return False
+                    if j not in queued:
+                        queued.add(j)
+                        work.append(j)
+            for j, w in preds[i]:
+                if high[i] - w < high[j]:
+                    high[j] = high[i] - w
+                    if low[j] > high[j]:
+                        return False
+                    if j not in queued:
+                        queued.add(j)
+                        work.append(j)
+        return True
+
+    def candidates(i, low, high):
+        top = min(high[i], low[i] + _DEPTH_FIRST_SPAN * ii - 1)
+        return [t for t in range(int(low[i]), int(top) + 1) if (lanes[i], t % ii) not in table]
+
+    def place(low, high):
+        if len(times) == n:
+            return True
+        steps[0] -= 1
+        if steps[0] < 0:
+            return False
+        best, best_times = None, None
+        width = {i: min(high[i] - low[i] + 1, _DEPTH_FIRST_SPAN * ii) for i in range(n)
+                 if i not in times}
+        for i in sorted(width, key=lambda i: (width[i], -height[i], i)):
+            if best is not None and width[i] > len(best_times):
+                break                     # no more than width[i] times: none can be fewer
+            ts = candidates(i, low, high)
+            if best is None or (len(ts), -height[i]) < (len(best_times), -height[best]):
+                best, best_times = i, ts
+                if not ts:
+                    return False
+        i = best
+        g = group_of.get(i)
+        others = [j for j in groups[g] if j != i and j not in times] if g is not None else []
+        for t in best_times:
+            lo, hi = list(low), list(high)
+            lo[i] = hi[i] = t
+            s = t // ii
+            for j in others:
+                lo[j], hi[j] = max(lo[j], s * ii), min(hi[j], s * ii + ii - 1)
+            if any(lo[j] > hi[j] for j in others) or not narrow(lo, hi, [i] + others):
+                continue
+            times[i] = t
+            table[(lanes[i], t % ii)] = i
+            if place(lo, hi):
+                return True
+            del times[i], table[(lanes[i], t % ii)]
+            if steps[0] < 0:
+                return False
+        return False
+
+    low, high = list(problem.low), list(problem.high)
+    for i, t in pinned.items():
+        if (lanes[i], t % ii) in table:
+            return None
+        times[i] = t
+        table[(lanes[i], t % ii)] = i
+    return dict(times) if place(low, high) else None
 
 
 def _check(schedule, lanes, edges, pinned, stage_zero, groups):

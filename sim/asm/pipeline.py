@@ -48,6 +48,9 @@ __all__ = ["PipelinedLoop", "pipeline_loop", "stage_constraints"]
 
 #: How far above its lower bound the search for II goes before it gives up.
 _II_SEARCH = 32
+#: How far above its lower bound the modulo scheduler's depth-first search also runs:
+#: near the bound some lane is (nearly) full, where the iterative search can fail.
+_DEPTH_FIRST_II = 2
 
 
 def stage_constraints(body):
@@ -221,7 +224,8 @@ def pipeline_loop(body, timing, *, trip_count=None, min_trip=None, scratch=(), w
             high = min(high, math.ceil(worse_than))
         for ii in range(low, high):
             schedule = modulo_schedule(lanes, edges, ii, pinned={n - 1: ii - 1},
-                                       stage_zero=stage_zero, groups=groups)
+                                       stage_zero=stage_zero, groups=groups,
+                                       depth_first=ii < low + _DEPTH_FIRST_II)
             if schedule is None:
                 continue
             alloc = allocate(plan, body, schedule, timing, scratch, trip_count)

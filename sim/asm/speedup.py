@@ -10,6 +10,8 @@ tools/compile_examples.py).
 
     python -m sim.asm.speedup                   # examples/serial/*.vasm, a Markdown table
     python -m sim.asm.speedup FILE.vasm ...
+    python -m sim.asm.speedup --pipelined 12    # on the pipelined core's timing table
+                                                # (docs/isa.md section 7), compiled for it
 """
 
 import argparse
@@ -22,6 +24,7 @@ from sim.golden.machine import Machine
 from sim.isa.encoding import CoreConfig
 
 from .compiler import compile_file
+from .timing_option import add_pipelined_option, configured
 
 __all__ = ["Speedup", "measure", "measure_examples", "format_table", "SERIAL_EXAMPLES", "main"]
 
@@ -113,8 +116,10 @@ def format_table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sim.asm.speedup", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", help="serial programs (default: examples/serial/*.vasm)")
+    add_pipelined_option(parser)
     args = parser.parse_args(argv)
-    sys.stdout.write(format_table(measure_examples(args.files or None)))
+    config = configured(parser, args, CoreConfig())
+    sys.stdout.write(format_table(measure_examples(args.files or None, config)))
     return 0
 
 

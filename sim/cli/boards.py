@@ -3,7 +3,10 @@
 Registered into ``sim/cli/main.py`` through its COMMAND_MODULES, like every optional
 subcommand.  ``vtpu run`` prints exactly the report of ``vtpu sim``, read back
 from a board over its serial port (``--port``) or from the simulated board behind
-the simulated serial line (``--sim``).
+the simulated serial line (``--sim``).  The serial rate is the bitstream's: ``vtpu
+build`` bakes it in (``--baud``, default the fastest the board's USB bridge takes
+at its clock) and records it beside the bitstream (boards/build.py), where ``vtpu
+run --port`` finds it; ``--baud`` overrides.
 """
 
 import sys
@@ -20,8 +23,13 @@ def _build_configure(p):
     p.add_argument("-o", "--output", metavar="DIR", help="build directory (default build/BOARD)")
     p.add_argument("--freq", type=float, metavar="MHZ",
                    help="system clock made by the PLL (default: the board's, see docs/boards.md)")
+    p.add_argument("--baud", type=int, metavar="N",
+                   help="host-link serial rate baked into the bitstream (default: the fastest rate of "
+                        "the board's USB bridge that its clock divides within 2 %%, see "
+                        "docs/boards.md); recorded in DIR/build.json for vtpu run")
     p.add_argument("--seed", type=int, metavar="N",
-                   help="nextpnr's placement seed (default: nextpnr's own)")
+                   help="nextpnr's placement seed (default: nextpnr's own); a design whose "
+                        "timing margin is thin may meet timing on one seed and not another")
 
 
 def _build_run(args):
@@ -32,7 +40,8 @@ def _build_run(args):
     entries = image_entries(args.image, module.CONFIG) if args.image else ()
     try:
         build(args.board, out_dir=args.output, memory_init=entries,
-              freq=args.freq * 1e6 if args.freq else None, seed=args.seed, echo=print)
+              freq=args.freq * 1e6 if args.freq else None, baud=args.baud, seed=args.seed,
+              echo=print)
     except TimingError as e:
         print(f"vtpu: error: {e}", file=sys.stderr)
         return EXIT_FAULT
@@ -69,7 +78,14 @@ def _run_configure(p):
     where.add_argument("--port", metavar="DEV", help="the board's serial port, e.g. /dev/ttyUSB0")
     where.add_argument("--sim", action="store_true",
                        help="the simulated board behind a simulated serial line (slow: Amaranth's simulator)")
-    p.add_argument("--baud", type=int, default=115200, help="serial rate (default 115200)")
+    p.add_argument("--baud", type=int, default=None, metavar="N",
+                   help="serial rate; with --port by default the one the bitstream's build "
+                        "recorded (see --build), else 115200; with --sim --board, the simulated "
+                        "bitstream's (default: as vtpu build makes it)")
+    p.add_argument("--build", metavar="DIR",
+                   help="with --port: the build directory of the board's bitstream, whose "
+                        "build.json gives the serial rate (default: whichever of "
+                        "build/icebreaker and build/ulx3s has one)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--max-cycles", type=int, default=None, metavar="N",
                    help="halt the core once its cycle counter has passed N")
@@ -92,8 +108,43 @@ def _warn_unsupported(loaded, config, where):
                   file=sys.stderr)
 
 
+def _simulated_board(board, baud):
+    """``(line, config)``: the simulated serial line to ``board``'s core (None: the ISA's
+    default core, on the simulator's quick line), at ``board``'s host-link rate as
+    ``vtpu build --board BOARD [--baud N]`` bakes it in: its clock, divisor and rate."""
+    import importlib
+    from .main import CliError, board_core
+    from hdl.uart import BaudError
+    from sim.host.serial_sim import SimSerial
+    config, regfile = board_core(board)
+    if board is None:
+        return SimSerial(config, regfile=regfile), config
+    try:
+        rate = importlib.import_module(f"boards.{board}").link_rate(baud=baud)
+    except BaudError as e:
+        raise CliError(f"{board}: {e}") from None
+    return SimSerial(config, regfile=regfile, divisor=rate.divisor, baud=rate.baud,
+                     clock_hz=rate.clock_hz), config
+
+
+def _port_baud(args):
+    """The serial rate for ``--port``: ``--baud``; else the one recorded by the build in
+    ``--build DIR``, or by those in build/<board>/ if they agree; else the host's
+    DEFAULT_BAUD (the rate of bitstreams built before builds recorded theirs)."""
+    from .main import CliError
+    from boards.build import BuildError, recorded_baud
+    from sim.host.transport import DEFAULT_BAUD
+    if args.baud is not None:
+        return args.baud
+    try:
+        baud = recorded_baud(args.build)
+    except BuildError as e:
+        raise CliError(f"{e} (--build DIR, --baud N)") from None
+    return DEFAULT_BAUD if baud is None else baud
+
+
 def _run_run(args):
-    from .main import CliError, _load, _print_json, board_core, image_entries
+    from .main import CliError, _load, _print_json, image_entries
     from sim.host.board_engine import BoardEngine
     from sim.host.errors import LinkError
     from sim.host.link import HostLink
@@ -101,14 +152,20 @@ def _run_run(args):
     from .report import exit_status, format_state, state_to_dict
     loaded = _load(args.file)
     if args.board and not args.sim:
-        raise CliError("--board goes with --sim: a board behind --port says what its core is")
+        raise CliError("--board goes with --sim: a board behind --port says what its core is "
+                       "(and its build record its serial rate: --build DIR)")
+    if args.build and args.sim:
+        raise CliError("--build goes with --port: it names the build of the bitstream a real "
+                       "board runs, for its serial rate")
+    peer = "simulated board"
     try:
         if args.sim:
-            from sim.host.serial_sim import SimSerial
-            config, regfile = board_core(args.board)
-            engine = BoardEngine(HostLink(SimSerial(config, regfile=regfile)), config)
+            line, config = _simulated_board(args.board, args.baud)
+            engine = BoardEngine(HostLink(line), config)
         else:
-            engine = BoardEngine(HostLink(SerialTransport(args.port, args.baud)))
+            baud = _port_baud(args)
+            peer = f"{args.port} at {baud} baud"
+            engine = BoardEngine(HostLink(SerialTransport(args.port, baud)))
             config = engine.config
         _warn_unsupported(loaded, config, f"the core of {args.board or args.port or 'this board'}")
         engine.load_program(loaded.words)
@@ -116,7 +173,7 @@ def _run_run(args):
             engine.write_memory(image_entries(args.image, config))
         state = engine.run(args.max_cycles)
     except LinkError as e:
-        raise CliError(f"{args.port or 'simulated board'}: {e}") from None
+        raise CliError(f"{peer}: {e}") from None
     if args.json:
         where = "sim" if args.sim else args.port
         _print_json({"file": loaded.filename, "engine": f"board:{where}",

@@ -12,8 +12,11 @@ model retires its next SIW, and the two must agree on
   register, the counters ``siws`` and ``ops``, ``fault`` and ``fault_pc``;
 
 and *every* cycle the 32 data registers must equal the golden register file as
-it stands in that cycle (``Machine.regs_at``: a float result lands F cycles
-after its SIW retires, docs/isa.md section 7).  At the end of the run the state
+it stands in that cycle (``Machine.regs_at``: each write shows from its *visible*
+cycle, the cycle after its SIW retires or, for a float result,
+``Timing.visible_after`` cycles after: F on the default table, F - commit_depth on
+the pipelined one, docs/isa.md section 7; the *ready* cycle, when a later SIW may
+use it, can be later).  At the end of the run the state
 is read back through the debug port (registers, coordinate registers, counters,
 status, and the memory slots by SLOT_READ) and compared in full.
 
@@ -364,7 +367,8 @@ class Lockstep:
                 hits = [w for w in records[index].reg_writes if w.reg == i]
                 if hits:
                     note = (f" (written by SIW #{index} at {records[index].pc:04d}, "
-                            f"visible from cycle {hits[0].visible})")
+                            f"visible from cycle {hits[0].visible}, ready from "
+                            f"{hits[0].ready})")
                     if writer is None:
                         writer = index
                     break

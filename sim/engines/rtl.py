@@ -22,35 +22,29 @@ __all__ = ["RtlEngine", "SignalReader"]
 
 
 class SignalReader:
-    """Reads many signals per simulated cycle, cheaply.
+    """Reads many values per simulated cycle, cheaply.
 
     ``ctx.get`` is general (any expression, shape-castable results) and costs a
-    few microseconds per call; the lockstep checker reads ~40 signals every
-    cycle.  For plain signals this reader looks the simulator's storage slots up
-    once and then reads their current values directly.  That relies on pysim's
-    engine state (``_engine._state.slots[...].curr``, Amaranth 0.5); if the
-    simulator does not offer it, it falls back to ``ctx.get``, which gives the
-    same values more slowly.
+    few microseconds per call, interpreting the expression each time; the
+    lockstep checker reads ~50 values every cycle.  This reader compiles them
+    once into one function that reads the simulator's state directly
+    (:func:`sim.engines.levelized.value_reader`).  That relies on pysim's engine
+    state (``_engine._state``, Amaranth 0.5); where the simulator does not offer
+    it, it falls back to ``ctx.get``, which gives the same values more slowly.
     """
 
-    def __init__(self, ctx, signals):
-        self.signals = list(signals)
+    def __init__(self, ctx, values):
+        from .levelized import available, value_reader
+        self.values = list(values)
         self._ctx = ctx
-        self._slots = None
-        try:
-            state = ctx._engine._state
-            indices = [state.get_signal(s) for s in self.signals]
-            slots = state.slots
-            _ = [slots[i].curr for i in indices]
-            self._slots = [slots[i] for i in indices]
-        except Exception:            # another simulator backend: use the public API
-            self._slots = None
+        state = getattr(getattr(ctx, "_engine", None), "_state", None)
+        self._read = value_reader(state, self.values) if available() and state else None
 
     def read(self):
-        """Current values, in the order given."""
-        if self._slots is not None:
-            return [s.curr for s in self._slots]
-        return [self._ctx.get(s) for s in self.signals]
+        """Current values, in the order given (ints, as ``ctx.get`` gives for a Value)."""
+        if self._read is not None:
+            return self._read()
+        return [self._ctx.get(v) for v in self.values]
 
 
 class _Job:
@@ -75,10 +69,16 @@ class RtlEngine(Engine):
         Cycles a single wait (a debug answer, a run) may take before TimeoutError.
     regfile : "ff", "lutram" or "bram"
         The register files' implementation (``hdl/core.py``).
+    sim_engine : amaranth.sim engine class or None
+        The simulator's engine; None: the levelized engine
+        (:mod:`sim.engines.levelized`, Amaranth's own where it is not available).
+        The same behaviour, cycle for cycle; Amaranth's is an order of magnitude
+        slower on this core (``python -m benchmarks.pysim``).
     """
     name = "rtl"
 
-    def __init__(self, config=None, vcd=None, memory_init=(), timeout=10_000_000, regfile="ff"):
+    def __init__(self, config=None, vcd=None, memory_init=(), timeout=10_000_000, regfile="ff",
+                 sim_engine=None):
         from hdl.core import Sentron
         from .rtl_driver import DebugDriver
         self.config = config if config is not None else CoreConfig()
@@ -86,6 +86,7 @@ class RtlEngine(Engine):
         self.driver = DebugDriver(self.core, timeout=timeout)
         self.words = []
         self.vcd_path = vcd
+        self.sim_engine = sim_engine
         self._job = None
         self._sim = None             # built by the first call
         self._vcd = None
@@ -100,10 +101,12 @@ class RtlEngine(Engine):
 
     def _simulator(self):
         from amaranth.sim import Simulator
+        from .levelized import make_simulator
         if self._closed:
             raise RuntimeError("the engine is closed")
         if self._sim is None:
-            self._sim = Simulator(self.core)
+            self._sim = (make_simulator(self.core) if self.sim_engine is None
+                         else Simulator(self.core, engine=self.sim_engine))
             self._sim.add_clock(1e-6)
             self._sim.add_testbench(self._serve)
             if self.vcd_path:

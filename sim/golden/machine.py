@@ -3,10 +3,11 @@
 A :class:`Machine` holds the architectural state and retires SIWs in program
 order.  Each retirement is a :class:`Retire` record carrying everything another
 implementation must agree with: the retire cycle predicted by the timing model
-(docs/isa.md section 7), the fault if any, and every write with the cycle from
-which it is visible.  A lockstep checker drives ``start()`` / ``retire()`` and
-compares the hardware after every SIW; ``run()`` and ``step()`` are built on the
-same two calls, so there is only one path through an SIW.
+(docs/isa.md section 7), the fault if any, and every write with the cycles from
+which it is visible in the register file and ready for a later SIW.  A lockstep
+checker drives ``start()`` / ``retire()`` and compares the hardware after every
+SIW; ``run()`` and ``step()`` are built on the same two calls, so there is only
+one path through an SIW.
 """
 
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import NamedTuple
 from . import fp32
 from sim.isa.coord import Coord, morton_key
 from .decode import Decoded, decode
-from sim.isa.encoding import FLOAT_DOPS, NDIMS, SIW_BITS, COp, CoreConfig, DOp, Fault, SOp
+from sim.isa.encoding import NDIMS, SIW_BITS, COp, CoreConfig, DOp, Fault, SOp
 from .memory import CoordinateMemory
 from .state import ArchState
 
@@ -28,7 +29,8 @@ _NCREGS = 8
 
 class RegWrite(NamedTuple):
     """A data-register write: ``value`` is in the register file from cycle ``visible`` on,
-    and an SIW that reads or writes ``reg`` may retire from cycle ``ready`` on."""
+    and an SIW that reads or writes ``reg`` retires in cycle ``ready`` or later
+    (docs/isa.md section 7: ``visible <= ready``; they differ on a pipelined core)."""
     reg: int
     value: int
     visible: int
@@ -45,7 +47,7 @@ class MemOp(NamedTuple):
 
 @dataclass(frozen=True)
 class Retire:
-    """One SIW leaving X: committed, or faulted (then nothing was committed).
+    """One SIW retiring: committed, or faulted (then nothing was committed).
 
     ``pc`` is the SIW's address; ``word`` its bits (None for a PC_RANGE fetch);
     ``cycle`` the retire cycle; ``fault`` NONE or the code that stopped the run;
@@ -214,9 +216,11 @@ class Machine:
     def regs_at(self, cycle):
         """The register file as seen in ``cycle`` during the current (or last) run.
 
-        Values whose float result is still in flight in ``cycle`` show their previous
-        value.  Valid for any ``cycle`` at or after the latest retirement (a register
-        has at most one write in flight then, since a write waits for ready).
+        A register whose latest write is not yet visible in ``cycle`` (a float result
+        still in the float unit) shows its previous value.  Valid for any ``cycle`` at
+        or after the latest retirement: a register has at most one write in flight then,
+        since an SIW writing it retires no earlier than the previous write is ready,
+        and a write is visible no later than it is ready.
         """
         out = list(self.regs)
         for reg, (visible, previous) in self._last_write.items():
@@ -279,7 +283,7 @@ class Machine:
         # D lane
         if dec.d_op != DOp.NOP:
             value = self._dense(dec)
-            reg_writes.append(self._reg_write(dec.rd, value, t, dec.d_op))
+            reg_writes.append(self._write(dec.rd, value, t, dec.d_op))
 
         # C lane
         c_op = dec.c_op
@@ -310,10 +314,10 @@ class Machine:
         elif c_op == COp.CCLR:
             creg_writes.append((dec.c_ck, self._coord((0,) * NDIMS)))
         elif c_op == COp.CGET:
-            reg_writes.append(self._reg_write(dec.c_reg, ck[dec.c_dim], t, c_op))
+            reg_writes.append(self._write(dec.c_reg, ck[dec.c_dim], t, c_op))
         elif c_op == COp.KEY:
-            reg_writes.append(self._reg_write(dec.c_reg, morton_key(ck, self.config.dim_bits) & _M32,
-                                              t, c_op))
+            reg_writes.append(self._write(dec.c_reg, morton_key(ck, self.config.dim_bits) & _M32,
+                                          t, c_op))
         elif c_op == COp.JUMP:
             next_pc, taken = dec.c_target, True
         elif c_op == COp.HALT:
@@ -324,7 +328,7 @@ class Machine:
             key = morton_key(cregs[dec.s_ck], self.config.dim_bits)
             if dec.s_op == SOp.GATHER:
                 value = self.memory.gather(key)
-                reg_writes.append(self._reg_write(dec.s_reg, value, t, SOp.GATHER))
+                reg_writes.append(self._write(dec.s_reg, value, t, SOp.GATHER))
                 mem_op = MemOp(SOp.GATHER, key, value)
             elif dec.s_op == SOp.SCATTER:
                 if self.memory.would_fault(key) and fault == Fault.NONE:
@@ -338,15 +342,10 @@ class Machine:
         return Retire(pc, word, t, Fault.NONE, tuple(reg_writes), tuple(creg_writes), mem_op,
                       next_pc, taken, penalty, halt, dec.ops(), dec)
 
-    def _reg_write(self, reg, value, t, op):
-        """The write of ``reg`` by ``op`` of an SIW retiring in cycle ``t``: ready after the
-        op's latency; visible in the register file at ``t + 1``, or for a float op, which
-        lands from the float unit, ``commit_depth`` cycles before it is ready."""
+    def _write(self, reg, value, t, op):
+        """The RegWrite of ``op`` (retiring in cycle ``t``) putting ``value`` in ``reg``."""
         timing = self.timing
-        ready = t + timing.latency(op)
-        float_op = isinstance(op, DOp) and op in FLOAT_DOPS
-        visible = ready - timing.commit_depth if float_op else t + 1
-        return RegWrite(reg, value, visible, ready)
+        return RegWrite(reg, value, t + timing.visible_after(op), t + timing.latency(op))
 
     def _dense(self, dec):
         """The D-lane result from the registers before the SIW."""

@@ -266,8 +266,17 @@ def _field(w, out, word, shift, bits, base, t):
 
 def _step_jobs(w):
     """The job loop: ``y = init + W_k max(x, floor)`` for the segment's jobs, then the
-    next segment.  Registers: y in r0..r15, tile elements r16..r25, x r26, floor r27."""
+    next segment.  Registers: y in r0..r15, tile elements r16..r25, x gathered r26,
+    ``max(x, floor)`` r29 and its copy r30 (the MACs' operand; ``t``'s and ``row``'s
+    registers, free during the column loop), floor r27.
+
+    Why the copy: the 16 MACs of a column read ``max(x, floor)`` over 16 cycles, and
+    the next column's MAX may overwrite it only after the last of them; its result
+    comes a float latency after the MAX, so without a second register the loop could
+    not start a column more often than every F + 16 cycles.  MAX into r29 and MOV to
+    r30 let the next column's MAX run while this column's MACs read r30."""
     word, t, row = 28, 29, 30
+    x, x_max, x_mac = 26, 29, 30
     w.mark("gpt_job")
     w.op(f"CGET r31, c{_STATE}.bk")
     w.at(0, ROWS["jobs"])
@@ -290,12 +299,13 @@ def _step_jobs(w):
     w.d("AND", 27, 27, t)
     w.gather_row(3, _ACC)
     w.mark("gpt_column")
-    w.op("GATHER r26, [c2]")
-    w.d("MAX", 26, 26, 27)
+    w.op(f"GATHER r{x}, [c2]")
+    w.d("MAX", x_max, x, 27)
+    w.d("MOV", x_mac, x_max)
     for i in range(N_EMBD):
         e = 16 + i % 10
         w.op(f"GATHER r{e}, [c1]")
-        w.d("MAC", i, e, 26)
+        w.d("MAC", i, e, x_mac)
         if i < N_EMBD - 1:
             w.op("CADD c1.lb, 1")
     w.op(f"CADD c1.lb, {-(N_EMBD - 1)}")
@@ -364,7 +374,10 @@ def _step_attention(w):
     w.at(3, ROWS["head_max"])
     w.scatter_row(3, maxima)
     # pass 2: two heads per inner loop over the positions; the reciprocals of their sums
-    # to the head_max row's columns 4..7
+    # to the head_max row's columns 4..7.  c2 reads the scores and c1, a copy of it,
+    # stores each e where c2 read its score, after both heads' GATHERs: with one
+    # cursor, or a SCATTER before the other head's GATHER, the second head's GATHER
+    # would wait for the first head's SCATTER, so for its whole exp.
     consts = _ExpConstants(w, Scratch(range(0, 11)))
     w.load(consts.log2e, _HALF_LOG2E)
     pair = (0, 1)
@@ -379,17 +392,23 @@ def _step_attention(w):
     for k in pair:
         w.load(sums[k], 0)
     w.op("CSET c2.sc, 0")
+    w.op("CMOV c1, c2")
     w.mark("gpt_att_exp")
-    for k in pair:
+    for k in pair:                 # both heads' GATHERs before either SCATTER
         a, n, _, _ = temps[k]
         w.op(f"GATHER r{a}, [c2]")
         w.op(f"GATHER r{n}, [c3]")
+        w.op(f"CADD c2.lb, {1 if k == 0 else -1}")
+        w.op(f"CADD c3.sc, {1 if k == 0 else -1}")
+    for k in pair:
+        a, n, _, _ = temps[k]
         w.d("SUB", a, a, n)
         _exp_ops(w, consts, a, a, temps[k])
         w.d("ADD", sums[k], sums[k], a)
-        w.op(f"SCATTER [c2], r{a}")
-        w.op(f"CADD c2.lb, {1 if k == 0 else -1}")
-        w.op(f"CADD c3.sc, {1 if k == 0 else -1}")
+    for k in pair:
+        w.op(f"SCATTER [c1], r{temps[k][0]}")
+        w.op(f"CADD c1.lb, {1 if k == 0 else -1}")
+    w.op("CADD c1.sc, 1")
     w.op("LOOP c2.sc < c5.sr, gpt_att_exp")
     for k in pair:
         _reciprocal_ops(w, sums[k], recips[k], temp, magic, two, RECIPROCAL_STEPS)
@@ -425,17 +444,20 @@ def _step_attention(w):
     w.op("JUMP gpt_job")
 
 
-def _logit_loop(w, label, creg, body, unroll, row_end=None):
+def _logit_loop(w, label, creg, body, unroll, row_end=None, row_start=None):
     """``body(k)`` for the 32 logits in their two rows (``k`` = the element within the
     iteration's ``unroll``), ``creg`` walking them: an inner counted loop of
     ``16 / unroll`` iterations per row, an outer loop over the two rows (c5 holds the
-    bounds); ``row_end()`` after each row."""
+    bounds); ``row_start()`` once ``creg`` stands on a row's first logit, ``row_end()``
+    after each row."""
     w.at(creg, ROWS["logits"])
     w.op("CCLR c5")
     w.op(f"CSET c5.lb, {ROWS['logits'] + 2}")
     w.op(f"CSET c5.sc, {ROW_WIDTH}")
     w.mark(f"{label}_row")
     w.op(f"CSET c{creg}.sc, 0")
+    if row_start:
+        row_start()
     w.mark(f"{label}_column")
     for k in range(unroll):
         body(k)
@@ -497,8 +519,10 @@ def _step_choose(w):
     _step_draw(w)
 
 
-#: Logits per iteration of the sampling's exp loop: each exp in flight takes 4 registers.
-_DRAW_UNROLL = 2
+#: Logits per iteration of the sampling's exp loop: each exp in flight takes 4 registers,
+#: and 4 of them fill the register file beside exp's constants; each exp is a chain of
+#: about 15 float operations, so the more in flight the less the loop waits on one.
+_DRAW_UNROLL = 4
 
 
 def _step_draw(w):
@@ -520,9 +544,13 @@ def _step_draw(w):
         w.d("SUB", a, a, 13)
         _exp_ops(w, consts, a, a, temps[k])
         w.d("ADD", 14, 14, a)
-        w.op(f"SCATTER [c1], r{a}")
+        w.op(f"SCATTER [c2], r{a}")
+        w.op("CADD c2.sc, 1")
 
-    _logit_loop(w, "gpt_exp", 1, exp_step, _DRAW_UNROLL)
+    # c2 trails c1 over the same logits and stores each e where c1 read its logit: one
+    # cursor for both would make each GATHER wait for the SCATTER before it (the
+    # cursor's move between them), so for the whole exp of the logit before.
+    _logit_loop(w, "gpt_exp", 1, exp_step, _DRAW_UNROLL, row_start=lambda: w.op("CMOV c2, c1"))
     # u from one xorshift32 step of the seed word
     w.at(0, ROWS["control"], _CONTROL_COLUMN["seed"])
     w.op("GATHER r1, [c0]")

@@ -78,7 +78,14 @@ def _board_factory(config):
     if not port:
         raise ValueError("engine 'board' needs a serial port: use `vtpu run --port DEV FILE` "
                          "or set VTPU_PORT")
-    return open_board(port, int(os.environ.get("VTPU_BAUD", DEFAULT_BAUD)), config)
+    if "VTPU_BAUD" in os.environ:
+        return open_board(port, int(os.environ["VTPU_BAUD"]), config)
+    from boards.build import BuildError, recorded_baud
+    try:
+        baud = recorded_baud()
+    except BuildError as e:
+        raise ValueError(f"engine 'board': {e} (set VTPU_BAUD)") from None
+    return open_board(port, DEFAULT_BAUD if baud is None else baud, config)
 
 
 def _board_sim_factory(config):

@@ -13,7 +13,9 @@ from .errors import LinkError
 
 __all__ = ["Transport", "SerialTransport", "DEFAULT_BAUD"]
 
-#: Baud rate of the boards' UART (boards/icebreaker.py, boards/ulx3s.py).
+#: The host's rate when nothing says the board's: 115200, the rate of bitstreams
+#: built before builds recorded theirs.  A board's rate is its bitstream's (boards/
+#: icebreaker.py and boards/ulx3s.py choose it; ``build/<board>/build.json`` records it).
 DEFAULT_BAUD = 115200
 
 

@@ -216,13 +216,19 @@ class Timing:
     compiler (``sim/asm/compiler.py``) schedules by it, so a deeper pipeline changes
     these numbers here and both follow.  ``CoreConfig.timing`` derives today's table
     from ``float_latency``; the hardware (``hdl/``) implements exactly that default.
+    :meth:`pipelined` is the table of the eight-stage pipeline the hardware is moving to.
 
     ``float_op``: latency of the float D operations (:data:`FLOAT_DOPS`), the core's F,
     0 for a core without a float unit.  ``int_op``: latency of every other D operation.
     ``gather``: latency of GATHER's ``rd``.  ``coord_read``: latency of CGET's and KEY's
     ``rd``.  ``loop_exit``: the extra cycles ``p_k`` after a LOOP that does not branch.
     ``first_retire``: a run starting when the counter reads ``s`` retires its first SIW
-    in cycle ``s + first_retire``.
+    in cycle ``s + first_retire``.  ``commit_depth``: cycles from the stage where a
+    float operation enters the float unit to its SIW's retirement; it moves only the
+    cycle from which a float result is *visible* in the register file
+    (:meth:`visible_after`), never when it is *ready* (:meth:`latency`), so a float
+    unit needs ``float_op > commit_depth``: a result cannot land before its SIW
+    retires.
     """
     float_op: int
     int_op: int = 1
@@ -232,11 +238,6 @@ class Timing:
     first_retire: int = 2
     commit_depth: int = 0
 
-    @classmethod
-    def pipelined(cls, float_op):
-        """The table of the pipelined core (hdl/, stages F D R X M N T W)."""
-        return cls(float_op=float_op, gather=4, loop_exit=3, first_retire=7, commit_depth=4)
-
     def __post_init__(self):
         minimum = {"float_op": 0, "int_op": 1, "gather": 1, "coord_read": 1, "loop_exit": 0,
                    "first_retire": 1, "commit_depth": 0}
@@ -244,10 +245,34 @@ class Timing:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"Timing.{name} must be an integer >= {low}, not {value!r}")
+        if self.float_op and self.float_op <= self.commit_depth:
+            raise ValueError(
+                f"Timing.float_op must be at least commit_depth + 1 = {self.commit_depth + 1} "
+                f"(or 0: no float unit), not {self.float_op}: a float operation enters the "
+                f"float unit {self.commit_depth} cycles before its SIW retires, and its result "
+                f"may land no earlier than that retirement")
+
+    @classmethod
+    def pipelined(cls, float_op):
+        """The table of the pipelined core (docs/isa.md section 7), stages F D R X M N T W
+        (fetch, decode, register read, execute, memory address, memory read, tag compare,
+        write/commit), whose float operations have latency ``float_op`` (0: no float
+        unit; else at least 5).
+
+        Where the numbers come from: an SIW fetched in cycle ``s`` retires in W in
+        ``s + 7``; an operand is used in X, 4 cycles before its reader retires, so an
+        integer or coordinate result (made in X) is ready for the next SIW, GATHER's
+        (out of T, the cycle before its SIW retires) 4 cycles after that retirement;
+        a LOOP is resolved in X, so the fall-through, fetched next, retires 3 cycles
+        late; the float unit is entered in X, 4 cycles before W.
+        """
+        return cls(float_op=float_op, int_op=1, gather=4, coord_read=1, loop_exit=3,
+                   first_retire=7, commit_depth=4)
 
     def latency(self, op):
         """Cycles from the retirement of ``op`` (a DOp, SOp or COp member) until the data
-        register it writes is ready; ValueError for an operation that writes none."""
+        register it writes is *ready*: an SIW reading or writing it retires no earlier.
+        ValueError for an operation that writes none."""
         if isinstance(op, DOp) and op != DOp.NOP:
             if op not in FLOAT_DOPS:
                 return self.int_op
@@ -260,6 +285,17 @@ class Timing:
             return self.coord_read
         raise ValueError(f"{op!r} writes no data register")
 
+    def visible_after(self, op):
+        """Cycles from the retirement of ``op`` until the value it writes is *visible*
+        in the register file (what an observer of the register file sees): ``float_op
+        - commit_depth`` for a float operation, which lands from the float unit; 1 for
+        every other write, committed with its SIW.  ValueError for an operation that
+        writes no data register."""
+        latency = self.latency(op)
+        if isinstance(op, DOp) and op in FLOAT_DOPS:
+            return latency - self.commit_depth
+        return 1
+
 
 class CoreConfig:
     """Parameters of one Sentron core, shared by the golden model and the HDL.
@@ -271,8 +307,8 @@ class CoreConfig:
     (docs/isa.md section 3, rule 5): how a small part (iCE40UP5K) carries the rest of
     the ISA.  ``timing`` the :class:`Timing` table of the timing model; by default
     today's, derived from ``float_latency`` (what the HDL implements).  Another table
-    (its ``float_op`` equal to ``float_latency``) gives the golden model and the
-    kernel compiler a pipeline the HDL does not have yet, e.g. to try a deeper one.
+    (its ``float_op`` equal to ``float_latency``), e.g. ``Timing.pipelined(F)``, gives
+    the golden model and the kernel compiler a pipeline the HDL does not have yet.
     """
 
     def __init__(self, dim_bits=DEFAULT_DIM_BITS, set_bits=8, ways=4, prog_depth=1 << PC_BITS,
@@ -318,6 +354,12 @@ class CoreConfig:
     def timing(self):
         """The :class:`Timing` table of this core (docs/isa.md section 7)."""
         return self._timing
+
+    def with_timing(self, timing):
+        """This configuration with the :class:`Timing` table ``timing`` (and its float
+        latency): e.g. ``config.with_timing(Timing.pipelined(12))``."""
+        return CoreConfig(self.dim_bits, self.set_bits, self.ways, self.prog_depth,
+                          float_latency=timing.float_op, timing=timing)
 
     def as_dict(self):
         """The parameters; ``timing`` only when it is not the default derived from

@@ -21,11 +21,13 @@ from sim.isa.encoding import CoreConfig
 from .operands import Matrix, Regs, Row, registers_of
 from .serial import Code, Stream, repeat, slot_streams
 
-__all__ = ["DEFAULT_CHAINS", "COLUMN_BLOCK", "MATVEC_TEMPS", "tree_order", "dot", "saxpy", "matvec", "gemm",
-           "reduce_sum", "reduce_max", "sum_squares", "load", "store"]
+__all__ = ["DEFAULT_CHAINS", "DEFAULT_TIMING", "COLUMN_BLOCK", "MATVEC_TEMPS", "tree_order", "dot",
+           "saxpy", "matvec", "gemm", "reduce_sum", "reduce_max", "sum_squares", "load", "store"]
 
+#: The timing table kernels are written for unless told otherwise: the default core's.
+DEFAULT_TIMING = CoreConfig().timing
 #: Accumulators per reduction: the default core's float latency F.
-DEFAULT_CHAINS = CoreConfig().float_latency
+DEFAULT_CHAINS = DEFAULT_TIMING.float_op
 
 
 def tree_order(count):
@@ -206,7 +208,8 @@ COLUMN_BLOCK = 16
 MATVEC_TEMPS = 10
 
 
-def matvec(w, x, y, *, scratch, block=None, temps=MATVEC_TEMPS, unroll=1, label="matvec"):
+def matvec(w, x, y, *, scratch, block=None, temps=MATVEC_TEMPS, unroll=1, timing=DEFAULT_TIMING,
+           label="matvec"):
     """``y`` = ``w x`` for a :class:`Matrix` ``w`` in memory.
 
     Two forms, chosen by where the vectors are:
@@ -223,7 +226,14 @@ def matvec(w, x, y, *, scratch, block=None, temps=MATVEC_TEMPS, unroll=1, label=
 
     Both forms compute each ``y[i]`` in the same order.  ``temps`` registers take
     the gathered matrix elements in turn; ``unroll`` columns per iteration in the
-    column form (each with its own x register).
+    column form (each with its own x register).  ``timing``: the target's Timing
+    table; in the column form, a GATHER latency above 2 has each ``x[j]`` gathered
+    into a register of its own and copied (MOV) to the one the MACs read.  Why:
+    the column's loop runs at II = rows + 1 (its GATHERs), and the next column's
+    GATHER overwrites ``x[j]``, so all the column's MACs must read it within the
+    ``II - latency + 1`` cycles from its arrival: ``rows`` of them only if the
+    latency is at most 2.  The copy is ready a cycle after its MOV, and the next
+    column's MOV comes II cycles later, after every MAC has read it.
     """
     if not isinstance(w, Matrix):
         raise TypeError(f"w must be a Matrix, not {type(w).__name__}")
@@ -237,19 +247,26 @@ def matvec(w, x, y, *, scratch, block=None, temps=MATVEC_TEMPS, unroll=1, label=
     code = Code(label)
     scratch = scratch.without(registers_of(x, y))
     if isinstance(x, Row):
-        _matvec_columns(code, w, x, y, scratch, temps, block or COLUMN_BLOCK, unroll)
+        _matvec_columns(code, w, x, y, scratch, temps, block or COLUMN_BLOCK, unroll,
+                        copy_x=timing.gather > _X_LATENCY_LIMIT)
     else:
         _matvec_rows(code, w, x, y, scratch, temps, block or DEFAULT_CHAINS)
     return code.lines
 
 
-def _matvec_columns(code, w, x, y, scratch, temps, block, unroll):
+#: The largest GATHER latency at which the column form's MACs read ``x[j]`` where it
+#: was gathered (see :func:`matvec`).
+_X_LATENCY_LIMIT = 2
+
+
+def _matvec_columns(code, w, x, y, scratch, temps, block, unroll, copy_x):
     blocks = [range(w.rows)] if isinstance(y, Regs) else _blocks(w.rows, block)
     accs = y if isinstance(y, Regs) else None
     if accs is None:
         accs, scratch = scratch.take(min(block, w.rows), "matvec accumulators")
     wt, scratch = scratch.take(min(temps, max(map(len, blocks))), "matvec temporaries")
     xt, scratch = scratch.take(unroll, "matvec x registers")
+    xg, scratch = scratch.take(1 if copy_x else 0, "matvec x register gathered")
     cregs, scratch = scratch.take_cregs(3 + (1 if isinstance(y, Row) else 0), "matvec cursors")
     x_read = Stream(code, cregs[0], x.coords() * len(blocks))
     w_read = Stream(code, cregs[1], _column_walk(w, blocks))
@@ -259,7 +276,11 @@ def _matvec_columns(code, w, x, y, scratch, temps, block, unroll):
 
         def element(j, rows=rows, acc=acc):
             xv = xt[j % unroll]
-            x_read.gather(xv)
+            if copy_x:
+                x_read.gather(xg[0])
+                code.d("MOV", xv, xg[0])
+            else:
+                x_read.gather(xv)
             for n, i in enumerate(rows):
                 t = wt[n % len(wt)]
                 w_read.gather(t)
@@ -297,11 +318,12 @@ def _matvec_rows(code, w, x, y, scratch, temps, block):
         element(full)
 
 
-def gemm(a, b, c, *, scratch, block=None, temps=MATVEC_TEMPS, label="gemm"):
+def gemm(a, b, c, *, scratch, block=None, temps=MATVEC_TEMPS, timing=DEFAULT_TIMING,
+         label="gemm"):
     """``c`` = ``a b`` for matrices in memory: one column-form :func:`matvec` per column of ``b``.
 
-    Each column of ``b`` is a matvec of its own, so the program repeats its code
-    once per column.
+    Each column of ``b`` is a matvec of its own (for ``timing``), so the program
+    repeats its code once per column.
     """
     if not all(isinstance(m, Matrix) for m in (a, b, c)):
         raise TypeError("gemm takes three Matrix operands")
@@ -311,7 +333,7 @@ def gemm(a, b, c, *, scratch, block=None, temps=MATVEC_TEMPS, label="gemm"):
     lines = []
     for n in range(b.cols):
         lines += matvec(a, b.column(n), c.column(n), scratch=scratch, block=block, temps=temps,
-                        label=f"{label}_{n}")
+                        timing=timing, label=f"{label}_{n}")
     return lines
 
 

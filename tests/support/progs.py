@@ -600,9 +600,13 @@ class _Builder:
         self.words = self.words[:self.limit]
         self.weights = self.weights[:len(self.words)]
         self.illegal = {a for a in self.illegal if a < len(self.words)}
-        # Every retirement takes at most 2 + F cycles (a float stall of F, or a
-        # not-taken LOOP's extra cycle); a fault or off-the-end retires once more.
-        bound = 2 + (sum(self.weights) + 1) * (self.F + 2)
+        # After the first retirement (first_retire cycles in), each takes at most
+        # 1 + loop_exit + the longest latency of the timing table (on the default
+        # table 2 + F: a float stall of F, or a not-taken LOOP's extra cycle); a
+        # fault or off-the-end retires once more.
+        t = self.config.timing
+        longest = max(t.float_op, t.int_op, t.gather, t.coord_read)
+        bound = t.first_retire + (sum(self.weights) + 1) * (1 + t.loop_exit + longest)
         return tuple(self.words), bound
 
     def memory_image(self):

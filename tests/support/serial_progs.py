@@ -29,11 +29,13 @@ __all__ = ["serial_programs", "CONFIGS", "SCRATCH"]
 SCRATCH = tuple(range(24, 32))
 
 #: Targets: the default core; other latencies (the Timing table, as a deeper pipeline
-#: might have them); a long float latency; a small memory; no float unit (6-bit dims).
+#: might have them); the pipelined core's table (docs/isa.md section 7); a long float
+#: latency; a small memory; no float unit (6-bit dims).
 CONFIGS = (
     CoreConfig(),
     CoreConfig(float_latency=2, timing=Timing(float_op=2, gather=2, coord_read=3, loop_exit=3,
                                               first_retire=3)),
+    CoreConfig(float_latency=12, timing=Timing.pipelined(12)),
     CoreConfig(float_latency=7),
     CoreConfig(set_bits=2, ways=8),
     CoreConfig(dim_bits=6, set_bits=6, ways=2, prog_depth=256, float_latency=0),
