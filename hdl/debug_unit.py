@@ -135,8 +135,8 @@ class DebugUnit(wiring.Component):
 
         # The shared ports as the request in hand wants them (heard only while idle).
         # The memory gets the coordinate's key, or for SLOT_READ the set index
-        # alone, and the command's operation, in every cycle: the op that counts
-        # is the one that entered with acceptance, answered in T, committed in W.
+        # alone, in every cycle, and the command's operation with acceptance; it is
+        # answered and committed in W.
         slot_set = Signal(range(max(cfg.sets, 2)))
         slot_way = Signal(range(max(cfg.ways, 2)))
         mem_key = Mux(cmd == DebugCmd.SLOT_READ, slot_set,
@@ -158,13 +158,16 @@ class DebugUnit(wiring.Component):
             mem.a_key.eq(mem_key),
             mem.a_wdata.eq(self.req_data[:32]),
         ]
-        with m.Switch(cmd):
-            with m.Case(DebugCmd.MEM_READ):
-                m.d.comb += mem.a_op.eq(SOp.GATHER)
-            with m.Case(DebugCmd.MEM_WRITE):
-                m.d.comb += mem.a_op.eq(SOp.SCATTER)
-            with m.Case(DebugCmd.MEM_ERASE):
-                m.d.comb += mem.a_op.eq(SOp.ERASE)
+        # The op enters only with acceptance: every other cycle is a NOP, so the
+        # memory never holds a copy of the command that would not be committed.
+        with m.If(accept):
+            with m.Switch(cmd):
+                with m.Case(DebugCmd.MEM_READ):
+                    m.d.comb += mem.a_op.eq(SOp.GATHER)
+                with m.Case(DebugCmd.MEM_WRITE):
+                    m.d.comb += mem.a_op.eq(SOp.SCATTER)
+                with m.Case(DebugCmd.MEM_ERASE):
+                    m.d.comb += mem.a_op.eq(SOp.ERASE)
 
         with m.If(phase != 0):
             m.d.sync += phase.eq(phase + 1)
