@@ -83,6 +83,7 @@ def coord_memory_signature(key_bits, ways):
         "w_full": Out(1),
         "w_slots": Out(data.ArrayLayout(slot_layout(key_bits), ways)),
         "w_commit": In(1),
+        "flush": In(1),
     })
 
 
@@ -123,6 +124,10 @@ class CoordinateMemory(wiring.Component):
     w_commit : In(1)
         Stage W: do the op's write (SCATTER or ERASE), or, low, drop it.  Only an
         op that commits writes.
+    flush : In(1)
+        Every op behind W (in A, M, N and T) is dropped at the end of this cycle:
+        the core's squash.  So no op is ever answered with the write of an op that
+        was squashed.
 
     Observation points (plain attributes): ``w_key`` and ``w_op``, the key and
     operation of the op in W (for the lockstep checker; no logic reads them, so
@@ -201,6 +206,8 @@ class CoordinateMemory(wiring.Component):
                      a.op.eq(self.a_op), a.wdata.eq(self.a_wdata)]
         mm, nn, tt = (Signal(op_layout, name=f"{s}_op") for s in ("m", "n", "t"))
         m.d.sync += [mm.eq(a), nn.eq(mm), tt.eq(nn)]
+        with m.If(self.flush):                          # the ops behind W are gone
+            m.d.sync += [mm.op.eq(SOp.NOP), nn.op.eq(SOp.NOP), tt.op.eq(SOp.NOP)]
 
         rows, write_ports = [], []
         for w in range(ways):
@@ -275,7 +282,7 @@ class CoordinateMemory(wiring.Component):
         # T -> W: the write this op makes if it commits.
         target = Mux(hit, match, first_free)
         m.d.sync += [
-            w_write.en.eq((scatter & (hit | ~valid.all())) | (erase & hit)),
+            w_write.en.eq(((scatter & (hit | ~valid.all())) | (erase & hit)) & ~self.flush),
             w_write.set.eq(tt.set),
             w_write.ways.eq(target),
             # SCATTER stores valid+tag+value; ERASE clears the whole row.

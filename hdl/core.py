@@ -368,6 +368,8 @@ class Sentron(wiring.Component):
             s_lane.x_ck.eq(sk),
             s_lane.x_wdata.eq(sreg),
             s_lane.w_commit.eq(commit),
+            s_lane.x_squash.eq(iu.x_squash),
+            s_lane.squash.eq(iu.squash),
             iu.w_mem_full.eq(s_lane.w_mem_full),
         ]
         _plug(m, mem, s_lane.mem)

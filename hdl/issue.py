@@ -131,6 +131,10 @@ class IssueUnit(wiring.Component):
     x_float : Out(1)
         Issue the X SIW's D operation to the float unit (it is a float op and is
         not squashed this cycle).
+    x_squash : Out(1)
+        The X SIW is squashed this cycle (a stop, or a LOOP in M falling through).
+    squash : Out(1)
+        Every SIW behind W is squashed this cycle (the run stops).
     w_mem_full : In(1)
         From the memory, for the W SIW.
     w_commit : Out(1)
@@ -179,6 +183,8 @@ class IssueUnit(wiring.Component):
             "x_halt": In(1),
             "x_next_pc": In(ADDR_BITS),
             "x_float": Out(1),
+            "x_squash": Out(1),
+            "squash": Out(1),
             "w_mem_full": In(1),
             "w_commit": Out(1),
             "w_fault": Out(Fault),
@@ -241,6 +247,7 @@ class IssueUnit(wiring.Component):
                 return sb_valid[a] & ~faulted
             return sb_valid[a]
 
+        m.d.comb += [self.x_squash.eq(stop | redirect), self.squash.eq(stop)]
         issue = x.valid & x.dec.d_float & ~stop & ~redirect if F else Const(0, 1)
         m.d.comb += self.x_float.eq(issue)
         if F:

@@ -45,6 +45,8 @@ class SLane(wiring.Component):
         There is an SIW in X (low for a bubble).
     x_op : In(SOp)
         Its S-lane operation.
+    x_squash : In(1)
+        The SIW in X is squashed this cycle: its op does not enter the memory.
     x_ck : In(9*B)
         Its ``[ck]`` before the SIW.
     x_wdata : In(32)
@@ -55,6 +57,9 @@ class SLane(wiring.Component):
         For the SIW in W: its SCATTER meets a full set (fault MEM_FULL).
     w_commit : In(1)
         The SIW in W commits (its write is done only then).
+    squash : In(1)
+        The SIWs behind W are squashed this cycle (the run ends): their memory
+        ops are dropped.
     mem : Out(coord_memory_signature)
         The memory's ports, as :class:`hdl.coord_memory.CoordinateMemory` names them.
     """
@@ -72,6 +77,8 @@ class SLane(wiring.Component):
             "w_rdata": Out(32),
             "w_mem_full": Out(1),
             "w_commit": In(1),
+            "x_squash": In(1),
+            "squash": In(1),
             "mem": Out(coord_memory_signature(coord_bits, ways).flip()),
         })
 
@@ -80,10 +87,11 @@ class SLane(wiring.Component):
         mem = self.mem
         m.d.comb += [
             mem.a_key.eq(morton_key_value(self.x_ck, NDIMS, self.dim_bits)),
-            mem.a_op.eq(Mux(self.x_valid, self.x_op, SOp.NOP)),
+            mem.a_op.eq(Mux(self.x_valid & ~self.x_squash, self.x_op, SOp.NOP)),
             mem.a_wdata.eq(self.x_wdata),
             self.w_rdata.eq(mem.w_rdata),
             self.w_mem_full.eq(mem.w_full),
             mem.w_commit.eq(self.w_commit),
+            mem.flush.eq(self.squash),
         ]
         return m
