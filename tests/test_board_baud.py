@@ -98,6 +98,16 @@ def test_a_missing_or_broken_build_record_is_named(tmp_path):
 
 # -- the rate vtpu run takes
 
+def _recording_port(opened):
+    """A stand-in for SerialTransport that appends the rate it is opened at to
+    ``opened`` and then fails as a missing board does."""
+    class RecordingPort:
+        def __init__(self, port, baud):
+            opened.append(baud)
+            raise LinkError(f"no board on {port}")
+    return RecordingPort
+
+
 @pytest.fixture
 def port_run(tmp_path, monkeypatch, capsys):
     """``run(*options)`` runs ``vtpu run --port /dev/ttyFAKE TINY`` in an empty folder,
@@ -108,13 +118,7 @@ def port_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.vasm").write_text(TINY)
     opened = []
-
-    class RecordingPort:
-        def __init__(self, port, baud):
-            opened.append(baud)
-            raise LinkError(f"no board on {port}")
-
-    monkeypatch.setattr(sim.host.transport, "SerialTransport", RecordingPort)
+    monkeypatch.setattr(sim.host.transport, "SerialTransport", _recording_port(opened))
 
     def run(*options):
         opened.clear()
@@ -159,13 +163,7 @@ def test_engine_board_takes_the_recorded_rate_unless_vtpu_baud_says(tmp_path, mo
     monkeypatch.setenv("VTPU_PORT", "/dev/ttyFAKE")
     monkeypatch.delenv("VTPU_BAUD", raising=False)
     opened = []
-
-    class RecordingPort:
-        def __init__(self, port, baud):
-            opened.append(baud)
-            raise LinkError(f"no board on {port}")
-
-    monkeypatch.setattr(sim.host.board_engine, "SerialTransport", RecordingPort)
+    monkeypatch.setattr(sim.host.board_engine, "SerialTransport", _recording_port(opened))
 
     def opened_at():
         with pytest.raises(LinkError, match="no board on /dev/ttyFAKE"):

@@ -185,6 +185,54 @@ def test_random_designs_compute_what_amaranth_computes(seed):
     assert _trace(build, LevelizedEngine, stimulus) == _trace(build, PySimEngine, stimulus)
 
 
+def test_temporary_values_never_share_code():
+    """The compiler remembers each compiled value's code by the value's id(); the
+    engine compiles temporaries (the Cat of a write port's enable bits, one per
+    port), and a freed temporary's id is handed to the next one.  Each must keep
+    its own code (CI once lost a float write of the LUT RAM register file, whose
+    second write port had taken the first port's enables)."""
+    from amaranth.sim.pysim import _PyEngineState
+    from sim.engines.levelized.codegen import ScopedEmitter, ValueCompiler
+    rhs = ValueCompiler(_PyEngineState(), ScopedEmitter(), {})
+    signals = [Signal(4, name=f"en{k}") for k in range(40)]
+    codes = []
+    for s in signals:               # each temporary freed before the next is made
+        codes.append(rhs.mask(Cat(s[0], s[1])))
+        codes.append(rhs.mask(Cat(bit.replicate(2) for bit in s)))
+    assert len(set(codes)) == 2 * len(signals)
+
+
+def test_a_memory_with_many_granular_write_ports_as_in_amaranth():
+    """Eight write ports with byte enables on one memory, random addresses, data
+    and enables: every port's own enables reach its own write."""
+    ports = 8
+
+    def build():
+        m = Module()
+        mem = Memory(shape=16, depth=8, init=[])
+        m.submodules.mem = mem
+        inputs, observed = [], []
+        for k in range(ports):
+            wr = mem.write_port(granularity=8)
+            addr, data, en = (Signal(3, name=f"a{k}"), Signal(16, name=f"d{k}"),
+                              Signal(2, name=f"e{k}"))
+            m.d.comb += [wr.addr.eq(addr), wr.data.eq(data), wr.en.eq(en)]
+            inputs += [addr, data, en]
+        for k in range(8):
+            rd = mem.read_port(domain="comb")
+            m.d.comb += rd.addr.eq(k)
+            observed.append(rd.data)
+        return m, inputs, observed
+
+    _m, inputs, _obs = build()
+    rng = random.Random(13)
+    stimulus = [[rng.randrange(1 << len(s)) if not s.name.startswith("a") else
+                 rng.randrange(8) for s in inputs] for _ in range(40)]
+    got = _trace(build, LevelizedEngine, stimulus)
+    assert got == _trace(build, PySimEngine, stimulus)
+    assert any(any(row) for row in got)
+
+
 def test_one_process_settles_a_chain_in_one_pass():
     """A chain of comb signals through several modules: one evaluation per change,
     where Amaranth's engine needs a delta cycle per link."""

@@ -38,6 +38,7 @@ class ScopedEmitter(_PythonEmitter):
         self._level = 2             # inside make() and run() (function)
         self._scopes = [{}]
         self.slots = set()          # slot indices the code names (bound once, outside run)
+        self._alive = []            # every value whose id() is a key (see remember_value)
 
     def slot(self, index):
         """The name of the simulator's state of signal slot ``index``."""
@@ -61,6 +62,15 @@ class ScopedEmitter(_PythonEmitter):
         """``name`` holds the value of ``key`` (code, or another key) from here to
         the end of the current scope."""
         self._scopes[-1][key] = name
+
+    def remember_value(self, value, name):
+        """``name`` holds the value of the Amaranth value ``value`` (Values are not
+        hashable, so the key is its id()).  The emitter keeps ``value`` alive for
+        as long as it lives: a temporary value (the ``Cat`` of a memory port's
+        write enables) freed after it is compiled would hand its id to the next
+        temporary, which would then take the first one's code."""
+        self._alive.append(value)
+        self.remember(("id", id(value)), name)
 
     def shared(self, code):
         """A variable holding ``code``'s value (emitted now, or earlier in scope)."""
@@ -116,7 +126,7 @@ class ValueCompiler(_RHSValueCompiler):
             if code is not None:
                 return code
             code = self.emitter.shared(super().on_value(value))
-            self.emitter.remember(key, code)
+            self.emitter.remember_value(value, code)
         if _exact(value):             # (None: the operand's code, already known)
             self.exact.add(code)
         return code
