@@ -54,10 +54,17 @@ written ``a + ~b + 1`` (two's complement, the same number as ``a - b`` mod
 2**32): in one piece, or with ``a - b``, boolector does not finish.
 
 **The proof is bounded** (``mode bmc``, formal/proofs.py): from every start
-state of a run (see FREE_START_SCRIPT below), a run accepted in cycle 0 retires
-its first SIW in cycle 8 (fetched in cycle 1, seven stages to W), so depth N
-covers the first N-8 SIWs of the run (the state after them: N-9).  Full k-induction on the whole core was tried (k = 2..5)
-and did not finish in 15 minutes per attempt.  ``skip`` (message prefixes) turns
+state of a run (see FREE_START_SCRIPT below), a run accepted in cycle 0 fetches
+in cycle 1 and retires its first SIW ``first_retire`` cycles later (the timing
+table: 3 on the three-stage core, 8 on the pipelined one), so depth N covers the
+first N - 1 - first_retire SIWs of the run.  Full k-induction on the whole
+(three-stage) core was tried (k = 2..5) and did not finish in 15 minutes per
+attempt.
+
+**Either core** (:mod:`hdl.cores`): the harness reads the lanes' inputs where
+they compute, ``commit_depth`` cycles before the SIW retires (0 on the
+three-stage core), and the float write-back ``F - 1 - commit_depth`` cycles
+after the retirement; everything else it states is the ISA's.  ``skip`` (message prefixes) turns
 assertions off, to find which one is expensive.
 
 Environment and abstractions (stated in formal/README.md too):
@@ -84,6 +91,7 @@ Environment and abstractions (stated in formal/README.md too):
   unchanged until its answer (``resp_valid``).  Reset is never asserted again.
 """
 
+import sys
 from types import SimpleNamespace
 
 from amaranth.asserts import AnyConst, AnySeq
@@ -91,9 +99,8 @@ from amaranth.hdl import (Array, Assert, Assume, Cat, Const, Elaboratable, Modul
                           ResetSignal, Signal, Value, signed)
 from amaranth.lib import wiring
 
-import hdl.core as core_module
 import hdl.d_lane.float_unit as float_unit_module
-from hdl.coord_memory import CoordinateMemory
+from hdl.cores import core_class as core_for
 from hdl.d_lane.float_unit import FloatUnit
 from hdl.issue import RunState
 from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
@@ -239,16 +246,19 @@ class CoreCommitProof(wiring.Component):
 
     def __init__(self, config=None, core_class=None, free_start=True, skip=()):
         self.config = config if config is not None else CoreConfig(
-            dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=5)
-        core_class = core_class if core_class is not None else core_module.Sentron
+            dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=2)
         cfg = self.config
+        core_class = core_class if core_class is not None else core_for(cfg)
+        # The module of the core's design (hdl.core, hdl.pipeline.core, or a broken
+        # copy of one, tests/test_formal_core.py): its port roles and its memory.
+        self.core_module = core_module = sys.modules[core_class.__module__]
         core = core_class(cfg)
         for unused in (core._prog, core._d_lane.float_unit, core.coord_memory):
             unused._MustUse__silence = True       # replaced below, never elaborated
         core._prog = RomStandIn(cfg.prog_depth)
         core._d_lane.float_unit = OpaqueFloatUnit(core._d_lane.float_unit.latency)
-        core.coord_memory = probed(CoordinateMemory)(cfg.dim_bits, cfg.set_bits, cfg.ways,
-                                                     probes=cfg.sets)
+        core.coord_memory = probed(core_module.CoordinateMemory)(
+            cfg.dim_bits, cfg.set_bits, cfg.ways, probes=cfg.sets)
         self.core = core
         self.free_start = free_start
         self.skip = tuple(skip)
@@ -412,6 +422,14 @@ class CoreCommitProof(wiring.Component):
         with m.If(is_run & iu.d_valid):
             m.d.comb += A(core._prog.rd.data == v.fetched(iu.d_pc),
                                "aux: the word in D is the word at its address")
+            if self.config.timing.commit_depth == 0:
+                # The three-stage core: D holds the SIW after the one in X.
+                with m.If(v.retire):
+                    m.d.comb += A(iu.d_pc == Mux((v.c_op == COp.LOOP) | (v.c_op == COp.JUMP),
+                                                 v.target, core.retire_pc + 1)[:ADDR_BITS],
+                                  "aux: D holds the predicted successor of X")
+                with m.Else():
+                    m.d.comb += A(iu.d_pc == v.pc, "aux: with X empty, D holds pc")
         alu, fpu = core._d_lane.int_alu, core._d_lane.float_unit
         seen = dict(alu_op=alu.x_op, a=alu.x_a, b=alu.x_b, c=alu.x_c, imm16=alu.x_imm16,
                     fpu_valid=fpu.x_valid, fpu_op=fpu.x_op, fpu_tag=fpu.x_tag, fpu_a=fpu.x_a,
@@ -581,9 +599,9 @@ class CoreCommitProof(wiring.Component):
 
         wp = core._regs.write
         m.d.comb += [
-            A(wp[core_module._W_FLOAT].en == land_valid,
+            A(wp[self.core_module._W_FLOAT].en == land_valid,
                    "float: write-back not exactly F-1 cycles after a committed float op's X"),
-            A(_imp(land_valid, wp[core_module._W_FLOAT].addr == land_tag),
+            A(_imp(land_valid, wp[self.core_module._W_FLOAT].addr == land_tag),
                    "float: result written to another register than the op's rd"),
             A(_imp((v.state == RunState.IDLE.value), ~Cat(*fl_valid[:land_age]).any()),
                    "float: core IDLE while a float result is still in flight"),
@@ -610,14 +628,17 @@ class CoreCommitProof(wiring.Component):
         faulting SIW."""
         core, A = self.core, self._check
         mem, seen = core.coord_memory, v.x_seen
+        # The memory's commit: the three-stage core's memory commits in X, the
+        # pipelined one's in W.
+        mem_commit = mem.x_commit if hasattr(mem, "x_commit") else mem.w_commit
         wp = core._regs.write
-        W_DINT, W_GATHER, W_CREG = core_module._W_DINT, core_module._W_GATHER, core_module._W_CREG
-        cw = core._cregs.write[core_module._CW_X]
+        W_DINT, W_GATHER, W_CREG = self.core_module._W_DINT, self.core_module._W_GATHER, self.core_module._W_CREG
+        cw = core._cregs.write[self.core_module._CW_X]
         commit, rd, s_reg, c_reg = v.commit, v.rd, v.s_reg, v.c_reg
         committed_float, land_valid, land_tag = v.committed_float, v.land_valid, v.land_tag
         no_fault_write = Signal()
         m.d.comb += no_fault_write.eq(
-            ~wp[W_DINT].en & ~wp[W_GATHER].en & ~wp[W_CREG].en & ~cw.en & ~mem.w_commit)
+            ~wp[W_DINT].en & ~wp[W_GATHER].en & ~wp[W_CREG].en & ~cw.en & ~mem_commit)
         m.d.comb += A(_imp(v.faulted, no_fault_write),
                            "fault: a faulting SIW enables a register, coordinate or memory write")
         d_int = commit & v.d_wr & ~v.d_float
@@ -636,7 +657,7 @@ class CoreCommitProof(wiring.Component):
                        "C: coordinate register write enabled wrongly"),
                 A(_imp((commit & v.ck_written), cw.addr == v.c_ck),
                        "C: another coordinate register written"),
-                A(mem.w_commit == commit, "S: memory commit differs from the SIW's commit"),
+                A(mem_commit == commit, "S: memory commit differs from the SIW's commit"),
                 # The values written: the specification's (section 3).  The lanes
                 # computed them in X, commit_depth cycles ago (x_seen).
                 A(_imp(d_int, seen.alu_op == v.d_op), "value: D operation is not the SIW's"),
@@ -675,14 +696,14 @@ class CoreCommitProof(wiring.Component):
         host kept out)."""
         cfg, core, A = self.config, self.core, self._check
         dbg, wp = core.debug, core._regs.write
-        W_DINT, W_GATHER, W_CREG = core_module._W_DINT, core_module._W_GATHER, core_module._W_CREG
+        W_DINT, W_GATHER, W_CREG = self.core_module._W_DINT, self.core_module._W_GATHER, self.core_module._W_CREG
         commit, faulted, stored, regs, cregs = v.commit, v.faulted, v.stored, v.regs, v.cregs
         R = Signal(5)
         Q = Signal(3)
         m.d.comb += [R.eq(AnyConst(5)), Q.eq(AnyConst(3))]
         exp_reg = Signal(32)
         with m.If(v.land_valid & (v.land_tag == R)):
-            m.d.comb += exp_reg.eq(wp[core_module._W_FLOAT].data)
+            m.d.comb += exp_reg.eq(wp[self.core_module._W_FLOAT].data)
         with m.Elif(v.d_int & (v.rd == R)):
             m.d.comb += exp_reg.eq(wp[W_DINT].data)
         with m.Elif(commit & v.s_gather & (v.s_reg == R)):

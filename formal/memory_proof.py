@@ -11,17 +11,15 @@ its set or, if there is none, nowhere.  Every cycle the harness asserts:
 * ``memory``: the rows of K's set, as stored right now, hold K in exactly the
   way ``sh_way`` with ``sh_value`` if ``sh_valid``, and in no way otherwise (so no
   entry is lost, changed, duplicated or invented);
-* ``patched``: the rows an op is answered with in W (read in M, patched in T
-  with the writes of the ops ahead of it) are the rows stored when it is in W;
-* ``observe``: when the op in W is at K, ``w_hit`` is ``sh_valid`` and
-  ``w_rdata`` is ``sh_value`` or 0;
-* ``full``: ``w_full`` is SCATTER and K not stored and every way of the set
-  valid (the set's real contents, by the properties above).
+* ``transparent``: the rows seen in X (read in D the cycle before) are the rows
+  stored right now, including the write of the previous cycle;
+* ``observe``: when X holds K, ``x_hit`` = ``sh_valid`` and ``x_rdata`` is
+  ``sh_value`` or 0;
+* ``full``: when X holds K, ``x_full`` = SCATTER and K not stored and every way of
+  the set valid (the set's real contents, by the two properties above).
 
-The key, the op, the data (stage A) and the commit (stage W) are free inputs
-every cycle: the op in W is the one that entered MEMORY_STAGES cycles before,
-and it is the only one a commit can write, as in the core.  The shadow follows the
-commits of the ops in W.  To state ``memory`` the
+The op, the data, the commit and D's key are free inputs every cycle; X's key is
+D's key of the cycle before, as the core guarantees.  To state ``memory`` the
 harness reads the RAMs through extra asynchronous read ports (``ProbedMemory``):
 they exist only in the proof and let k-induction see the stored rows.
 """
@@ -31,15 +29,11 @@ from amaranth.hdl import Assert, Assume, Cat, Const, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-from hdl.coord_memory import MEMORY_STAGES, CoordinateMemory
+from hdl.coord_memory import CoordinateMemory
 from sim.isa.encoding import SOp
 from sim.isa.placement import set_index_columns
 
-__all__ = ["spec_set", "probed", "ProbedMemory", "MemoryShadowProof", "MEMORY_PROOF_DEPTH"]
-
-#: k of the k-induction: an op's answer in W depends on the trace's last
-#: MEMORY_STAGES + 1 cycles, and the writes it was patched with.
-MEMORY_PROOF_DEPTH = MEMORY_STAGES + 3
+__all__ = ["spec_set", "probed", "ProbedMemory", "MemoryShadowProof"]
 
 
 def spec_set(key, set_bits, first_bit=0):
@@ -99,7 +93,7 @@ class MemoryShadowProof(wiring.Component):
     def __init__(self, dim_bits=2, set_bits=1, ways=2, memory_class=CoordinateMemory):
         self.dut = probed(memory_class)(dim_bits, set_bits, ways)
         kb = self.dut.key_bits
-        super().__init__({"a_key": In(kb), "a_op": In(2), "a_wdata": In(32), "w_commit": In(1)})
+        super().__init__({"d_key": In(kb), "x_op": In(2), "x_wdata": In(32), "x_commit": In(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -111,33 +105,15 @@ class MemoryShadowProof(wiring.Component):
 
         k = Signal(dut.key_bits)
         m.d.comb += k.eq(AnyConst(dut.key_bits))
-        m.d.comb += [dut.a_key.eq(self.a_key), dut.a_op.eq(self.a_op),
-                     dut.a_wdata.eq(self.a_wdata), dut.w_commit.eq(self.w_commit)]
-
-        # The op in W: the inputs of MEMORY_STAGES cycles ago; the memory's answer.
-        past = Cat(self.a_key, self.a_op, self.a_wdata)
-        for _ in range(MEMORY_STAGES):
-            delayed = Signal(len(past))
-            m.d.sync += delayed.eq(past)
-            past = delayed
-        w_key, w_op, w_wdata = past[:dut.key_bits], past[dut.key_bits:][:2], past[-32:]
-        w_hit, w_rdata, w_full, w_slots = dut.w_hit, dut.w_rdata, dut.w_full, dut.w_slots
-        w_set = spec_set(w_key, sb)
-        m.d.comb += [dut.probe_addr[0].eq(spec_set(k, sb)), dut.probe_addr[1].eq(w_set)]
-        k_rows, w_rows = dut.probe_rows
-        # The ops in flight at the start (and the RAMs' read registers) are not
-        # ones the trace made: the answers count from the first op that is.
-        filled = Signal(range(MEMORY_STAGES + 2))
-        with m.If(filled <= MEMORY_STAGES):
-            m.d.sync += filled.eq(filled + 1)
-        answered = filled == MEMORY_STAGES + 1
-        # An op is answered as if the write of the op ahead of it were done even if
-        # that write is then dropped (the core never uses such an op: it squashes
-        # everything behind an SIW that faults): its answer is not checked.
-        behind_drop = Signal()
-        m.d.sync += behind_drop.eq(((w_op == SOp.SCATTER) | (w_op == SOp.ERASE)) & ~self.w_commit)
-        answered = answered & ~behind_drop
-        m.d.comb += Assume(~(behind_drop & self.w_commit))   # ... and never commits it
+        x_key = Signal(dut.key_bits)
+        m.d.sync += x_key.eq(self.d_key)          # the core's guarantee: X = previous D
+        x_set = spec_set(x_key, sb)
+        m.d.comb += [
+            dut.d_key.eq(self.d_key), dut.x_key.eq(x_key), dut.x_op.eq(self.x_op),
+            dut.x_wdata.eq(self.x_wdata), dut.x_commit.eq(self.x_commit),
+            dut.probe_addr[0].eq(spec_set(k, sb)), dut.probe_addr[1].eq(x_set),
+        ]
+        k_rows, x_rows = dut.probe_rows
 
         sh_valid = Signal()
         sh_value = Signal(32)
@@ -152,37 +128,34 @@ class MemoryShadowProof(wiring.Component):
             m.d.comb += Assert(~(sh_valid & (sh_way == w)) | (holds_k & (row.value == sh_value)),
                                f"memory: K lost or changed in way {w}")
 
-        # patched: the set an op is answered with is the set as stored when it is
-        # in W (every write of the ops ahead of it done, its own not yet).
-        for w, row in enumerate(w_rows):
-            slot = w_slots[w]
-            same = ((slot.valid == row.valid) & (slot.value == row.value) &
-                    (slot.key[sb:] == row.tag) &
-                    (slot.key[:sb] == w_set ^ spec_set(row.tag, sb, sb)))
-            m.d.comb += Assert(~answered | same,
-                               f"patched: W's row of way {w} differs from the stored row")
+        # transparent: what X sees is what is stored now.
+        for w, row in enumerate(x_rows):
+            slot = dut.x_slots[w]
+            m.d.comb += Assert((slot.valid == row.valid) & (slot.value == row.value) &
+                               (slot.key[sb:] == row.tag) &
+                               (slot.key[:sb] == x_set ^ spec_set(row.tag, sb, sb)),
+                               f"transparent: X's row of way {w} differs from the stored row")
 
-        all_valid = Cat(row.valid for row in w_rows).all()
+        all_valid = Cat(dut.x_slots[w].valid for w in range(ways)).all()
         lowest_free = Signal(range(ways))
         for w in reversed(range(ways)):          # the last assignment (lowest free way) wins
-            with m.If(~w_rows[w].valid):
+            with m.If(~dut.x_slots[w].valid):
                 m.d.comb += lowest_free.eq(w)
-        scatter = w_op == SOp.SCATTER
-        erase = w_op == SOp.ERASE
-        at_k = w_key == k
+        scatter = self.x_op == SOp.SCATTER
+        erase = self.x_op == SOp.ERASE
+        at_k = x_key == k
 
-        with m.If(at_k & answered):
-            m.d.comb += [
-                Assert(w_hit == sh_valid, "observe: w_hit differs from the shadow"),
-                Assert(w_rdata == (sh_value & sh_valid.replicate(32)),
-                       "observe: w_rdata differs from the shadow"),
-                Assert(w_full == (scatter & ~sh_valid & all_valid),
-                       "full: w_full is not exactly 'new key, full set'"),
-            ]
         with m.If(at_k):
-            with m.If(self.w_commit):
+            m.d.comb += [
+                Assert(dut.x_hit == sh_valid, "observe: x_hit differs from the shadow"),
+                Assert(dut.x_rdata == (sh_value & sh_valid.replicate(32)),
+                       "observe: x_rdata differs from the shadow"),
+                Assert(dut.x_full == (scatter & ~sh_valid & all_valid),
+                       "full: x_full is not exactly 'new key, full set'"),
+            ]
+            with m.If(self.x_commit):
                 with m.If(scatter & (sh_valid | ~all_valid)):
-                    m.d.sync += [sh_valid.eq(1), sh_value.eq(w_wdata)]
+                    m.d.sync += [sh_valid.eq(1), sh_value.eq(self.x_wdata)]
                     with m.If(~sh_valid):
                         m.d.sync += sh_way.eq(lowest_free)
                 with m.If(erase):

@@ -19,12 +19,10 @@ Why it looks like this
   hand would have it, and the core decides who is heard.  A dedicated host port
   on each register file would cost a multiplexer per flip-flop; on the memory,
   a second copy of its placement logic.
-* **Memory commands take the memory's stages**, as a GATHER or SCATTER does:
-  the key enters the memory in the cycle the command is accepted (its A
-  stage), and :data:`~hdl.coord_memory.MEMORY_STAGES` cycles later (W) the
-  answer is in the memory's registers and MEM_WRITE and MEM_ERASE commit
-  their write.  READ_PROG waits a cycle for the
-  program memory's synchronous read in the same way.
+* **Memory commands take two cycles**, as a GATHER or SCATTER does: the set is
+  read in the cycle the command is accepted (the memory's D port), and used,
+  and for MEM_WRITE and MEM_ERASE written, in the next (its X port).  READ_PROG
+  waits a cycle for the program memory's synchronous read in the same way.
 * **One command at a time**, answered with a one-cycle ``resp_valid``.  A
   request is accepted only in a cycle where ``resp_valid`` is low, because a
   requester that saw the answer drops (or changes) its request in the next
@@ -35,13 +33,13 @@ Why it looks like this
 from contextlib import contextmanager
 
 from amaranth.hdl import Array, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import enum, wiring
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 
 from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig, SOp
 
-from .coord_memory import MEMORY_STAGES, coord_memory_signature
+from .coord_memory import coord_memory_signature
 from .debug import DebugCmd, DebugError, DebugSignature
 from .morton import morton_coord_value, morton_key_value
 from .regfile import read_port_signature, write_port_signature
@@ -49,10 +47,10 @@ from .regfile import read_port_signature, write_port_signature
 __all__ = ["DebugUnit"]
 
 
-#: Cycles after acceptance at which a command that waits is answered from what
-#: its port delivers then (the answer is seen one cycle later).
-_READ_PROG_PHASE = 1
-_MEMORY_PHASE = MEMORY_STAGES - 1
+class _Phase(enum.Enum, shape=1):
+    """Debug commands that need the memory answer one cycle after they are accepted."""
+    ACCEPT = 0      # waiting for a request (or answering a one-cycle one)
+    SECOND = 1      # READ_PROG's word / MEM_* and SLOT_READ's rows are available now
 
 
 #: The issue unit's inputs the host drives (named as :class:`hdl.issue.IssueUnit` names them).
@@ -90,6 +88,10 @@ class DebugUnit(wiring.Component):
         The coordinate memory's ports.
     """
 
+    #: The ports of the memory this unit drives (the pipelined core's unit, a
+    #: subclass, drives its own memory's).
+    memory_signature = staticmethod(coord_memory_signature)
+
     def __init__(self, config):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
@@ -111,7 +113,7 @@ class DebugUnit(wiring.Component):
             "reg_write": In(write_port_signature(32, 32)),
             "creg_read": In(read_port_signature(coord_bits, 8)),
             "creg_write": In(write_port_signature(coord_bits, 8)),
-            "mem": In(coord_memory_signature(coord_bits, config.ways)),
+            "mem": In(self.memory_signature(coord_bits, config.ways)),
         })
 
     def elaborate(self, platform):
@@ -122,9 +124,8 @@ class DebugUnit(wiring.Component):
         idle = self.idle
         cmd, addr = self.req_cmd, self.req_addr
 
-        # Cycles since a waiting command was accepted (0: none in hand).
-        phase = Signal(range(_MEMORY_PHASE + 2))
-        accept = self.req_valid & ~self.resp_valid & (phase == 0)
+        phase = Signal(_Phase)
+        accept = self.req_valid & ~self.resp_valid & (phase == _Phase.ACCEPT)
         m.d.sync += self.resp_valid.eq(0)
 
         def answer(error=DebugError.NONE, **fields):
@@ -135,8 +136,7 @@ class DebugUnit(wiring.Component):
 
         # The shared ports as the request in hand wants them (heard only while idle).
         # The memory gets the coordinate's key, or for SLOT_READ the set index
-        # alone, in every cycle, and the command's operation with acceptance; it is
-        # answered and committed in W.
+        # alone, in D (accepting) and in X (the second cycle) alike.
         slot_set = Signal(range(max(cfg.sets, 2)))
         slot_way = Signal(range(max(cfg.ways, 2)))
         mem_key = Mux(cmd == DebugCmd.SLOT_READ, slot_set,
@@ -155,45 +155,28 @@ class DebugUnit(wiring.Component):
             self.prog_write.addr.eq(addr),
             self.prog_write.data.eq(self.req_data),
             self.run.pc_wdata.eq(addr),
-            mem.a_key.eq(mem_key),
-            mem.a_wdata.eq(self.req_data[:32]),
+            mem.d_key.eq(mem_key),
+            mem.x_key.eq(mem_key),
+            mem.x_wdata.eq(self.req_data[:32]),
         ]
-        # The op enters only with acceptance: every other cycle is a NOP, so the
-        # memory never holds a copy of the command that would not be committed.
-        with m.If(accept):
-            with m.Switch(cmd):
-                with m.Case(DebugCmd.MEM_READ):
-                    m.d.comb += mem.a_op.eq(SOp.GATHER)
-                with m.Case(DebugCmd.MEM_WRITE):
-                    m.d.comb += mem.a_op.eq(SOp.SCATTER)
-                with m.Case(DebugCmd.MEM_ERASE):
-                    m.d.comb += mem.a_op.eq(SOp.ERASE)
 
-        with m.If(phase != 0):
-            m.d.sync += phase.eq(phase + 1)
-        with m.If(phase == _READ_PROG_PHASE):
-            with m.If(cmd == DebugCmd.READ_PROG):
-                m.d.sync += [phase.eq(0)] + answer(data=self.prog_read.data)
-        # In W the memory's answer is in its registers, and the write is committed
-        # (by the command as accepted: the requester may present its next
-        # request in the answer's cycle, one cycle later).
-        held_cmd = Signal.like(cmd)
-        with m.If(accept):
-            m.d.sync += held_cmd.eq(cmd)
-        with m.If(phase == _MEMORY_PHASE + 1):
-            m.d.sync += phase.eq(0)
-            m.d.comb += mem.w_commit.eq((held_cmd == DebugCmd.MEM_WRITE) |
-                                        (held_cmd == DebugCmd.MEM_ERASE))
-            with m.Switch(held_cmd):
+        with m.If(phase == _Phase.SECOND):
+            m.d.sync += phase.eq(_Phase.ACCEPT)
+            with m.Switch(cmd):
+                with m.Case(DebugCmd.READ_PROG):
+                    m.d.sync += answer(data=self.prog_read.data)
                 with m.Case(DebugCmd.MEM_READ):
-                    m.d.sync += answer(data=mem.w_rdata, hit=mem.w_hit)
+                    m.d.comb += mem.x_op.eq(SOp.GATHER)
+                    m.d.sync += answer(data=mem.x_rdata, hit=mem.x_hit)
                 with m.Case(DebugCmd.MEM_WRITE):
-                    m.d.sync += answer(Mux(mem.w_full, DebugError.MEM_FULL, DebugError.NONE),
-                                       hit=mem.w_hit)
+                    m.d.comb += [mem.x_op.eq(SOp.SCATTER), mem.x_commit.eq(1)]
+                    m.d.sync += answer(Mux(mem.x_full, DebugError.MEM_FULL, DebugError.NONE),
+                                       hit=mem.x_hit)
                 with m.Case(DebugCmd.MEM_ERASE):
-                    m.d.sync += answer(hit=mem.w_hit)
+                    m.d.comb += [mem.x_op.eq(SOp.ERASE), mem.x_commit.eq(1)]
+                    m.d.sync += answer(hit=mem.x_hit)
                 with m.Case(DebugCmd.SLOT_READ):
-                    slot = Array(mem.w_slots)[slot_way]
+                    slot = Array(mem.x_slots)[slot_way]
                     m.d.sync += answer(hit=slot.valid, data=slot.value,
                                        coord=morton_coord_value(slot.key, NDIMS, B))
 
@@ -231,7 +214,7 @@ class DebugUnit(wiring.Component):
                 m.d.comb += [self.run.pc_we.eq(1), self.run.pc_wdata.eq(0)]
                 m.d.sync += [self.prog_len.eq(addr)] + answer()
             with m.Case(DebugCmd.READ_PROG), below(cfg.prog_depth):
-                m.d.sync += phase.eq(1)
+                m.d.sync += phase.eq(_Phase.SECOND)
             with m.Case(DebugCmd.READ_REG), below(32):
                 m.d.sync += answer(data=self.reg_read.data)
             with m.Case(DebugCmd.WRITE_REG), below(32):
@@ -246,9 +229,9 @@ class DebugUnit(wiring.Component):
                 m.d.comb += self.run.pc_we.eq(1)
                 m.d.sync += answer()
             with m.Case(DebugCmd.MEM_READ, DebugCmd.MEM_WRITE, DebugCmd.MEM_ERASE):
-                m.d.sync += phase.eq(1)
+                m.d.sync += phase.eq(_Phase.SECOND)
             with m.Case(DebugCmd.SLOT_READ), below(cfg.sets * cfg.ways):
-                m.d.sync += phase.eq(1)
+                m.d.sync += phase.eq(_Phase.SECOND)
             with m.Case(DebugCmd.RUN, DebugCmd.STEP):
                 m.d.comb += [self.run.start.eq(1), self.run.step.eq(cmd == DebugCmd.STEP)]
                 m.d.sync += answer()

@@ -197,10 +197,10 @@ def _build_with_image(tmp_path, board, example, lut_key, min_entries):
     result = build(board, out_dir=tmp_path / board, echo=None, memory_init=image.entries)
     _check_build(result, board, lut_key)
     # Beside the bitstream, for vtpu run: the board's default host-link rate
-    # (iCEBreaker: 3 Mbaud, 4 clocks of 12 MHz; ULX3S: 2 Mbaud, 10 clocks of 20 MHz).
+    # (iCEBreaker: 3 Mbaud, 4 clocks of 12 MHz; ULX3S: 2 Mbaud, 20 clocks of 40 MHz).
     record = read_record(result.bitstream.parent)
     assert (record["baud"], record["uart_divisor"]) == {"icebreaker": (3_000_000, 4),
-                                                        "ulx3s": (2_000_000, 10)}[board]
+                                                        "ulx3s": (2_000_000, 20)}[board]
 
     golden = CoordinateMemory(config.dim_bits, config.set_bits, config.ways)
     golden.load(image.entries)

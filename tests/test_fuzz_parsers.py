@@ -800,7 +800,7 @@ def test_host_driver_coordinate_beyond_dim_bits():
 
 from sim.isa.protocol import MAX_PAYLOAD, REQUEST_LEN, SYNC_REQUEST  # noqa: E402
 
-LINK_CONFIG = CoreConfig(dim_bits=11, set_bits=2, ways=2, prog_depth=64, float_latency=5)
+LINK_CONFIG = CoreConfig(dim_bits=11, set_bits=2, ways=2, prog_depth=64, float_latency=4)
 LINK_TIMEOUT = 60      # clock cycles of idle line that end a frame
 
 

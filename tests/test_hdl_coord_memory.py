@@ -1,12 +1,11 @@
 """The hardware coordinate memory, cycle by cycle, against the golden sim/golden/memory.py.
 
 A sequence of S-lane operations is streamed through the memory the way the core
-does: operation ``k`` presents its key, op and data in stage A in cycle ``k``
-and is answered and committed (or not) in W in cycle ``k + MEMORY_STAGES``, so
-every operation reads its set before the writes of the three ahead of it are
-done (this exercises the patching of in-flight writes on every cycle).  In W the
-answer is compared with the golden model *before* the operation, then the
-operation is applied to the golden model if it commits.
+does: operation ``k`` presents its key in D in cycle ``k`` and executes in X in
+cycle ``k + 1``, so every operation's set read overlaps the previous one's write
+(this exercises the transparent read on every cycle).  In X the outputs are
+compared with the golden model *before* the operation, then the operation is
+applied to the golden model if it commits.
 """
 
 import gc
@@ -17,7 +16,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from hdl.coord_memory import MEMORY_STAGES, CoordinateMemory
+from hdl.coord_memory import CoordinateMemory
 from sim.isa.encoding import NDIMS, SOp
 from sim.golden.memory import CoordinateMemory as GoldenMemory
 from tests.support.placement import key_in_set
@@ -26,33 +25,30 @@ NOP, GATHER, SCATTER, ERASE = SOp.NOP, SOp.GATHER, SOp.SCATTER, SOp.ERASE
 
 
 def observe(dut, ops):
-    """Stream ``ops`` = [(op, key, wdata, commit)] through ``dut``; return what W saw.
+    """Stream ``ops`` = [(op, key, wdata, commit)] through ``dut``; return what X saw.
 
     Returns one ``(rdata, hit, full, slots)`` per op, ``slots`` being a tuple over
     ways of ``(key, value)`` or None (the golden model's slot form).
     """
     seen = []
-    ops = list(ops)
 
     async def bench(ctx):
-        for cycle in range(len(ops) + MEMORY_STAGES):
-            if cycle < len(ops):
-                op, key, wdata, _ = ops[cycle]
-                ctx.set(dut.a_key, key)
-                ctx.set(dut.a_op, op)
-                ctx.set(dut.a_wdata, wdata)
-            else:
-                ctx.set(dut.a_op, NOP)
-            in_w = cycle - MEMORY_STAGES
-            if in_w >= 0:
-                ctx.set(dut.w_commit, ops[in_w][3])
-                slots = ctx.get(dut.w_slots)
-                seen.append((ctx.get(dut.w_rdata), ctx.get(dut.w_hit), ctx.get(dut.w_full),
+        prev = None
+        for cur in list(ops) + [None]:
+            if cur is not None:
+                ctx.set(dut.d_key, cur[1])
+            if prev is not None:
+                op, key, wdata, commit = prev
+                ctx.set(dut.x_key, key)
+                ctx.set(dut.x_op, op)
+                ctx.set(dut.x_wdata, wdata)
+                ctx.set(dut.x_commit, commit)
+                slots = ctx.get(dut.x_slots)
+                seen.append((ctx.get(dut.x_rdata), ctx.get(dut.x_hit), ctx.get(dut.x_full),
                              tuple((slots[w].key, slots[w].value) if slots[w].valid else None
                                    for w in range(dut.ways))))
-            else:
-                ctx.set(dut.w_commit, 0)
             await ctx.tick()
+            prev = cur
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -117,7 +113,7 @@ def test_erase_frees_way_and_new_key_reuses_lowest():
     check(CoordinateMemory(**SMALL), ops)
 
 
-def test_full_set_raises_w_full_and_writes_nothing_even_if_committed():
+def test_full_set_raises_x_full_and_writes_nothing_even_if_committed():
     ops = [(SCATTER, k(1), 1, 1), (SCATTER, k(2), 2, 1), (SCATTER, k(3), 3, 1),
            (SCATTER, k(4), 4, 1),                            # full: committed anyway
            (GATHER, k(4), 0, 1),                             # a GATHER never reports full
@@ -139,9 +135,8 @@ def test_uncommitted_ops_write_nothing():
     assert got[4][:2] == (2, 1)
 
 
-def test_back_to_back_ops_on_one_set_see_every_write_ahead_of_them():
-    """Each op reads its set before the three ops ahead of it have written it (their
-    writes are patched in): a write is seen by the very next op."""
+def test_transparent_back_to_back_same_set():
+    """Each op's set is read in the very cycle the previous op writes it."""
     ops = [(SCATTER, k(1), 10, 1), (GATHER, k(1), 0, 1),     # write then read next cycle
            (SCATTER, k(2), 20, 1), (SCATTER, k(3), 30, 1),   # fill: second sees the first
            (ERASE, k(1), 0, 1), (SCATTER, k(9), 90, 1),      # reuse of way 0 at once

@@ -1,11 +1,10 @@
-"""The D lane (hdl/d_lane/lane.py): integer results in X, float results F - 2 cycles after issue.
+"""The D lane (hdl/d_lane/lane.py): integer results in X, float results F - 1 cycles after issue.
 
 The units themselves are checked against docs/isa.md in tests/test_hdl_int_alu.py
 and tests/test_hdl_float_unit.py; here, that the lane routes the X-stage
 operands to both, returns a float result with its destination exactly
-``F - 2`` cycles after ``x_float`` (the core registers it and writes it one cycle
-later, ``F - 1`` after issue, ready for X at ``F``: docs/isa.md section 7) and
-never without it, and has no float unit at ``float_latency`` 0.  Values are hand-computed:
+``F - 1`` cycles after ``x_float`` (docs/isa.md section 7) and never without
+it, and has no float unit at ``float_latency`` 0.  Values are hand-computed:
 1.0 + 2.0 = 3.0 is 0x3F800000 + 0x40000000 = 0x40400000.
 """
 
@@ -26,8 +25,9 @@ def run(lane, program, cycles):
     """Drive ``program`` ({cycle: {port: value}}, ports held until changed) for
     ``cycles`` cycles; return per cycle (x_result, w_valid, w_rd, w_result)."""
     seen = []
-    # A lane without pipeline registers (no float unit, or latency 2) has no clock.
-    clocked = lane.float_latency > 2
+    # A lane without pipeline registers (no float unit, or a unit of latency 1) has
+    # no clock.
+    clocked = lane.float_latency - lane.writeback_delay > 1
 
     async def bench(ctx):
         for t in range(cycles):
@@ -45,9 +45,11 @@ def run(lane, program, cycles):
     return seen
 
 
-@pytest.mark.parametrize("latency", [3, 5, 8])
-def test_float_result_comes_out_latency_minus_two_cycles_after_issue(latency):
-    lane = DLane(latency)
+@pytest.mark.parametrize("latency, delay", [(1, 0), (3, 0), (4, 0), (3, 1), (5, 1), (8, 1)])
+def test_float_result_lands_latency_minus_one_cycles_after_issue(latency, delay):
+    """With ``writeback_delay`` (the pipelined core registers the result once before
+    writing it) the result comes out that many cycles earlier, F - 1 - delay."""
+    lane = DLane(latency, writeback_delay=delay)
     program = {
         0: dict(x_op=DOp.ADD, x_a=ONE, x_b=TWO, x_c=0, x_rd=7, x_float=1),
         1: dict(x_op=DOp.IADD, x_a=5, x_b=7, x_rd=3, x_float=0),
@@ -56,8 +58,8 @@ def test_float_result_comes_out_latency_minus_two_cycles_after_issue(latency):
     }
     seen = run(lane, program, latency + 4)
     landed = [t for t, (_, valid, _, _) in enumerate(seen) if valid]
-    assert landed == [latency - 2]
-    _, _, rd, result = seen[latency - 2]
+    assert landed == [latency - 1 - delay]
+    _, _, rd, result = seen[latency - 1 - delay]
     assert (rd, result) == (7, THREE)
     assert seen[1][0] == 12                      # IADD 5 + 7, in the same cycle
     assert seen[0][0] == 0                       # a float op has no integer result
@@ -73,10 +75,19 @@ def test_no_float_unit_at_latency_0():
     assert seen[1][0] == 0xFF00
 
 
-@pytest.mark.parametrize("bad", [-1, 1, 1.5, "4"])
+@pytest.mark.parametrize("bad", [-1, 1.5, "4"])
 def test_rejects_a_bad_latency(bad):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnusedElaboratable)   # the refused object is never used
         with pytest.raises(ValueError, match="float_latency"):
             DLane(bad)
+        gc.collect()
+
+
+@pytest.mark.parametrize("latency, delay", [(4, -1), (4, 4), (1, 1), (0, 1), (4, 1.0)])
+def test_rejects_a_bad_writeback_delay(latency, delay):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(ValueError, match="writeback_delay"):
+            DLane(latency, writeback_delay=delay)
         gc.collect()

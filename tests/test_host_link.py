@@ -21,7 +21,7 @@ from sim.golden.memory import set_index
 from sim.isa.encoding import CoreConfig
 from support.fake_core import DebugPortStub, FakeCore
 
-CONFIG = CoreConfig(dim_bits=11, set_bits=2, ways=2, prog_depth=64, float_latency=5)
+CONFIG = CoreConfig(dim_bits=11, set_bits=2, ways=2, prog_depth=64, float_latency=4)
 TIMEOUT = 60      # clock cycles of idle line that end a frame
 
 # Numbers from docs/host-link.md, written out again on purpose.

@@ -5,13 +5,13 @@ Why it looks like this
 * **One lane, two units.**  Every D operation reads the same operands in X
   (``rs1``, ``rs2``, the old ``rd``), so both units get them from the same
   ports; which one's result counts is the operation's: an integer result is
-  computed in X (``x_result``), a float result comes out ``F - 2`` cycles after
-  issue (``w_*``; the core writes it one cycle later, docs/isa.md section 7).  The core sees one D lane and does not
+  written at the end of X (``x_result``), a float result ``F`` cycles after
+  issue (``w_*``, docs/isa.md section 7).  The core sees one D lane and does not
   know how it is built.
-* **The float unit cannot cancel.**  An op issued in X may belong to an SIW
-  that a fault squashes before it retires; the issue unit keeps its own record
-  of the ops in flight and suppresses the write-back of a cancelled one, so the
-  float pipeline itself needs no flush.
+* **The float unit only gets what commits.**  ``x_float`` is the issue unit's
+  decision (the SIW commits and its operation is a float one), so a faulting or
+  squashed SIW never enters the float pipeline, which has no way to cancel an
+  operation once issued.
 * **No float unit at all** with ``float_latency`` 0 (the iCEBreaker's core): the
   decoder makes the float operations illegal SIWs, and ``w_valid`` stays low.
 """
@@ -33,7 +33,13 @@ class DLane(wiring.Component):
     Parameters
     ----------
     float_latency : int
-        ``F`` of docs/isa.md section 7 (at least 2); 0 builds no float unit.
+        ``F`` of docs/isa.md section 7; 0 builds no float unit.
+    writeback_delay : int
+        Clocks the core adds between ``w_result`` and the register write (the
+        pipelined core registers the result once, so that the write leaves a
+        flip-flop): the float unit is built that much shorter, and ``w_valid``
+        comes that much earlier, so the result still lands as the timing table
+        says.  0 for the three-stage core.
 
     Attributes
     ----------
@@ -46,15 +52,15 @@ class DLane(wiring.Component):
     x_imm16 : In(16)
         The immediate of LI and LIH.
     x_float : In(1)
-        Issue the operation to the float unit this cycle (a float op the issue
-        unit lets through; it may still be cancelled before it lands).
+        Issue the operation to the float unit this cycle (the SIW commits and
+        its operation is a float one).
     x_rd : In(5)
         The destination register, returned with the float result on ``w_rd``.
     x_result : Out(32)
         The integer result (0 for an operation that is not an integer one).
     w_valid : Out(1)
-        A float result comes out this cycle: ``x_float`` of ``F - 2`` cycles ago
-        (the core registers it and writes it in the next cycle).
+        A float result lands this cycle: ``x_float`` of ``F - 1 - writeback_delay``
+        cycles ago.
     w_rd, w_result : Out
         Its destination register and its bits.
     int_alu : IntAlu
@@ -62,15 +68,19 @@ class DLane(wiring.Component):
         The units (``None``: no float unit).
     """
 
-    def __init__(self, float_latency=4):
-        if not isinstance(float_latency, int) or float_latency < 0 or float_latency == 1:
-            raise ValueError(f"float_latency must be 0 (no float unit) or an integer >= 2, "
+    def __init__(self, float_latency=4, writeback_delay=0):
+        if not isinstance(float_latency, int) or float_latency < 0:
+            raise ValueError(f"float_latency must be an integer >= 0 (0 = no float unit), "
                              f"not {float_latency!r}")
+        if not isinstance(writeback_delay, int) or not (
+                0 <= writeback_delay < max(float_latency, 1)):
+            raise ValueError(f"writeback_delay must be an integer 0 .. float_latency - 1 = "
+                             f"{float_latency - 1}, not {writeback_delay!r}")
         self.float_latency = float_latency
+        self.writeback_delay = writeback_delay
         self.int_alu = IntAlu()
-        # The unit's result comes out F-2 cycles after issue; the core registers it
-        # and writes it F-1 cycles after issue (hdl/core.py), ready for X at F.
-        self.float_unit = FloatUnit(float_latency - 1) if float_latency else None
+        self.float_unit = (FloatUnit(float_latency - writeback_delay) if float_latency
+                           else None)
         super().__init__({
             "x_op": In(5), "x_a": In(32), "x_b": In(32), "x_c": In(32), "x_imm16": In(16),
             "x_float": In(1), "x_rd": In(5),

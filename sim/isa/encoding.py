@@ -312,7 +312,7 @@ class CoreConfig:
     """
 
     def __init__(self, dim_bits=DEFAULT_DIM_BITS, set_bits=8, ways=4, prog_depth=1 << PC_BITS,
-                 float_latency=8, timing=None):
+                 float_latency=4, timing=None):
         if not 1 <= dim_bits <= 16:
             raise ValueError(f"dim_bits must be 1..16, not {dim_bits}")
         if not 0 <= set_bits <= NDIMS * dim_bits:
@@ -335,7 +335,7 @@ class CoreConfig:
         self.ways = ways
         self.prog_depth = prog_depth
         self.float_latency = float_latency
-        self._timing = timing if timing is not None else Timing.pipelined(float_latency)
+        self._timing = timing if timing is not None else Timing(float_op=float_latency)
 
     @property
     def key_bits(self):
@@ -366,7 +366,7 @@ class CoreConfig:
         ``float_latency``."""
         out = dict(dim_bits=self.dim_bits, set_bits=self.set_bits, ways=self.ways,
                    prog_depth=self.prog_depth, float_latency=self.float_latency)
-        if self._timing != Timing.pipelined(self.float_latency):
+        if self._timing != Timing(float_op=self.float_latency):
             out["timing"] = self._timing
         return out
 
