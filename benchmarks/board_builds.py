@@ -81,6 +81,30 @@ def describe_design(directory):
     return "Sentron core" + (f" ({', '.join(parts)})" if parts else "")
 
 
+#: The cores' names in the board rows (hdl.cores).
+CORE_NAMES = {"hdl.core": "three-stage core", "hdl.pipeline.core": "pipelined core"}
+
+
+def build_facts(directory):
+    """(core module, nextpnr seed) of a `vtpu build` directory: the core from its
+    build record (build.json; None for a build made before it recorded one), the
+    seed from the nextpnr command line the build ran (build_top.sh; None if it
+    gave none)."""
+    core = seed = None
+    try:
+        with open(os.path.join(directory, "build.json")) as f:
+            core = json.load(f).get("core")
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        with open(os.path.join(directory, "build_top.sh")) as f:
+            found = re.search(r"--seed (\d+)", f.read())
+        seed = int(found.group(1)) if found else None
+    except OSError:
+        pass
+    return core, seed
+
+
 def read_board_dir(board, directory):
     """The figures of a `vtpu build --board BOARD -o DIRECTORY` (boards/build.py):
     from nextpnr's report.json if the build was placed and routed, else from the
@@ -92,7 +116,10 @@ def read_board_dir(board, directory):
     if design is None:
         raise SystemExit(f"{directory}: not a build of the Sentron core (no core.coord_memory "
                          f"in its top.il / top.json); the board rows are the core's")
-    row = {"board": board, "dir": directory, "design": design}
+    core, seed = build_facts(directory)
+    if core:
+        design += f", {CORE_NAMES.get(core, core)}"
+    row = {"board": board, "dir": directory, "design": design, "seed": seed}
     if os.path.exists(report_path):
         with open(report_path) as f:
             report = json.load(f)
@@ -156,8 +183,9 @@ def board_table(rows):
             bram = next((k for k in u if k.startswith("block RAM")), None)
             dsp = next((k for k in u if k.startswith("DSP")), None)
             clock, (fmax, want) = min(r["clocks"].items(), key=lambda kv: kv[1][0])
+            seed = f", seed {r['seed']}" if r.get("seed") is not None else ""
             out.append(f"| {r['board']} | {part} | {r['design']}; nextpnr report of "
-                       f"`vtpu build`, {r['date']} | {_used(u, logic)} {logic} | "
+                       f"`vtpu build`{seed}, {r['date']} | {_used(u, logic)} {logic} | "
                        f"{_used(u, bram) if bram else '0'} | {_used(u, dsp) if dsp else '0'} | "
                        f"**{fmax:.1f} MHz** | {want:.1f} MHz | {osc:g} MHz | "
                        f"{'met' if fmax >= want else 'NOT met'} |")
