@@ -61,8 +61,9 @@ def describe_design(directory):
         return None
     prog = re.search(r"memory width 64 size (\d+) \\prog", text)
     ways = re.findall(r"memory width (\d+) size (\d+) \\way(\d+)", text)
-    cregs = re.search(r"^module \\\S*\.core\.cregs\n(?:.*\n){0,8}?\s*memory width (\d+) ", text,
-                      re.M)
+    # The coordinate register file: one memory (block RAM) or flip-flops reg0..reg7.
+    cregs = re.search(r"^module \\\S*\.core\.cregs\n(?:.*\n){0,8}?\s*(?:memory|wire) width (\d+) ",
+                      text, re.M)
     parts = []
     if cregs:
         parts.append(f"B = {int(cregs.group(1)) // 9}")
@@ -70,7 +71,7 @@ def describe_design(directory):
         parts.append(f"{ways[0][1]} sets x {len(ways)} ways")
     if prog:
         parts.append(f"{prog.group(1)} SIWs")
-    if not re.search(r"^module \\\S*\.core(\.arch)?\.fpu$", text, re.M):
+    if not re.search(r"^module \\\S*\.core(\.arch)?\.d_lane\.float_unit$", text, re.M):
         parts.append("no float unit")
     regs = re.search(r"^module \\\S*\.core\.regs\n(?:.*\n){0,8}?\s*memory \S+ \S+ \S+ \S+ \\(\w+)",
                      text, re.M)
