@@ -61,8 +61,9 @@ def describe_design(directory):
         return None
     prog = re.search(r"memory width 64 size (\d+) \\prog", text)
     ways = re.findall(r"memory width (\d+) size (\d+) \\way(\d+)", text)
-    cregs = re.search(r"^module \\\S*\.core\.cregs\n(?:.*\n){0,8}?\s*memory width (\d+) ", text,
-                      re.M)
+    # The coordinate register file: one memory (block RAM) or flip-flops reg0..reg7.
+    cregs = re.search(r"^module \\\S*\.core\.cregs\n(?:.*\n){0,8}?\s*(?:memory|wire) width (\d+) ",
+                      text, re.M)
     parts = []
     if cregs:
         parts.append(f"B = {int(cregs.group(1)) // 9}")
@@ -70,7 +71,7 @@ def describe_design(directory):
         parts.append(f"{ways[0][1]} sets x {len(ways)} ways")
     if prog:
         parts.append(f"{prog.group(1)} SIWs")
-    if not re.search(r"^module \\\S*\.core(\.arch)?\.fpu$", text, re.M):
+    if not re.search(r"^module \\\S*\.core(\.arch)?\.d_lane\.float_unit$", text, re.M):
         parts.append("no float unit")
     regs = re.search(r"^module \\\S*\.core\.regs\n(?:.*\n){0,8}?\s*memory \S+ \S+ \S+ \S+ \\(\w+)",
                      text, re.M)
@@ -79,6 +80,30 @@ def describe_design(directory):
     parts.append("register files in " + kind if kind.startswith("block") else
                  "data registers in " + kind)
     return "Sentron core" + (f" ({', '.join(parts)})" if parts else "")
+
+
+#: The cores' names in the board rows (hdl.cores).
+CORE_NAMES = {"hdl.core": "three-stage core", "hdl.pipeline.core": "pipelined core"}
+
+
+def build_facts(directory):
+    """(core module, nextpnr seed) of a `vtpu build` directory: the core from its
+    build record (build.json; None for a build made before it recorded one), the
+    seed from the nextpnr command line the build ran (build_top.sh; None if it
+    gave none)."""
+    core = seed = None
+    try:
+        with open(os.path.join(directory, "build.json")) as f:
+            core = json.load(f).get("core")
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        with open(os.path.join(directory, "build_top.sh")) as f:
+            found = re.search(r"--seed (\d+)", f.read())
+        seed = int(found.group(1)) if found else None
+    except OSError:
+        pass
+    return core, seed
 
 
 def read_board_dir(board, directory):
@@ -92,7 +117,10 @@ def read_board_dir(board, directory):
     if design is None:
         raise SystemExit(f"{directory}: not a build of the Sentron core (no core.coord_memory "
                          f"in its top.il / top.json); the board rows are the core's")
-    row = {"board": board, "dir": directory, "design": design}
+    core, seed = build_facts(directory)
+    if core:
+        design += f", {CORE_NAMES.get(core, core)}"
+    row = {"board": board, "dir": directory, "design": design, "seed": seed}
     if os.path.exists(report_path):
         with open(report_path) as f:
             report = json.load(f)
@@ -156,8 +184,9 @@ def board_table(rows):
             bram = next((k for k in u if k.startswith("block RAM")), None)
             dsp = next((k for k in u if k.startswith("DSP")), None)
             clock, (fmax, want) = min(r["clocks"].items(), key=lambda kv: kv[1][0])
+            seed = f", seed {r['seed']}" if r.get("seed") is not None else ""
             out.append(f"| {r['board']} | {part} | {r['design']}; nextpnr report of "
-                       f"`vtpu build`, {r['date']} | {_used(u, logic)} {logic} | "
+                       f"`vtpu build`{seed}, {r['date']} | {_used(u, logic)} {logic} | "
                        f"{_used(u, bram) if bram else '0'} | {_used(u, dsp) if dsp else '0'} | "
                        f"**{fmax:.1f} MHz** | {want:.1f} MHz | {osc:g} MHz | "
                        f"{'met' if fmax >= want else 'NOT met'} |")

@@ -89,12 +89,17 @@ def toolchain_env(required_tools=None):
     return variables
 
 
-def write_record(out_dir, board, rate, bitstream):
+def write_record(out_dir, board, rate, bitstream, core=None, seed=None):
     """Write :data:`RECORD_NAME` into ``out_dir``: ``board``, the ``bitstream``'s file
     name, and of ``rate`` (a :class:`boards.top.LinkRate`) the host link's rate, the
-    clock and the UART divisor that makes it.  Returns its path."""
+    clock and the UART divisor that makes it; with ``core`` (the module of the
+    core's class) and ``seed`` (nextpnr's), those too.  Returns its path."""
     record = {"board": board, "bitstream": Path(bitstream).name, "baud": rate.baud,
               "clock_hz": rate.clock_hz, "uart_divisor": rate.divisor}
+    if core is not None:
+        record["core"] = core
+    if seed is not None:
+        record["seed"] = seed
     path = Path(out_dir) / RECORD_NAME
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
@@ -227,9 +232,11 @@ def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=prin
         f"(UART divisor {top.rate.divisor} for {top.rate.baud} baud, "
         f"{100 * top.rate.error:+.2f} %)")
     steps = getattr(top.top.core, "micro_cycles", 1)
-    if steps > 1:
-        say(f"[{board}] the core takes {steps} clocks per cycle (block RAM register files): "
-            f"{top.freq / steps / 1e6:.3f} M core cycles/s")
+    core_module = type(top.top.core).__module__
+    say(f"[{board}] {core_module}.{type(top.top.core).__name__}, "
+        f"{steps} clock{'s' if steps > 1 else ''} per cycle"
+        f"{' (block RAM register files)' if steps > 1 else ''}: "
+        f"{top.freq / steps / 1e6:.3f} M core cycles/s")
     say(f"[{board}] elaborating and writing the build plan to {out_dir}")
     platform = module.platform()
     report_name = "report.json"
@@ -247,7 +254,7 @@ def build(board, out_dir=None, memory_init=(), config=None, freq=None, echo=prin
     bitstream = out_dir / f"top.{suffix}"
     if not bitstream.exists():
         raise BuildError(f"the build finished but wrote no bitstream {bitstream}")
-    record = write_record(out_dir, board, top.rate, bitstream)
+    record = write_record(out_dir, board, top.rate, bitstream, core=core_module, seed=seed)
     say(f"[{board}] host link at {top.rate.baud} baud, recorded in {record} for vtpu run")
     try:
         report = json.loads((out_dir / report_name).read_text())

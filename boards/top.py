@@ -63,7 +63,8 @@ class BoardTop(wiring.Component):
     memory_init : iterable of (key, value)
         Entries baked into the coordinate memory's initial contents.
     core : wiring.Component or None
-        The core; default ``hdl.core.Sentron(config, memory_init)``.  Tests pass a
+        The core; default the one that implements ``config``'s timing table
+        (``hdl.cores.core_class(config)(config, memory_init)``).  Tests pass a
         stand-in that has the same ``debug`` member.
     regfile : "ff", "lutram" or "bram"
         The default core's register files (``hdl/core.py``).
@@ -85,8 +86,8 @@ class BoardTop(wiring.Component):
         self.divisor = divisor
         self.timeout = DEFAULT_TIMEOUT_BITS * divisor if timeout is None else timeout
         if core is None:
-            from hdl.core import Sentron
-            core = Sentron(config, memory_init=tuple(memory_init), regfile=regfile)
+            from hdl.cores import core_class
+            core = core_class(config)(config, memory_init=tuple(memory_init), regfile=regfile)
         elif memory_init:
             raise ValueError("memory_init is for the default core; a given core brings its own")
         self.core = core

@@ -4,7 +4,9 @@ The 25 MHz oscillator feeds an ``EHXPLLL`` that makes :data:`DEFAULT_FREQ`.  The
 85F has 84k LUTs, 208 block RAMs of 18 kbit and 156 18x18 multipliers, so the
 core keeps the ISA's defaults except for a coordinate memory eight times the
 default's (:data:`CONFIG`): 2048 sets of 4 ways, 8192 entries, enough for the
-GPT's weights (docs/gpt.md), in 56 of the block RAMs (docs/boards.md).  The host link is on
+GPT's weights (docs/gpt.md), in 56 of the block RAMs (docs/boards.md).  It is
+the pipelined core (``hdl/pipeline/``, eight stages, float latency 8: the
+timing table ``Timing.pipelined(8)``), the one built for this fabric's clock.  The host link is on
 the FTDI USB UART (``/dev/ttyUSB0`` on the host), at the fastest of the FT231X's
 rates (:data:`BRIDGE_RATES`) that the system clock divides cleanly.
 
@@ -15,7 +17,7 @@ from amaranth.hdl import Instance, Module, Signal
 from amaranth.lib import io, wiring
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from sim.isa.encoding import CoreConfig
+from sim.isa.encoding import CoreConfig, Timing
 
 from .pll import ecp5_pll
 from .top import BoardTop, LinkRate, connect_board
@@ -23,18 +25,19 @@ from .top import BoardTop, LinkRate, connect_board
 __all__ = ["ULX3STop", "CONFIG", "REGFILE", "DEFAULT_FREQ", "BRIDGE_RATES", "system_clock",
            "link_rate", "platform"]
 
-#: The core on the 85F: the ISA's defaults, with 2048 sets x 4 ways of coordinate memory.
-CONFIG = CoreConfig(set_bits=11, ways=4)
+#: The core on the 85F: the ISA's defaults, with 2048 sets x 4 ways of coordinate
+#: memory, on the pipelined core (float latency 8).
+CONFIG = CoreConfig(set_bits=11, ways=4).with_timing(Timing.pipelined(8))
 #: The data register file in the slices' distributed RAM (hdl/regfile.py): in
 #: flip-flops it is half the core's logic and a routing knot.
 REGFILE = "lutram"
 #: System clock made by the PLL from 25 MHz.
-DEFAULT_FREQ = 20e6
+DEFAULT_FREQ = 40e6
 #: Host-link rates, fastest first: those the FT231X makes exactly from its 3 MHz
 #: baud clock (divided by 1, 1.5, 2 and 3; it goes no faster than 3 Mbaud).  The
 #: default is the first the system clock divides within hdl/uart.py's 2 %: at
-#: 20 MHz, 3 Mbaud would take a divisor of 6.67 (7: 4.8 % slow), so 2 Mbaud
-#: (divisor 10, exact); from 75 MHz on always 3 Mbaud (100 MHz: 33, 1 % fast).
+#: 40 MHz, 3 Mbaud would take a divisor of 13.3 (13: 2.6 % fast), so 2 Mbaud
+#: (divisor 20, exact); from 75 MHz on always 3 Mbaud (100 MHz: 33, 1 % fast).
 BRIDGE_RATES = (3_000_000, 2_000_000, 1_500_000, 1_000_000)
 #: Host-link idle timeout: 10 ms, far above any gap inside a frame written at once.
 TIMEOUT_S = 0.010

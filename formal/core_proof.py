@@ -23,9 +23,9 @@ the program, not from the core's pipeline):
   ``ops`` unchanged, and every register, coordinate register and memory row
   unchanged;
 * without a fault: the D lane writes ``rd`` iff ``op`` != NOP, with the integer
-  result (IADD ... LIH, written here) at the end of the cycle, or, for a float op,
-  through the float write-back exactly F-1 cycles later (value abstracted, see
-  below); GATHER writes ``rd`` with the stored value or 0; CGET / KEY write ``rd``
+  result (IADD ... LIH, written here, on the operands the ALU was given when the
+  SIW was in X) at the end of the cycle, or, for a float op, through the float
+  write-back F - 1 - commit_depth cycles later (value abstracted, see below); GATHER writes ``rd`` with the stored value or 0; CGET / KEY write ``rd``
   with the dimension / the low 32 key bits (Morton key written here); SCATTER /
   ERASE change only the row of their own coordinate (the matching way, else for
   SCATTER the lowest free way); the C lane changes only ``ck`` (or ``ck.dim``) as
@@ -33,12 +33,12 @@ the program, not from the core's pipeline):
   the run with ``pc`` = its address + 1; ``siws`` + 1, ``ops`` + its non-NOP slots,
   and nothing else changes (no other register, coordinate register or row);
 * every write port is enabled exactly as above: the integer, GATHER and CGET/KEY
-  ports with the SIW's own ``rd``, the float port only F-1 cycles after a float
-  op committed, with that op's ``rd``;
-* interlock: a legal SIW never retires while a float result it reads or writes
-  is still on its way (its value lands at the end of this cycle or later), so
-  it reads the value of section 7; float results of a run that ended still land
-  before the core is IDLE;
+  ports with the SIW's own ``rd``, the float port only F - 1 - commit_depth
+  cycles after a float op committed, with that op's ``rd`` (so never for a
+  float op of an SIW that faulted or was squashed);
+* interlock: a legal SIW never retires within F cycles of a committed float op
+  that writes a register it reads or writes (section 7's readiness); float
+  results of a run that ended still land before the core is IDLE;
 * auxiliary invariants (needed by the induction, true in every reachable
   state): while RUN, ``fault`` is NONE; ``prog_len`` <= ``prog_depth``; the run
   state is one of IDLE/RUN/DRAIN; no key is stored twice in a set.
@@ -54,10 +54,17 @@ written ``a + ~b + 1`` (two's complement, the same number as ``a - b`` mod
 2**32): in one piece, or with ``a - b``, boolector does not finish.
 
 **The proof is bounded** (``mode bmc``, formal/proofs.py): from every start
-state of a run (see FREE_START_SCRIPT below), a run accepted in cycle 0 retires
-its first SIW in cycle 3, so depth N covers the first N-3 SIWs of the run (the
-state after them: N-4).  Full k-induction on the whole core was tried (k = 2..5)
-and did not finish in 15 minutes per attempt.  ``skip`` (message prefixes) turns
+state of a run (see FREE_START_SCRIPT below), a run accepted in cycle 0 fetches
+in cycle 1 and retires its first SIW ``first_retire`` cycles later (the timing
+table: 3 on the three-stage core, 8 on the pipelined one), so depth N covers the
+first N - 1 - first_retire SIWs of the run.  Full k-induction on the whole
+(three-stage) core was tried (k = 2..5) and did not finish in 15 minutes per
+attempt.
+
+**Either core** (:mod:`hdl.cores`): the harness reads the lanes' inputs where
+they compute, ``commit_depth`` cycles before the SIW retires (0 on the
+three-stage core), and the float write-back ``F - 1 - commit_depth`` cycles
+after the retirement; everything else it states is the ISA's.  ``skip`` (message prefixes) turns
 assertions off, to find which one is expensive.
 
 Environment and abstractions (stated in formal/README.md too):
@@ -84,6 +91,7 @@ Environment and abstractions (stated in formal/README.md too):
   unchanged until its answer (``resp_valid``).  Reset is never asserted again.
 """
 
+import sys
 from types import SimpleNamespace
 
 from amaranth.asserts import AnyConst, AnySeq
@@ -91,9 +99,8 @@ from amaranth.hdl import (Array, Assert, Assume, Cat, Const, Elaboratable, Modul
                           ResetSignal, Signal, Value, signed)
 from amaranth.lib import wiring
 
-import hdl.core as core_module
 import hdl.d_lane.float_unit as float_unit_module
-from hdl.coord_memory import CoordinateMemory
+from hdl.cores import core_class as core_for
 from hdl.d_lane.float_unit import FloatUnit
 from hdl.issue import RunState
 from sim.isa.encoding import (C_FIELDS, C_OPERANDS, C_SLOT, D_FIELDS, D_OPERANDS, D_SLOT, NDIMS,
@@ -240,15 +247,18 @@ class CoreCommitProof(wiring.Component):
     def __init__(self, config=None, core_class=None, free_start=True, skip=()):
         self.config = config if config is not None else CoreConfig(
             dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=2)
-        core_class = core_class if core_class is not None else core_module.Sentron
         cfg = self.config
+        core_class = core_class if core_class is not None else core_for(cfg)
+        # The module of the core's design (hdl.core, hdl.pipeline.core, or a broken
+        # copy of one, tests/test_formal_core.py): its port roles and its memory.
+        self.core_module = core_module = sys.modules[core_class.__module__]
         core = core_class(cfg)
         for unused in (core._prog, core._d_lane.float_unit, core.coord_memory):
             unused._MustUse__silence = True       # replaced below, never elaborated
         core._prog = RomStandIn(cfg.prog_depth)
-        core._d_lane.float_unit = OpaqueFloatUnit(cfg.float_latency)
-        core.coord_memory = probed(CoordinateMemory)(cfg.dim_bits, cfg.set_bits, cfg.ways,
-                                                     probes=cfg.sets)
+        core._d_lane.float_unit = OpaqueFloatUnit(core._d_lane.float_unit.latency)
+        core.coord_memory = probed(core_module.CoordinateMemory)(
+            cfg.dim_bits, cfg.set_bits, cfg.ways, probes=cfg.sets)
         self.core = core
         self.free_start = free_start
         self.skip = tuple(skip)
@@ -397,24 +407,42 @@ class CoreCommitProof(wiring.Component):
                     illegal=illegal, pc_range=pc_range)
 
     def _step_pipeline(self, m, v):
-        """Auxiliary invariants of the pipeline: the SIW in D is the word at its
-        address, and its address is the one that follows the SIW in X (predicted:
-        the target of LOOP/JUMP, else + 1) or, with X empty, pc.  (Internal
-        signals of the issue unit; used only as invariants that strengthen the
-        induction, each proven like the rest.)"""
+        """Auxiliary invariant of the pipeline: the SIW in D is the word at its
+        address.  (An internal signal of the issue unit; used only as an invariant
+        that strengthens the search, proven like the rest.)
+
+        The lanes compute in X, ``commit_depth`` cycles (the configuration's
+        timing table, docs/isa.md section 7) before the SIW retires in W; what they were given and computed there is recorded here,
+        delayed by that many cycles, so that it is compared with the
+        specification when the SIW retires (``x_seen``).
+        """
         core, A = self.core, self._check
         iu = core._issue
         is_run = v.state == RunState.RUN.value
         with m.If(is_run & iu.d_valid):
             m.d.comb += A(core._prog.rd.data == v.fetched(iu.d_pc),
                                "aux: the word in D is the word at its address")
-            with m.If(v.retire):
-                m.d.comb += A(iu.d_pc == Mux((v.c_op == COp.LOOP) | (v.c_op == COp.JUMP),
-                                                  v.target, core.retire_pc + 1)[:ADDR_BITS],
-                                   "aux: D holds the predicted successor of X")
-            with m.Else():
-                m.d.comb += A(iu.d_pc == v.pc, "aux: with X empty, D holds pc")
-        return {}
+            if self.config.timing.commit_depth == 0:
+                # The three-stage core: D holds the SIW after the one in X.
+                with m.If(v.retire):
+                    m.d.comb += A(iu.d_pc == Mux((v.c_op == COp.LOOP) | (v.c_op == COp.JUMP),
+                                                 v.target, core.retire_pc + 1)[:ADDR_BITS],
+                                  "aux: D holds the predicted successor of X")
+                with m.Else():
+                    m.d.comb += A(iu.d_pc == v.pc, "aux: with X empty, D holds pc")
+        alu, fpu = core._d_lane.int_alu, core._d_lane.float_unit
+        seen = dict(alu_op=alu.x_op, a=alu.x_a, b=alu.x_b, c=alu.x_c, imm16=alu.x_imm16,
+                    fpu_valid=fpu.x_valid, fpu_op=fpu.x_op, fpu_tag=fpu.x_tag, fpu_a=fpu.x_a,
+                    fpu_b=fpu.x_b, fpu_c=fpu.x_c, int_val=self._int_function(m, alu))
+        x_seen = {}
+        for name, value in seen.items():
+            value = Value.cast(value)
+            for age in range(self.config.timing.commit_depth):
+                delayed = Signal(len(value), name=f"x_seen_{name}_{age + 1}")
+                m.d.sync += delayed.eq(value)
+                value = delayed
+            x_seen[name] = value
+        return dict(x_seen=SimpleNamespace(**x_seen))
 
     def _step_operands(self, m, v):
         """The registers the SIW reads, as they are before it."""
@@ -422,17 +450,13 @@ class CoreCommitProof(wiring.Component):
         return dict(a=regs[v.rs1], b=regs[v.rs2], old_rd=regs[v.rd], s_val=regs[v.s_reg],
                     c_val=regs[v.c_reg], ckv=cregs[v.c_ck], cjv=cregs[v.cj], skv=cregs[v.s_ck])
 
-    def _step_d_lane(self, m, v):
-        """The D lane's integer results (section 3).
-
-        Stated in two parts, both asserted (in ``_step_write_ports``): the ALU gets
-        this SIW's operation and operands (regs[rs1], regs[rs2], regs[rd], imm16),
-        and on them it computes the function below.  (In one piece the solver must
-        see through the pipeline that two register reads are the same before it
-        can compare two adders, which it does not finish.)
-        """
-        d_op = v.d_op
-        alu = self.core._d_lane.int_alu
+    def _int_function(self, m, alu):
+        """The D lane's integer results (section 3), as a function of what the ALU
+        is given in X (its result must be this; asserted in ``_step_write_ports``
+        through ``x_seen``, together with: what it was given is this SIW's).
+        (In one piece the solver must see through the pipeline that two register
+        reads are the same before it can compare two adders, which it does not
+        finish.)"""
         xa, xb, xc, ximm = alu.x_a, alu.x_b, alu.x_c, alu.x_imm16
         d_int_val = Signal(32)
         with m.Switch(alu.x_op):
@@ -461,8 +485,13 @@ class CoreCommitProof(wiring.Component):
                 m.d.comb += d_int_val.eq(ximm.as_signed())
             with m.Case(DOp.LIH):
                 m.d.comb += d_int_val.eq((ximm << 16) | xc[:16])
+        return d_int_val
+
+    def _step_d_lane(self, m, v):
+        """Which D operations read what (section 3)."""
+        d_op = v.d_op
         return dict(
-            d_float=_any_of(d_op, SPEC_FLOAT_OPS), alu=alu, d_int_val=d_int_val,
+            d_float=_any_of(d_op, SPEC_FLOAT_OPS),
             uses_rs1=_any_of(d_op, [o for o, ops in D_OPERANDS.items() if "rs1" in ops]),
             uses_rs2=_any_of(d_op, [o for o, ops in D_OPERANDS.items() if "rs2" in ops]),
             uses_imm=_any_of(d_op, (DOp.LI, DOp.LIH)),
@@ -549,32 +578,36 @@ class CoreCommitProof(wiring.Component):
                     n_ops=(v.d_op != 0) + (v.s_op != 0) + (v.c_op != 0))
 
     def _step_float_writeback(self, m, v):
-        """Float results (section 7): written to their ``rd`` exactly F-1 cycles
-        after the op commits, never before the SIWs that use that register wait."""
+        """Float results (section 7): written to their ``rd`` exactly F - 1 -
+        commit_depth cycles after the op's SIW commits (F - 1 after it was in X), only
+        for an SIW that commits, never before the SIWs that use that register wait
+        (ready F cycles after the commit)."""
         core, A = self.core, self._check
-        F = self.config.float_latency
+        timing = self.config.timing
+        F = timing.float_op
         rd = v.rd
-        # fl[i]: a float op that committed i+1 cycles ago (valid, rd).  One that
-        # commits in cycle t lands at the end of t+F-1: fl[F-2], or itself if F = 1.
+        land_age = F - 1 - timing.commit_depth
+        # fl[i]: a float op whose SIW committed i+1 cycles ago (valid, rd).
         fl_valid = [Signal(name=f"fl{i + 1}_valid") for i in range(F - 1)]
         fl_tag = [Signal(5, name=f"fl{i + 1}_tag") for i in range(F - 1)]
-        issue_float = v.commit & v.d_float
+        committed_float = v.commit & v.d_float
         for i in range(F - 1):
-            src_v, src_t = (issue_float, rd) if i == 0 else (fl_valid[i - 1], fl_tag[i - 1])
+            src_v, src_t = (committed_float, rd) if i == 0 else (fl_valid[i - 1], fl_tag[i - 1])
             m.d.sync += [fl_valid[i].eq(src_v), fl_tag[i].eq(src_t)]
-        land_valid, land_tag = (fl_valid[-1], fl_tag[-1]) if F > 1 else (issue_float, rd)
+        land_valid, land_tag = ((fl_valid[land_age - 1], fl_tag[land_age - 1]) if land_age
+                                else (committed_float, rd))
 
         wp = core._regs.write
         m.d.comb += [
-            A(wp[core_module._W_FLOAT].en == land_valid,
-                   "float: write-back not exactly F-1 cycles after a float op committed"),
-            A(_imp(land_valid, wp[core_module._W_FLOAT].addr == land_tag),
+            A(wp[self.core_module._W_FLOAT].en == land_valid,
+                   "float: write-back not exactly F-1 cycles after a committed float op's X"),
+            A(_imp(land_valid, wp[self.core_module._W_FLOAT].addr == land_tag),
                    "float: result written to another register than the op's rd"),
-            A(_imp((v.state == RunState.IDLE.value), ~Cat(*fl_valid).any()),
+            A(_imp((v.state == RunState.IDLE.value), ~Cat(*fl_valid[:land_age]).any()),
                    "float: core IDLE while a float result is still in flight"),
         ]
         # Interlock: a legal SIW retires only when every register it reads or writes is
-        # ready (no float result for it lands at the end of this cycle or later).
+        # ready (F cycles after a float op that writes it committed).
         uses = [
             (v.uses_rs1, v.rs1), (v.uses_rs2, v.rs2),
             (v.d_wr, rd), (v.s_gather | v.s_scatter, v.s_reg),
@@ -586,23 +619,26 @@ class CoreCommitProof(wiring.Component):
                     ~(v.retire & ~v.pc_range & ~v.illegal & used & fl_valid[i] &
                       (fl_tag[i] == reg)),
                     f"interlock: an SIW retires using a register a float op {i + 1} "
-                    f"cycle(s) earlier has not yet written")
-        return dict(issue_float=issue_float, land_valid=land_valid, land_tag=land_tag)
+                    f"cycle(s) earlier has not yet made ready")
+        return dict(committed_float=committed_float, land_valid=land_valid, land_tag=land_tag)
 
     def _step_write_ports(self, m, v):
         """Every write port this cycle: enabled exactly for the SIW's own writes,
         with its own destinations and the specification's values; none for a
         faulting SIW."""
         core, A = self.core, self._check
-        mem, fpu, alu = core.coord_memory, core._d_lane.float_unit, v.alu
+        mem, seen = core.coord_memory, v.x_seen
+        # The memory's commit: the three-stage core's memory commits in X, the
+        # pipelined one's in W.
+        mem_commit = mem.x_commit if hasattr(mem, "x_commit") else mem.w_commit
         wp = core._regs.write
-        W_DINT, W_GATHER, W_CREG = core_module._W_DINT, core_module._W_GATHER, core_module._W_CREG
-        cw = core._cregs.write[core_module._CW_X]
+        W_DINT, W_GATHER, W_CREG = self.core_module._W_DINT, self.core_module._W_GATHER, self.core_module._W_CREG
+        cw = core._cregs.write[self.core_module._CW_X]
         commit, rd, s_reg, c_reg = v.commit, v.rd, v.s_reg, v.c_reg
-        issue_float, land_valid, land_tag = v.issue_float, v.land_valid, v.land_tag
+        committed_float, land_valid, land_tag = v.committed_float, v.land_valid, v.land_tag
         no_fault_write = Signal()
         m.d.comb += no_fault_write.eq(
-            ~wp[W_DINT].en & ~wp[W_GATHER].en & ~wp[W_CREG].en & ~cw.en & ~mem.x_commit)
+            ~wp[W_DINT].en & ~wp[W_GATHER].en & ~wp[W_CREG].en & ~cw.en & ~mem_commit)
         m.d.comb += A(_imp(v.faulted, no_fault_write),
                            "fault: a faulting SIW enables a register, coordinate or memory write")
         d_int = commit & v.d_wr & ~v.d_float
@@ -621,25 +657,28 @@ class CoreCommitProof(wiring.Component):
                        "C: coordinate register write enabled wrongly"),
                 A(_imp((commit & v.ck_written), cw.addr == v.c_ck),
                        "C: another coordinate register written"),
-                A(mem.x_commit == commit, "S: memory commit differs from the SIW's commit"),
-                # The values written: the specification's (section 3).
-                A(_imp(d_int, alu.x_op == v.d_op), "value: D operation is not the SIW's"),
-                A(_imp((d_int & v.uses_rs1), alu.x_a == v.a),
+                A(mem_commit == commit, "S: memory commit differs from the SIW's commit"),
+                # The values written: the specification's (section 3).  The lanes
+                # computed them in X, commit_depth cycles ago (x_seen).
+                A(_imp(d_int, seen.alu_op == v.d_op), "value: D operation is not the SIW's"),
+                A(_imp((d_int & v.uses_rs1), seen.a == v.a),
                   "value: D rs1 operand is not regs[rs1]"),
-                A(_imp((d_int & v.uses_rs2), alu.x_b == v.b),
+                A(_imp((d_int & v.uses_rs2), seen.b == v.b),
                   "value: D rs2 operand is not regs[rs2]"),
-                A(_imp((d_int & v.uses_imm), alu.x_imm16 == v.imm16),
+                A(_imp((d_int & v.uses_imm), seen.imm16 == v.imm16),
                   "value: D imm16 is not the SIW's"),
-                A(_imp((d_int & v.reads_rd), alu.x_c == v.old_rd),
+                A(_imp((d_int & v.reads_rd), seen.c == v.old_rd),
                   "value: D rd operand is not regs[rd]"),
-                A(_imp(d_int, wp[W_DINT].data == v.d_int_val), "value: D integer result"),
-                A(_imp(issue_float, (fpu.x_op == v.d_op) & (fpu.x_tag == rd)),
-                  "value: float op or destination is not the SIW's"),
-                A(_imp((issue_float & v.uses_rs1), fpu.x_a == v.a), "value: float rs1 operand"),
-                A(_imp((issue_float & v.uses_rs2), fpu.x_b == v.b), "value: float rs2 operand"),
-                A(_imp((issue_float & v.reads_rd), fpu.x_c == v.old_rd),
+                A(_imp(d_int, wp[W_DINT].data == seen.int_val), "value: D integer result"),
+                A(_imp(committed_float, seen.fpu_valid & (seen.fpu_op == v.d_op) &
+                       (seen.fpu_tag == rd)),
+                  "value: float op not issued, or its op or destination is not the SIW's"),
+                A(_imp((committed_float & v.uses_rs1), seen.fpu_a == v.a),
+                  "value: float rs1 operand"),
+                A(_imp((committed_float & v.uses_rs2), seen.fpu_b == v.b),
+                  "value: float rs2 operand"),
+                A(_imp((committed_float & v.reads_rd), seen.fpu_c == v.old_rd),
                   "value: float rd operand"),
-                A(fpu.x_valid == issue_float, "value: float unit issued wrongly"),
                 A(_imp(s_gather, wp[W_GATHER].data == v.gather_val), "value: GATHER result"),
                 A(_imp(c_wr, wp[W_CREG].data == v.c_reg_val), "value: CGET/KEY result"),
                 # No two writes of one register in one cycle (WAW by the interlock).
@@ -656,15 +695,15 @@ class CoreCommitProof(wiring.Component):
         next cycle (while the core was RUN or DRAIN in this one: only then is the
         host kept out)."""
         cfg, core, A = self.config, self.core, self._check
-        dbg, fpu, wp = core.debug, core._d_lane.float_unit, core._regs.write
-        W_DINT, W_GATHER, W_CREG = core_module._W_DINT, core_module._W_GATHER, core_module._W_CREG
+        dbg, wp = core.debug, core._regs.write
+        W_DINT, W_GATHER, W_CREG = self.core_module._W_DINT, self.core_module._W_GATHER, self.core_module._W_CREG
         commit, faulted, stored, regs, cregs = v.commit, v.faulted, v.stored, v.regs, v.cregs
         R = Signal(5)
         Q = Signal(3)
         m.d.comb += [R.eq(AnyConst(5)), Q.eq(AnyConst(3))]
         exp_reg = Signal(32)
         with m.If(v.land_valid & (v.land_tag == R)):
-            m.d.comb += exp_reg.eq(fpu.w_result)
+            m.d.comb += exp_reg.eq(wp[self.core_module._W_FLOAT].data)
         with m.Elif(v.d_int & (v.rd == R)):
             m.d.comb += exp_reg.eq(wp[W_DINT].data)
         with m.Elif(commit & v.s_gather & (v.s_reg == R)):

@@ -9,10 +9,11 @@ PASS is a complete, unbounded proof for that configuration.  With ``mode`` "bmc"
 first ``depth`` cycles (steps 0 .. depth-1); see formal/README.md.
 """
 
-from sim.isa.encoding import CoreConfig
+from sim.isa.encoding import CoreConfig, Timing
 
 from .core_proof import CoreCommitProof
 from .memory_proof import MemoryShadowProof
+from .pipeline_memory_proof import MEMORY_PROOF_DEPTH, PipelinedMemoryShadowProof
 from .morton_proof import MortonRoundTrip
 from .regfile_proof import RegisterFileProof
 from .sby import run_sby
@@ -53,6 +54,9 @@ def _bram_files():
 #: The core proofs' configurations (docs/isa.md section 9 names the real ones).
 CORE_SMALL = CoreConfig(dim_bits=1, set_bits=1, ways=1, prog_depth=4, float_latency=2)
 CORE_WAYS2 = CoreConfig(dim_bits=1, set_bits=1, ways=2, prog_depth=4, float_latency=3)
+#: The same for the pipelined core (hdl/pipeline/), at its smallest float latencies.
+PIPELINE_SMALL = CORE_SMALL.with_timing(Timing.pipelined(5))
+PIPELINE_WAYS2 = CORE_WAYS2.with_timing(Timing.pipelined(6))
 
 
 PROOFS = {p.name: p for p in [
@@ -77,5 +81,23 @@ PROOFS = {p.name: p for p in [
           "run (2 with the state after) commit exactly their lanes, a fault commits nothing"),
     _core("core_ways2", CORE_WAYS2, 7,
           "the same, B=1, 2 sets x 2 ways, 4 SIWs, F=3, the first 4 (3) SIWs of a run (slow)",
+          slow=True),
+    Proof("pipeline_memory_1_1_2",
+          lambda: PipelinedMemoryShadowProof(dim_bits=1, set_bits=1, ways=2), MEMORY_PROOF_DEPTH,
+          "the pipelined core's coordinate memory (stages A M N T W), 9-bit keys, 2 sets x 2 "
+          "ways: no entry lost/changed/invented, exact w_full, lowest-free placement, in-flight "
+          "writes patched in"),
+    Proof("pipeline_memory_1_2_3",
+          lambda: PipelinedMemoryShadowProof(dim_bits=1, set_bits=2, ways=3), MEMORY_PROOF_DEPTH,
+          "the same, 9-bit keys, 4 sets x 3 ways (slow)", slow=True),
+    Proof("pipeline_memory_2_1_2",
+          lambda: PipelinedMemoryShadowProof(dim_bits=2, set_bits=1, ways=2), MEMORY_PROOF_DEPTH,
+          "the same, 18-bit keys, 2 sets x 2 ways (slow)", slow=True),
+    _core("pipeline_core_small", PIPELINE_SMALL, 10,
+          "the pipelined core (F D R X M N T W; B=1, 2 sets x 1 way, 4 SIWs, F=5), BOUNDED: the "
+          "first 2 SIWs of every run (1 with the state after) commit exactly their lanes, a "
+          "fault commits nothing"),
+    _core("pipeline_core_ways2", PIPELINE_WAYS2, 12,
+          "the same, B=1, 2 sets x 2 ways, 4 SIWs, F=6, the first 4 (3) SIWs of a run (slow)",
           slow=True),
 ]}

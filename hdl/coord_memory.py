@@ -39,7 +39,8 @@ from amaranth.lib.wiring import In, Out
 from sim.isa.encoding import DEFAULT_DIM_BITS, NDIMS, SOp
 from sim.isa.placement import set_index_columns
 
-__all__ = ["CoordinateMemory", "coord_memory_signature", "slot_layout", "set_index"]
+__all__ = ["CoordinateMemory", "SetAssociative", "coord_memory_signature", "slot_layout",
+           "set_index"]
 
 
 def set_index(value, columns, set_bits):
@@ -70,7 +71,70 @@ def coord_memory_signature(key_bits, ways):
     })
 
 
-class CoordinateMemory(wiring.Component):
+class SetAssociative:
+    """What a coordinate memory is whatever its datapath: its parameters (checked),
+    its set-index function and its placed initial contents, :attr:`image`
+    (``image[set][way]`` is ``(key, value)`` or ``None``), placed by the rule of
+    docs/isa.md section 5.  Both cores' memories are one (this module's and
+    ``hdl.pipeline.coord_memory``'s), so a memory image is placed the same way
+    into either bitstream."""
+
+    def __init__(self, dim_bits, set_bits, ways, init):
+        if not isinstance(dim_bits, int) or dim_bits < 1:
+            raise ValueError(f"dim_bits must be a positive integer, not {dim_bits!r}")
+        key_bits = NDIMS * dim_bits
+        if not isinstance(set_bits, int) or not 0 <= set_bits <= key_bits:
+            raise ValueError(f"set_bits must be an integer in 0..{key_bits}, not {set_bits!r}")
+        if not isinstance(ways, int) or ways < 1:
+            raise ValueError(f"ways must be a positive integer, not {ways!r}")
+        self.dim_bits = dim_bits
+        self.set_bits = set_bits
+        self.ways = ways
+        self.key_bits = key_bits
+        self.tag_bits = key_bits - set_bits
+        self.columns = set_index_columns(set_bits, key_bits)
+        self.row_layout = data.StructLayout({"valid": 1, "tag": self.tag_bits, "value": 32})
+        self.image = self._place(init)
+
+    def set_of(self, key):
+        """The set of an integer key: :func:`set_index` computed in Python, for placing ``init``."""
+        result = 0
+        for k, column in enumerate(self.columns):
+            if key >> k & 1:
+                result ^= column
+        return result
+
+    def _place(self, init):
+        """Place ``init`` entries by the hardware's rule; raise ValueError on overflow."""
+        sets = 1 << self.set_bits
+        image = [[None] * self.ways for _ in range(sets)]
+        for index, entry in enumerate(init):
+            try:
+                key, value = entry
+                key, value = int(key), int(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"init entry {index} is {entry!r}, not a (key, value) pair "
+                                 f"of integers") from None
+            if not 0 <= key < (1 << self.key_bits):
+                raise ValueError(f"init entry {index}: key {key:#x} does not fit in "
+                                 f"{self.key_bits} bits")
+            if not 0 <= value < (1 << 32):
+                raise ValueError(f"init entry {index} (key {key:#x}): value {value} is "
+                                 f"outside 0..2**32-1")
+            row = image[self.set_of(key)]
+            ways_with_key = [w for w, slot in enumerate(row) if slot is not None and slot[0] == key]
+            free = [w for w, slot in enumerate(row) if slot is None]
+            if ways_with_key:
+                row[ways_with_key[0]] = (key, value)
+            elif free:
+                row[free[0]] = (key, value)
+            else:
+                raise ValueError(f"init entry {index} (key {key:#x}): set {self.set_of(key)} "
+                                 f"is full ({self.ways} ways)")
+        return image
+
+
+class CoordinateMemory(SetAssociative, wiring.Component):
     """Set-associative coordinate memory with a D-stage read and an X-stage update.
 
     Parameters
@@ -120,59 +184,8 @@ class CoordinateMemory(wiring.Component):
     """
 
     def __init__(self, dim_bits=DEFAULT_DIM_BITS, set_bits=8, ways=4, init=()):
-        if not isinstance(dim_bits, int) or dim_bits < 1:
-            raise ValueError(f"dim_bits must be a positive integer, not {dim_bits!r}")
-        key_bits = NDIMS * dim_bits
-        if not isinstance(set_bits, int) or not 0 <= set_bits <= key_bits:
-            raise ValueError(f"set_bits must be an integer in 0..{key_bits}, not {set_bits!r}")
-        if not isinstance(ways, int) or ways < 1:
-            raise ValueError(f"ways must be a positive integer, not {ways!r}")
-        self.dim_bits = dim_bits
-        self.set_bits = set_bits
-        self.ways = ways
-        self.key_bits = key_bits
-        self.tag_bits = key_bits - set_bits
-        self.columns = set_index_columns(set_bits, key_bits)
-        self.row_layout = data.StructLayout({"valid": 1, "tag": self.tag_bits, "value": 32})
-        self.image = self._place(init)
-        super().__init__(coord_memory_signature(key_bits, ways))
-
-    def set_of(self, key):
-        """The set of an integer key: :func:`set_index` computed in Python, for placing ``init``."""
-        result = 0
-        for k, column in enumerate(self.columns):
-            if key >> k & 1:
-                result ^= column
-        return result
-
-    def _place(self, init):
-        """Place ``init`` entries by the hardware's rule; raise ValueError on overflow."""
-        sets = 1 << self.set_bits
-        image = [[None] * self.ways for _ in range(sets)]
-        for index, entry in enumerate(init):
-            try:
-                key, value = entry
-                key, value = int(key), int(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"init entry {index} is {entry!r}, not a (key, value) pair "
-                                 f"of integers") from None
-            if not 0 <= key < (1 << self.key_bits):
-                raise ValueError(f"init entry {index}: key {key:#x} does not fit in "
-                                 f"{self.key_bits} bits")
-            if not 0 <= value < (1 << 32):
-                raise ValueError(f"init entry {index} (key {key:#x}): value {value} is "
-                                 f"outside 0..2**32-1")
-            row = image[self.set_of(key)]
-            ways_with_key = [w for w, slot in enumerate(row) if slot is not None and slot[0] == key]
-            free = [w for w, slot in enumerate(row) if slot is None]
-            if ways_with_key:
-                row[ways_with_key[0]] = (key, value)
-            elif free:
-                row[free[0]] = (key, value)
-            else:
-                raise ValueError(f"init entry {index} (key {key:#x}): set {self.set_of(key)} "
-                                 f"is full ({self.ways} ways)")
-        return image
+        SetAssociative.__init__(self, dim_bits, set_bits, ways, init)
+        wiring.Component.__init__(self, coord_memory_signature(self.key_bits, ways))
 
     def elaborate(self, platform):
         m = Module()

@@ -35,7 +35,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig
+from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig, Timing
 
 from .c_lane import CLane
 from .coord_memory import CoordinateMemory
@@ -47,7 +47,7 @@ from .issue import IssueUnit, RunState
 from .regfile import BlockRamRegisterFile, RegisterFile, make_register_file
 from .s_lane import SLane
 
-__all__ = ["Sentron", "BRAM_STEPS", "block_ram_register_files"]
+__all__ = ["Sentron", "BRAM_STEPS", "block_ram_register_files", "implemented_timing", "plug"]
 
 # Read and write ports of the data register file, by role.
 # The debug unit reads through the rs1 and ck ports: it reads only while the core
@@ -69,6 +69,15 @@ _CW_DEBUG = _CW_X
 #: the data file's five reads on two copies take three clocks, plus one to answer
 #: and one to hold (hdl/regfile.py); the four writes of a cycle fit in five.
 BRAM_STEPS = 5
+
+
+def implemented_timing(float_latency):
+    """The timing table (docs/isa.md section 7) of this three-stage core (F D X):
+    every result ready for the next SIW but a float one (``float_latency``), the
+    first SIW retired two cycles after the fetch, a LOOP falling through one cycle
+    late.  A configuration with another table is another core's
+    (:func:`hdl.cores.core_class`), and :class:`Sentron` refuses it."""
+    return Timing(float_op=float_latency)
 
 
 def block_ram_register_files(dim_bits):
@@ -137,6 +146,9 @@ class Sentron(wiring.Component):
         ``micro_cycles`` > 1.  Observe the core in these clocks only.
     micro_cycles : int
         Clocks per cycle (1, or :data:`BRAM_STEPS` for ``regfile="bram"``).
+    retire_mem_key, retire_mem_op, retire_mem_slots
+        The memory operation of the retiring SIW: its key, its S operation, and
+        the rows of its set as it sees them (the memory's ``x_*``).
     coord_memory : CoordinateMemory
         The coordinate memory (its ``image`` holds the placed initial contents).
     """
@@ -145,6 +157,11 @@ class Sentron(wiring.Component):
         config = config if config is not None else CoreConfig()
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        implemented = implemented_timing(config.float_latency)
+        if config.timing != implemented:
+            raise ValueError(f"the three-stage core has the timing table {implemented}; the "
+                             f"configuration asks for {config.timing} (hdl.cores.core_class "
+                             f"finds the core that has it)")
         self.config = config
         self.regfile_kind = regfile
         B = config.dim_bits
@@ -170,6 +187,9 @@ class Sentron(wiring.Component):
         self._d_lane = DLane(config.float_latency)
         self._c_lane = CLane(B)
         self.coord_memory = CoordinateMemory(B, config.set_bits, config.ways, init=memory_init)
+        mem = self.coord_memory
+        self.retire_mem_key, self.retire_mem_op, self.retire_mem_slots = (
+            mem.x_key, mem.x_op, mem.x_slots)
         self._debug_unit = DebugUnit(config)
 
         iu = self._issue
@@ -263,7 +283,7 @@ class Sentron(wiring.Component):
             s_lane.x_commit.eq(iu.x_commit),
             iu.x_mem_full.eq(s_lane.x_mem_full),
         ]
-        _plug(m, mem, s_lane.mem)
+        plug(m, mem, s_lane.mem)
 
         # -------------------------------------------------------------- X: C lane
         m.d.comb += [
@@ -342,9 +362,9 @@ class Sentron(wiring.Component):
                            (regs.write[_W_DEBUG], du.reg_write),
                            (cregs.read[_C_DEBUG], du.creg_read),
                            (cregs.write[_CW_DEBUG], du.creg_write), (mem, du.mem)):
-            _plug(m, port, view, when=idle)
-        _plug(m, self._prog.write_port(), du.prog_write)
-        _plug(m, iu, du.run)
+            plug(m, port, view, when=idle)
+        plug(m, self._prog.write_port(), du.prog_write)
+        plug(m, iu, du.run)
         return self._clocking(m)
 
     def _clocking(self, arch):
@@ -386,7 +406,7 @@ class Sentron(wiring.Component):
         return m
 
 
-def _plug(m, port, user, when=None):
+def plug(m, port, user, when=None):
     """Connect ``user``, an interface holding some of ``port``'s members flipped, to ``port``.
 
     Each member ``user`` drives goes into ``port`` (with ``when``: only while it

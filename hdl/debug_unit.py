@@ -88,6 +88,10 @@ class DebugUnit(wiring.Component):
         The coordinate memory's ports.
     """
 
+    #: The ports of the memory this unit drives (the pipelined core's unit, a
+    #: subclass, drives its own memory's).
+    memory_signature = staticmethod(coord_memory_signature)
+
     def __init__(self, config):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
@@ -109,7 +113,7 @@ class DebugUnit(wiring.Component):
             "reg_write": In(write_port_signature(32, 32)),
             "creg_read": In(read_port_signature(coord_bits, 8)),
             "creg_write": In(write_port_signature(coord_bits, 8)),
-            "mem": In(coord_memory_signature(coord_bits, config.ways)),
+            "mem": In(self.memory_signature(coord_bits, config.ways)),
         })
 
     def elaborate(self, platform):

@@ -71,7 +71,10 @@ end
 module \\top.top.core
   memory width 64 size 1024 \\prog
 end
-module \\top.top.core.fpu
+module \\top.top.core.d_lane.float_unit
+end
+module \\top.top.core.cregs
+  wire width 99 \\reg0
 end
 module \\top.top.core.coord_memory
   memory width 124 size 256 \\way0
@@ -108,8 +111,8 @@ def test_board_row_from_a_routed_build(tmp_path):
     (tmp_path / "top.il").write_text(TOP_IL)
     row = board_builds.read_board_dir("ulx3s", tmp_path)
     assert row["status"] == "routed"
-    assert row["design"] == ("Sentron core (256 sets x 4 ways, 1024 SIWs, "
-                             "data registers in flip-flops)")
+    assert row["design"] == ("Sentron core (B = 11, 256 sets x 4 ways, 1024 SIWs, "
+                             "data registers in flip-flops)")   # the float unit's module is there
     assert row["util"]["LUT4s"] == (19622, 83640)
     assert row["clocks"]["$glbnet$clk"] == (22.5, 20.0)
     table = board_builds.board_table([row])
@@ -130,7 +133,7 @@ def test_board_row_from_a_build_that_does_not_fit(tmp_path):
         "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
         "'ICESTORM_LC'\n")
     row = board_builds.read_board_dir("icebreaker", tmp_path)
-    assert row["design"] == ("Sentron core (64 sets x 4 ways, 1024 SIWs, "
+    assert row["design"] == ("Sentron core (B = 11, 64 sets x 4 ways, 1024 SIWs, "
                              "data registers in flip-flops)")
     assert row["status"] == "does not fit"
     assert row["over"] == {"ICESTORM_LC": (22140, 5280)}

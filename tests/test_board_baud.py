@@ -6,8 +6,8 @@ within hdl/uart.py's 2 %), ``vtpu build --baud`` and the record a build leaves
 beside its bitstream, the rate ``vtpu run`` takes, and the whole link at the
 divisors those rates give, with the host off the board by the whole error the
 rule allows, in both directions: a fake core for the smallest divisors, the real
-Sentron against the golden model for the ULX3S's (2 Mbaud at 20 MHz, 3 Mbaud at
-100 MHz).
+Sentron against the golden model for the ULX3S's (2 Mbaud at its 40 MHz, 3 Mbaud
+at 100 MHz).
 """
 
 import json
@@ -33,9 +33,11 @@ TINY = ("    LI r1, 7\n"
 # -- each board's rate
 
 def test_each_board_defaults_to_the_fastest_clean_rate_of_its_bridge():
-    # ULX3S at 20 MHz: 3 Mbaud would need 6.67 clocks a bit (7: 4.76 % slow), so
-    # 2 Mbaud, 10 clocks exactly; at 100 MHz 3 Mbaud, 33 clocks: 3.0303 Mbaud, 1.01 % fast.
-    assert ulx3s.link_rate() == LinkRate(2_000_000, 20e6, 10)
+    # ULX3S at its 40 MHz: 3 Mbaud would need 13.33 clocks a bit (13: 2.56 % fast), so
+    # 2 Mbaud, 20 clocks exactly; at 20 MHz 6.67 (7: 4.76 % slow), 2 Mbaud in 10; at
+    # 100 MHz 3 Mbaud, 33 clocks: 3.0303 Mbaud, 1.01 % fast.
+    assert ulx3s.link_rate() == LinkRate(2_000_000, 40e6, 20)
+    assert ulx3s.link_rate(20e6) == LinkRate(2_000_000, 20e6, 10)
     assert ulx3s.link_rate(100e6) == LinkRate(3_000_000, 100e6, 33)
     assert ulx3s.link_rate(100e6).error == pytest.approx(100 / 99 - 1)
     # iCEBreaker at 12 MHz: 3 Mbaud, 4 clocks exactly, the UART's smallest divisor.
@@ -55,12 +57,12 @@ def _uart_divisors(board, **kwargs):
 
 
 def test_the_board_tops_bake_in_their_rate_and_115200_stays_available():
-    assert _uart_divisors("ulx3s") == (10, 10)
+    assert _uart_divisors("ulx3s") == (20, 20)
     assert _uart_divisors("icebreaker") == (4, 4)
-    # 20 MHz / 115200 = 173.6: 174 makes 114943 baud (-0.22 %); 12 MHz: 104.2 -> 104.
-    assert _uart_divisors("ulx3s", baud=115200) == (174, 174)
+    # 40 MHz / 115200 = 347.2: 347 makes 115274 baud (+0.06 %); 12 MHz: 104.2 -> 104.
+    assert _uart_divisors("ulx3s", baud=115200) == (347, 347)
     assert _uart_divisors("icebreaker", baud=115200) == (104, 104)
-    with pytest.raises(BaudError, match=r"3000000 baud at a 20\.000 MHz clock: .*-4\.76 % off"):
+    with pytest.raises(BaudError, match=r"3000000 baud at a 40\.000 MHz clock: .*2\.56 % off"):
         ulx3s.ULX3STop(baud=3_000_000)
 
 
@@ -69,7 +71,7 @@ def test_vtpu_build_refuses_an_unclean_rate_before_any_tool_runs(tmp_path, capsy
     out = tmp_path / "b"
     assert main(["build", "--board", "ulx3s", "--baud", "3000000", "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "ulx3s: 3000000 baud at a 20.000 MHz clock" in err and "-4.76 % off" in err
+    assert "ulx3s: 3000000 baud at a 40.000 MHz clock" in err and "+2.56 % off" in err
     assert main(["build", "--board", "icebreaker", "--baud", "6000000", "-o", str(out)]) == 2
     assert "divisor of 2 clock cycles per bit, below the UART's minimum of 4" in capsys.readouterr().err
     assert not out.exists()
@@ -194,10 +196,10 @@ def test_vtpu_run_sim_board_simulates_the_board_rate(tmp_path, monkeypatch, caps
     assert main(["run", "--sim", "--board", "ulx3s", str(program)]) == 2
     assert main(["run", "--sim", "--board", "icebreaker", "--baud", "115200", str(program)]) == 2
     assert [(k["baud"], k["clock_hz"], k["divisor"]) for k in made] == [
-        (2_000_000, 20e6, 10), (115200, 12e6, 104)]
+        (2_000_000, 40e6, 20), (115200, 12e6, 104)]
     capsys.readouterr()
     assert main(["run", "--sim", "--board", "ulx3s", "--baud", "3000000", str(program)]) == 2
-    assert "ulx3s: 3000000 baud at a 20.000 MHz clock" in capsys.readouterr().err
+    assert "ulx3s: 3000000 baud at a 40.000 MHz clock" in capsys.readouterr().err
     assert main(["run", "--sim", "--build", "build/ulx3s", str(program)]) == 2
     assert "--build goes with --port" in capsys.readouterr().err
 
@@ -239,9 +241,10 @@ def test_the_link_works_at_the_smallest_divisors(divisor, host_error):
 # The real core behind the line takes tens of seconds a run: the default run has one
 # direction at each of the ULX3S's rates, the slow run the other.
 @pytest.mark.parametrize("divisor, host_error", [
-    pytest.param(10, +MAX_RATE_ERROR, id="2Mbaud@20MHz-host-fast"),
+    pytest.param(20, +MAX_RATE_ERROR, id="2Mbaud@40MHz-host-fast"),
     pytest.param(33, -MAX_RATE_ERROR, id="3Mbaud@100MHz-host-slow"),
-    pytest.param(10, -MAX_RATE_ERROR, id="2Mbaud@20MHz-host-slow", marks=pytest.mark.slow),
+    pytest.param(20, -MAX_RATE_ERROR, id="2Mbaud@40MHz-host-slow", marks=pytest.mark.slow),
+    pytest.param(10, +MAX_RATE_ERROR, id="2Mbaud@20MHz-host-fast", marks=pytest.mark.slow),
     pytest.param(33, +MAX_RATE_ERROR, id="3Mbaud@100MHz-host-fast", marks=pytest.mark.slow)])
 def test_the_sentron_at_the_ulx3s_rates_matches_the_golden_model(divisor, host_error):
     from sim.asm.assembler import assemble

@@ -197,10 +197,10 @@ def _build_with_image(tmp_path, board, example, lut_key, min_entries):
     result = build(board, out_dir=tmp_path / board, echo=None, memory_init=image.entries)
     _check_build(result, board, lut_key)
     # Beside the bitstream, for vtpu run: the board's default host-link rate
-    # (iCEBreaker: 3 Mbaud, 4 clocks of 12 MHz; ULX3S: 2 Mbaud, 10 clocks of 20 MHz).
+    # (iCEBreaker: 3 Mbaud, 4 clocks of 12 MHz; ULX3S: 2 Mbaud, 20 clocks of 40 MHz).
     record = read_record(result.bitstream.parent)
     assert (record["baud"], record["uart_divisor"]) == {"icebreaker": (3_000_000, 4),
-                                                        "ulx3s": (2_000_000, 10)}[board]
+                                                        "ulx3s": (2_000_000, 20)}[board]
 
     golden = CoordinateMemory(config.dim_bits, config.set_bits, config.ways)
     golden.load(image.entries)
@@ -238,3 +238,20 @@ def test_vtpu_flash_and_build_report_bad_input(tmp_path, capsys):
     bad.write_text("not an image")
     assert main(["build", "--board", "ulx3s", "--image", str(bad), "-o", str(tmp_path / "b")]) == 2
     assert str(bad) in capsys.readouterr().err
+
+
+def test_the_build_record_names_the_core_and_the_seed(tmp_path):
+    """build.json says which core a bitstream holds and nextpnr's seed; the board
+    rows of docs/benchmarks.md read the seed from the command line the build ran."""
+    from benchmarks.board_builds import build_facts
+    from boards.build import write_record
+    from boards.top import LinkRate
+    path = write_record(tmp_path, "ulx3s", LinkRate(2_000_000, 40e6, 20), tmp_path / "top.bit",
+                        core="hdl.pipeline.core", seed=3)
+    record = json.loads(path.read_text())
+    assert (record["core"], record["seed"], record["uart_divisor"]) == ("hdl.pipeline.core", 3, 20)
+    (tmp_path / "build_top.sh").write_text('"$NEXTPNR_ECP5" --report report.json --seed 3 --85k\n')
+    assert build_facts(tmp_path) == ("hdl.pipeline.core", 3)
+    (tmp_path / "build_top.sh").write_text('"$NEXTPNR_ECP5" --report report.json --85k\n')
+    (tmp_path / "build.json").unlink()
+    assert build_facts(tmp_path) == (None, None)

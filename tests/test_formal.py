@@ -41,6 +41,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the formal/ folder is not installed
 
 from formal.memory_proof import MemoryShadowProof   # noqa: E402
+from formal.pipeline_memory_proof import PipelinedMemoryShadowProof   # noqa: E402
 from formal.regfile_proof import RegisterFileProof    # noqa: E402
 from formal.proofs import PROOFS                      # noqa: E402
 from formal.sby import run_sby, sby_available         # noqa: E402
@@ -54,9 +55,9 @@ def prove(harness, name, depth):
     return run_sby(harness, name=name, depth=depth, timeout=600)
 
 
-@pytest.mark.parametrize("name", [     # the core_* proofs: tests/test_formal_core.py
+@pytest.mark.parametrize("name", [     # the *core_* proofs: tests/test_formal_core.py
     pytest.param(n, marks=[pytest.mark.slow] if p.slow else []) for n, p in PROOFS.items()
-    if not n.startswith("core")])
+    if not n.startswith(("core", "pipeline_core"))])
 def test_proof_passes(name):
     proof = PROOFS[name]
     result = prove(proof.make(), name, proof.depth)
@@ -113,6 +114,41 @@ def test_memory_proof_fails_for_a_broken_memory(mutant):
     exec(compile(source.replace(old, new), f"{source_path}<{mutant}>", "exec"), module.__dict__)
     result = prove(MemoryShadowProof(1, 1, 2, memory_class=module.CoordinateMemory),
                    f"mutant_{mutant}", 4)
+    assert result.status == "FAIL", result.log[-4000:]
+
+
+#: Broken variants of hdl/pipeline/coord_memory.py (the pipelined core's memory).
+PIPELINE_MUTANTS = {
+    "no_patch": ("for i, past in enumerate((h2, h1, w_write)):",
+                 "for i, past in enumerate(()):"),
+    "write_without_commit": ("done.en.eq(w_write.en & self.w_commit)", "done.en.eq(w_write.en)"),
+    "patch_oldest_wins": ("for i, past in enumerate((h2, h1, w_write)):",
+                          "for i, past in reversed(list(enumerate((h2, h1, w_write)))):"),
+    "full_on_any_op": ("self.w_full.eq(scatter & ~hit & valid.all())",
+                       "self.w_full.eq(~hit & valid.all())"),
+    "highest_free_way": ("first_free = Cat(~valid[w] & valid[:w].all() if w else ~valid[0]",
+                         "first_free = Cat(~valid[w] & valid[w+1:].all() "
+                         "if w < self.ways - 1 else ~valid[w]"),
+    "patch_ignores_way": ("hits = past.en & past.ways[w] &", "hits = past.en &"),
+}
+_SLOW_PIPELINE_MUTANTS = {"full_on_any_op", "highest_free_way", "patch_ignores_way"}
+
+
+@pytest.mark.parametrize("mutant", [
+    pytest.param(n, marks=[pytest.mark.slow] if n in _SLOW_PIPELINE_MUTANTS else [])
+    for n in PIPELINE_MUTANTS])
+def test_pipeline_memory_proof_fails_for_a_broken_memory(mutant):
+    source_path = Path(__file__).resolve().parents[1] / "hdl" / "pipeline" / "coord_memory.py"
+    source = source_path.read_text()
+    old, new = PIPELINE_MUTANTS[mutant]
+    assert source.count(old) == 1, (f"{source_path}: mutant {mutant!r} no longer applies; "
+                                    f"update PIPELINE_MUTANTS in {__file__}")
+    module = types.ModuleType(f"pipeline_coord_memory_{mutant}")
+    module.__package__ = "hdl.pipeline"          # its relative imports: hdl's own units
+    exec(compile(source.replace(old, new), f"{source_path}<{mutant}>", "exec"), module.__dict__)
+    proof = PROOFS["pipeline_memory_1_1_2"]
+    result = prove(PipelinedMemoryShadowProof(1, 1, 2, memory_class=module.CoordinateMemory),
+                   f"pipeline_mutant_{mutant}", proof.depth)
     assert result.status == "FAIL", result.log[-4000:]
 
 

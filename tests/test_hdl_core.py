@@ -14,17 +14,23 @@ import traceback
 import pytest
 
 from hdl.core import Sentron
+from hdl.cores import core_class
 from hdl.debug import DebugCmd, DebugError
 from sim.asm.assembler import assemble
 from sim.isa.coord import Coord, format_coord, morton_coord, morton_key, parse_coord
 from sim.isa.encoding import (C_FIELDS, C_SLOT, D_FIELDS, D_SLOT, NDIMS, S_FIELDS, S_SLOT, COp,
-                          CoreConfig, DOp, Fault, SOp)
+                          CoreConfig, DOp, Fault, SOp, Timing)
 from sim.golden.machine import Machine
 from support.placement import keys_in_set
 from support.progs import generate
 from sim.engines.rtl_driver import simulate
 
 SMALL = CoreConfig(set_bits=2, ways=2)          # 8 slots: fills up, cheap to dump
+#: The same on the pipelined core (hdl/pipeline/), float latency 8.
+PIPELINE_SMALL = CoreConfig(set_bits=2, ways=2, float_latency=8).with_timing(Timing.pipelined(8))
+#: Cycles from a run's fetch to its first retirement, counted from docs/isa.md
+#: section 7's stage lists: F D X, and F D R X M N T W.
+FETCH_TO_RETIRE = {"hdl.core": len("FDX") - 1, "hdl.pipeline.core": len("FDRXMNTW") - 1}
 ZERO = (0,) * NDIMS
 
 
@@ -50,7 +56,7 @@ class Bench:
 
     def __init__(self, config, memory_init=()):
         self.config = config
-        self.core = Sentron(config, memory_init)
+        self.core = core_class(config)(config, memory_init)
         self.memory_init = tuple(memory_init)
         self.keys = {k for k, _ in memory_init}   # keys that may be stored in the core
         self.failures = []
@@ -408,7 +414,9 @@ async def s_resume(b):
 
 
 async def s_step(b):
-    """STEP through a program with floats and a loop: one SIW per step, s+2 each."""
+    """STEP through a program with floats and a loop: one SIW per step, each retired
+    FETCH_TO_RETIRE cycles after the step's first cycle s (s+2 on the three-stage
+    core, s+7 on the pipelined one)."""
     ctx, drv = b.ctx, b.drv
     words = words_of("""
         CSET c1.sc, 2
@@ -423,7 +431,8 @@ async def s_step(b):
         events = await drv.step(ctx)
         m.step()
         rec_pc, rec_cycle = events[0].pc, events[0].cycle
-        assert len(events) == 1 and rec_cycle == start + 2, (i, events, start)
+        latency = FETCH_TO_RETIRE[type(b.core).__module__]
+        assert len(events) == 1 and rec_cycle == start + latency, (i, events, start)
         await b.compare(m, f"step {i}")
         if m.fault != Fault.NONE or m.pc == len(words):
             break
@@ -522,6 +531,24 @@ def test_small_memory_core():
 
 def test_step_halt_and_random():
     Bench(SMALL).run([s_step, s_halt_command, s_random])
+
+
+def test_pipelined_core():
+    """The pipelined core, a 4x2 memory: directed programs, hazards, faults, resume,
+    the debug port, STEP, HALT and random programs."""
+    Bench(PIPELINE_SMALL).run([s_directed, s_faults, s_resume, s_debug_port, s_step,
+                               s_halt_command, s_random])
+
+
+@pytest.mark.parametrize("latency", [5, 6])      # the shortest the pipeline allows
+def test_pipelined_core_short_float_latencies(latency):
+    cfg = CoreConfig(set_bits=2, ways=2, float_latency=latency).with_timing(
+        Timing.pipelined(latency))
+
+    async def hazards(b):
+        for what, src in hazard_programs(latency):
+            await b.program(what, src)
+    Bench(cfg).run([hazards, lambda b: s_random(b, seeds=range(300, 302))])
 
 
 @pytest.mark.parametrize("latency", [1, 2])

@@ -25,8 +25,9 @@ def run(lane, program, cycles):
     """Drive ``program`` ({cycle: {port: value}}, ports held until changed) for
     ``cycles`` cycles; return per cycle (x_result, w_valid, w_rd, w_result)."""
     seen = []
-    # A lane without pipeline registers (no float unit, or latency 1) has no clock.
-    clocked = lane.float_latency > 1
+    # A lane without pipeline registers (no float unit, or a unit of latency 1) has
+    # no clock.
+    clocked = lane.float_latency - lane.writeback_delay > 1
 
     async def bench(ctx):
         for t in range(cycles):
@@ -44,9 +45,11 @@ def run(lane, program, cycles):
     return seen
 
 
-@pytest.mark.parametrize("latency", [1, 3, 4])
-def test_float_result_lands_latency_minus_one_cycles_after_issue(latency):
-    lane = DLane(latency)
+@pytest.mark.parametrize("latency, delay", [(1, 0), (3, 0), (4, 0), (3, 1), (5, 1), (8, 1)])
+def test_float_result_lands_latency_minus_one_cycles_after_issue(latency, delay):
+    """With ``writeback_delay`` (the pipelined core registers the result once before
+    writing it) the result comes out that many cycles earlier, F - 1 - delay."""
+    lane = DLane(latency, writeback_delay=delay)
     program = {
         0: dict(x_op=DOp.ADD, x_a=ONE, x_b=TWO, x_c=0, x_rd=7, x_float=1),
         1: dict(x_op=DOp.IADD, x_a=5, x_b=7, x_rd=3, x_float=0),
@@ -55,8 +58,8 @@ def test_float_result_lands_latency_minus_one_cycles_after_issue(latency):
     }
     seen = run(lane, program, latency + 4)
     landed = [t for t, (_, valid, _, _) in enumerate(seen) if valid]
-    assert landed == [latency - 1]
-    _, _, rd, result = seen[latency - 1]
+    assert landed == [latency - 1 - delay]
+    _, _, rd, result = seen[latency - 1 - delay]
     assert (rd, result) == (7, THREE)
     assert seen[1][0] == 12                      # IADD 5 + 7, in the same cycle
     assert seen[0][0] == 0                       # a float op has no integer result
@@ -78,4 +81,13 @@ def test_rejects_a_bad_latency(bad):
         warnings.simplefilter("ignore", UnusedElaboratable)   # the refused object is never used
         with pytest.raises(ValueError, match="float_latency"):
             DLane(bad)
+        gc.collect()
+
+
+@pytest.mark.parametrize("latency, delay", [(4, -1), (4, 4), (1, 1), (0, 1), (4, 1.0)])
+def test_rejects_a_bad_writeback_delay(latency, delay):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(ValueError, match="writeback_delay"):
+            DLane(latency, writeback_delay=delay)
         gc.collect()

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from sim.asm.assembler import assemble
 from sim.engines.interface import make_engine
-from sim.isa.encoding import COp, CoreConfig, DOp, Fault
+from sim.isa.encoding import COp, CoreConfig, DOp, Fault, Timing
 from sim.engines.lockstep import Lockstep, LockstepMismatch
 from sim.golden.machine import Machine
 from sim.asm.progfile import load_program_file
@@ -253,6 +253,72 @@ def test_block_ram_register_file_core_in_lockstep(config):
                 assert ls.run_program(words, max_cycles=golden_cycles(words) + 100)[-1].ended
         for seed in range(8):
             ls.check_program(generate(seed, config))
+        ls.compare_full_state()
+
+
+# ---------------------------------------------------------------- the pipelined core
+
+#: The pipelined core (hdl/pipeline/) as the ULX3S builds it, float latency 8, and
+#: others: the shortest float latencies it allows, one way, 6-bit dimensions, no
+#: float unit.
+PIPELINED = CoreConfig().with_timing(Timing.pipelined(8))
+PIPELINED_OTHERS = [CoreConfig(float_latency=5, prog_depth=64),
+                    CoreConfig(float_latency=6, set_bits=3, ways=1, prog_depth=64),
+                    CoreConfig(dim_bits=6, float_latency=7, set_bits=5, ways=3),
+                    CoreConfig(dim_bits=6, float_latency=0, set_bits=2, ways=2, prog_depth=128)]
+PIPELINED_OTHERS = [c.with_timing(Timing.pipelined(c.float_latency)) for c in PIPELINED_OTHERS]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[os.path.basename(p) for p in EXAMPLES])
+def test_example_in_lockstep_on_the_pipelined_core(path, sessions):
+    words = load_program_file(path).words
+    records = sessions(PIPELINED).run_program(
+        words, max_cycles=golden_cycles(words, PIPELINED) + 100)
+    assert records and records[-1].ended
+
+
+@pytest.mark.parametrize("name", sorted(CORNERS))
+def test_corner_program_in_lockstep_on_the_pipelined_core(name, sessions):
+    words = assemble(CORNERS[name], f"<{name}>").words
+    records = sessions(PIPELINED).run_program(
+        words, max_cycles=golden_cycles(words, PIPELINED) + 100)
+    assert records[-1].ended and records[-1].fault == CORNER_ENDS[name]
+
+
+def test_seeded_random_programs_in_lockstep_on_the_pipelined_core(sessions):
+    ls = sessions(PIPELINED)
+    for seed in range(SEEDED_PROGRAMS):
+        ls.check_program(generate(seed, PIPELINED))
+    ls.compare_full_state()
+
+
+@settings(max_examples=HYPOTHESIS_PROGRAMS, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large])
+@given(program=programs(PIPELINED))
+def test_hypothesis_programs_in_lockstep_on_the_pipelined_core(sessions, program):
+    sessions(program.config).check_program(program)
+
+
+@pytest.mark.parametrize("config", PIPELINED_OTHERS, ids=["F5", "F6_one_way", "B6_F7", "no_float"])
+def test_other_configurations_of_the_pipelined_core_in_lockstep(config):
+    with Lockstep(config) as ls:
+        for seed in range(4):
+            ls.check_program(generate(seed, config))
+        ls.compare_full_state()
+
+
+def test_lutram_register_file_pipelined_core_in_lockstep():
+    """The ULX3S's core exactly: pipelined, LUT RAM data register file; every example
+    and random programs, the registers read back through the debug port."""
+    with Lockstep(PIPELINED, regfile="lutram") as ls:
+        assert ls.core.micro_cycles == 1
+        ls.read_back = True
+        for path in EXAMPLES:
+            words = load_program_file(path).words
+            assert ls.run_program(words, max_cycles=golden_cycles(words, PIPELINED) + 100)[-1].ended
+        for seed in range(8):
+            ls.check_program(generate(seed, PIPELINED))
         ls.compare_full_state()
 
 

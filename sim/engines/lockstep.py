@@ -195,10 +195,10 @@ class Lockstep:
         """What is sampled every cycle, in the order :meth:`_lockstep_run` unpacks it."""
         from amaranth.hdl import Value
         core = self.core
-        mem = core.coord_memory
         fixed = [core.retire, core.retire_pc, core.retire_fault, core.cycles, core.run_state,
                  core.pc_full, core.siws, core.ops, core.fault_pc_full, self.driver.port.fault,
-                 self.driver.port.running, mem.x_key, mem.x_op, mem.x_slots]
+                 self.driver.port.running, core.retire_mem_key, core.retire_mem_op,
+                 core.retire_mem_slots]
         return [Value.cast(s) for s in fixed] + list(core.regs) + list(core.cregs)
 
     async def _lockstep_run(self, ctx, max_cycles):

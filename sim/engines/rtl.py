@@ -79,10 +79,11 @@ class RtlEngine(Engine):
 
     def __init__(self, config=None, vcd=None, memory_init=(), timeout=10_000_000, regfile="ff",
                  sim_engine=None):
-        from hdl.core import Sentron
+        from hdl.cores import core_class
         from .rtl_driver import DebugDriver
         self.config = config if config is not None else CoreConfig()
-        self.core = Sentron(self.config, memory_init=memory_init, regfile=regfile)
+        self.core = core_class(self.config)(self.config, memory_init=memory_init,
+                                            regfile=regfile)
         self.driver = DebugDriver(self.core, timeout=timeout)
         self.words = []
         self.vcd_path = vcd

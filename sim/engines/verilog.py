@@ -39,10 +39,11 @@ def _core(config, memory_init, regfile="ff"):
     from amaranth.hdl import Module
     from amaranth.lib import wiring
     from amaranth.lib.wiring import Out
-    from hdl.core import Sentron
+    from hdl.cores import core_class
     from hdl.debug import DebugSignature
 
     config = config if config is not None else CoreConfig()
+    Sentron = core_class(config)
     signature = DebugSignature(config.dim_bits)
 
     class SentronTop(wiring.Component):

@@ -95,6 +95,9 @@ def decode(tokens):
 DIM_BITS = 11
 SET_BITS = 11
 WAYS = 4
+#: The float latency of the ULX3S's pipelined core, which the GPT's program is
+#: scheduled for.
+FLOAT_LATENCY = 8
 #: The dimension of storage rows (library) and of columns (scroll).
 ROW_DIM = 0
 COLUMN_DIM = NDIMS - 1
@@ -254,13 +257,16 @@ LAYOUT = Layout(PARAMETERS + WORKING)
 
 
 def core_config():
-    """The core the GPT runs on: the ISA's default but for its memory (:data:`DIM_BITS`,
-    :data:`SET_BITS`, :data:`WAYS`: 8192 entries, the ULX3S configuration of issue 11).
+    """The core the GPT runs on, the ULX3S's (boards/ulx3s.py): the ISA's default but
+    for its memory (:data:`DIM_BITS`, :data:`SET_BITS`, :data:`WAYS`: 8192 entries)
+    and its timing, the pipelined core's at float latency :data:`FLOAT_LATENCY`
+    (docs/isa.md section 7).
 
     The one place the GPT's program, tools, tests and benchmarks take it from.
     """
-    from sim.isa.encoding import CoreConfig
-    return CoreConfig(dim_bits=DIM_BITS, set_bits=SET_BITS, ways=WAYS)
+    from sim.isa.encoding import CoreConfig, Timing
+    return CoreConfig(dim_bits=DIM_BITS, set_bits=SET_BITS, ways=WAYS).with_timing(
+        Timing.pipelined(FLOAT_LATENCY))
 
 
 # -- the weights image -------------------------------------------------------------------

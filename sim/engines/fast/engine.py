@@ -76,8 +76,8 @@ def _load_library(path):
 def default_design(config):
     """The core as the ULX3S builds it: its LUT RAM register file (hdl/regfile.py) is
     arrays in C++ rather than 32-way multiplexers, about 10% more cycles per second."""
-    from hdl.core import Sentron
-    return Sentron(config, regfile="lutram")
+    from hdl.cores import core_class
+    return core_class(config)(config, regfile="lutram")
 
 
 class FastEngine(Engine):
