@@ -88,15 +88,25 @@ CORE_NAMES = {"hdl.core": "three-stage core", "hdl.pipeline.core": "pipelined co
 
 def build_facts(directory):
     """(core module, nextpnr seed) of a `vtpu build` directory: the core from its
-    build record (build.json; None for a build made before it recorded one), the
-    seed from the nextpnr command line the build ran (build_top.sh; None if it
-    gave none)."""
+    build record (build.json), or for a build made before the record named it,
+    from the design's own source attributes (top.il: which core's file the
+    design came from); the seed from the nextpnr command line the build ran
+    (build_top.sh; None if it gave none)."""
     core = seed = None
     try:
         with open(os.path.join(directory, "build.json")) as f:
             core = json.load(f).get("core")
     except (OSError, ValueError, AttributeError):
         pass
+    if core is None:
+        try:
+            with open(os.path.join(directory, "top.il")) as f:
+                text = f.read()
+            core = next((module for module, path in (("hdl.pipeline.core", "hdl/pipeline/core.py"),
+                                                     ("hdl.core", "hdl/core.py"))
+                         if path in text), None)
+        except OSError:
+            pass
     try:
         with open(os.path.join(directory, "build_top.sh")) as f:
             found = re.search(r"--seed (\d+)", f.read())

@@ -255,3 +255,6 @@ def test_the_build_record_names_the_core_and_the_seed(tmp_path):
     (tmp_path / "build_top.sh").write_text('"$NEXTPNR_ECP5" --report report.json --85k\n')
     (tmp_path / "build.json").unlink()
     assert build_facts(tmp_path) == (None, None)
+    # A build from before the record named the core: the design's source attributes.
+    (tmp_path / "top.il").write_text('attribute \\src "/x/hdl/pipeline/core.py:12"\n')
+    assert build_facts(tmp_path) == ("hdl.pipeline.core", None)
