@@ -65,23 +65,27 @@ def components():
     # The ULX3S core: its data register file in the ECP5's distributed RAM (no iCE40 figure:
     # iCE40 has no distributed RAM).
     from boards.ulx3s import CONFIG as ulx, REGFILE
+    from hdl.cores import core_class
     from hdl.regfile import make_register_file
     rf = core._regs
     nr, nw = len(getattr(rf, "read", ())), len(getattr(rf, "write", ()))
     units += [
         (f"RegisterFile, data, {REGFILE}: {rf.depth}x{rf.width} ({nr}R {nw}W)",
          lambda: make_register_file(REGFILE, rf.width, rf.depth, nr, nw), ("ecp5",)),
-        (f"Sentron core (ULX3S: {config_text(ulx)}, data registers: {REGFILE})",
-         lambda: Sentron(ulx, regfile=REGFILE), ("ecp5",)),
+        (f"Sentron core (ULX3S: the pipelined core, {config_text(ulx)}, data registers: "
+         f"{REGFILE})", lambda: core_class(ulx)(ulx, regfile=REGFILE), ("ecp5",)),
     ]
     return units
 
 
 def config_text(config):
     from sim.isa.encoding import CoreConfig
+    default = CoreConfig()
     text = f"{config.sets} sets x {config.ways} ways, {config.prog_depth} SIWs"
-    if config.dim_bits != CoreConfig().dim_bits:
+    if config.dim_bits != default.dim_bits:
         text = f"B = {config.dim_bits}, " + text
+    if config.has_float and config.float_latency != default.float_latency:
+        text += f", float latency {config.float_latency}"
     return text + ("" if config.has_float else ", no float unit")
 
 
@@ -164,13 +168,13 @@ def bench_breakdown(config, regfile="ff"):
     import subprocess
     import tempfile
     from amaranth.back import rtlil
-    from hdl.core import Sentron
+    from hdl.cores import core_class
     from boards.synth import yosys_command
     from boards.toolchain import prepare
     prepare(["yosys"])                                 # its first run once, under a lock
     with tempfile.TemporaryDirectory(prefix="vtpu-bench-") as tmp:
         with open(os.path.join(tmp, "design.il"), "w") as f:
-            f.write(rtlil.convert(Sentron(config, regfile=regfile), name="top"))
+            f.write(rtlil.convert(core_class(config)(config, regfile=regfile), name="top"))
         start = time.perf_counter()
         subprocess.run([yosys_command(), "-q", "-l", "yosys.log", "-p",
                         "read_rtlil design.il; synth_ice40 -noflatten -dsp -top top; "
