@@ -72,7 +72,7 @@ from benchmarks.programs import bench_program, program_table  # noqa: E402
 from benchmarks.synthesis import (bench_breakdown, bench_fp_fmax, bench_synth,  # noqa: E402
                                   breakdown_table, config_text, fp_table, synth_table)
 from benchmarks.targets import targets  # noqa: E402
-from benchmarks.timing import bench_timing, timing_table  # noqa: E402
+from benchmarks.timing import bench_timing, ops_per_second_table, timing_table  # noqa: E402
 
 __all__ = ["main"]
 
@@ -126,7 +126,9 @@ def main(argv=None):
     env = environment()
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     # Existing build directories are read first: a wrong one fails before the long runs.
-    read = {board: read_board_dir(board, directory) for board, directory in args.board_report}
+    read = {}                       # board -> its rows (one per build directory: e.g. per seed)
+    for board, directory in args.board_report:
+        read.setdefault(board, []).append(read_board_dir(board, directory))
 
     programs = []
     for path in paths:
@@ -148,6 +150,19 @@ def main(argv=None):
     if not args.no_gpt:
         parts += ["", "### GPT (sim/gpt/program.py: the generation loop on the core)", "",
                   gpt_table(bench_gpt())]
+
+    # Every program on each core's table, and what the ULX3S's core makes of it.
+    from boards.ulx3s import CONFIG as ULX3S, DEFAULT_FREQ as ULX3S_FREQ
+    ulx3s_f = ULX3S.float_latency
+    timing = bench_timing([ulx3s_f, 12])
+    routed = [r for r in read.get("ulx3s", []) if r["status"] == "routed"]
+    fmax = min((min(a for a, _ in r["clocks"].values()) for r in routed), default=None)
+    parts += ["", "### Timing tables (golden model; the hardware equals it cycle for cycle)", "",
+              timing_table(timing), "",
+              f"On the ULX3S (its core: pipelined, F = {ulx3s_f}; its clock "
+              f"{ULX3S_FREQ / 1e6:g} MHz" + (f"; the lowest Fmax of its builds here {fmax:.1f} MHz"
+                                            if fmax else "") + "):", "",
+              ops_per_second_table(timing, f"pipelined F={ulx3s_f}", ULX3S_FREQ / 1e6, fmax)]
     boards, breakdown, fp_rows = [], None, None
     if not args.no_synth:
         from sim.isa.encoding import CoreConfig
@@ -173,14 +188,15 @@ def main(argv=None):
     if args.boards:
         for board in BOARD_PARTS:
             if board not in read:
-                read[board] = run_board_build(board, os.path.join(ROOT, "build", "bench"))
-    for board, row in read.items():
-        boards = [b for b in boards if b["board"] != board] + [row]
+                read[board] = [run_board_build(board, os.path.join(ROOT, "build", "bench"))]
+    for board, rows in read.items():
+        boards = [b for b in boards if b["board"] != board] + rows
     if boards:
         boards.sort(key=lambda b: list(BOARD_PARTS).index(b["board"]))
         parts += ["", "### Boards (full core)", "", board_table(boards)]
 
-    parts += ["", "### Targets", "", targets(programs, engines, boards, breakdown, fp_rows)]
+    parts += ["", "### Targets", "", targets(programs, engines, boards, breakdown, fp_rows,
+                                             timing=timing)]
     text = "\n".join(parts)
     print(text)
     if not args.no_write:

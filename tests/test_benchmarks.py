@@ -252,8 +252,11 @@ def test_timing_section_columns_and_option(run, capsys):
     from sim.isa.encoding import CoreConfig, Timing
     from benchmarks.timing import timing_configs
     columns = timing_configs(CoreConfig(set_bits=11), [8, 12])
-    assert [t for t, _ in columns] == ["default (F=4)", "pipelined F=8", "pipelined F=12"]
+    assert [t for t, _ in columns] == ["three-stage F=4", "pipelined F=8", "pipelined F=12"]
     assert columns[2][1] == CoreConfig(set_bits=11, float_latency=12, timing=Timing.pipelined(12))
+    # A pipelined base (the GPT's core) still starts from the three-stage core's table.
+    base = CoreConfig(set_bits=11).with_timing(Timing.pipelined(8))
+    assert timing_configs(base, [])[0][1] == CoreConfig(set_bits=11)
     with pytest.raises(SystemExit):
         run.main(["--pipelined", "3"])
     assert "commit_depth" in capsys.readouterr().err
@@ -274,3 +277,27 @@ def test_every_unit_of_the_synthesis_table_can_be_built():
     ulx3s = next(label for label in made if label.startswith("Sentron core (ULX3S"))
     assert type(made[ulx3s]).__module__ == "hdl.pipeline.core"
     assert "float latency 8" in ulx3s
+
+
+def test_targets_take_the_slowest_seed_and_the_ulx3s_table(tmp_path):
+    """Several builds of one board (seeds): the Fmax target is judged on the slowest,
+    each listed; the reduction target also on the ULX3S's core's table."""
+    rows = []
+    for seed, fmax in ((1, 48.4), (2, 42.7)):
+        d = tmp_path / f"s{seed}"
+        d.mkdir()
+        report = json.loads(json.dumps(REPORT))
+        report["fmax"] = {"$glbnet$clk": {"achieved": fmax, "constraint": 40.0}}
+        (d / "report.json").write_text(json.dumps(report))
+        (d / "top.il").write_text(TOP_IL)
+        (d / "build_top.sh").write_text(f'"$NEXTPNR_ECP5" --seed {seed} --85k\n')
+        rows.append(board_builds.read_board_dir("ulx3s", d))
+    timing = {"titles": ["three-stage F=4", "pipelined F=8"],
+              "examples": {"reduction.vasm": [2.90, 2.84]}, "kernels": {}}
+    text = targets([], None, rows, None, None, timing=timing)
+    line = next(l for l in text.splitlines() if "LFE5U-85F" in l)
+    assert "42.7 MHz (the lowest of 48.4 MHz at seed 1, 42.7 MHz at seed 2)" in line
+    assert "NOT met" in line
+    red = next(l for l in text.splitlines() if "ULX3S's core (pipelined F=8)" in l)
+    assert "| 2.84 | NOT met |" in red and "1,076 cycles" in red
+    assert "seed 2" in board_builds.board_table(rows)
