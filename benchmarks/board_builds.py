@@ -201,7 +201,8 @@ def board_table(rows):
                        f"**{fmax:.1f} MHz** | {want:.1f} MHz | {osc:g} MHz | "
                        f"{'met' if fmax >= want else 'NOT met'} |")
             if r.get("critical"):
-                crit.append((r["board"], r["critical"]))
+                crit.append((r["board"] + (f", seed {r['seed']}" if r.get("seed") is not None
+                                           else ""), r["critical"]))
         elif r["status"] == "does not fit":
             over = ", ".join(f"{k} {u} / {a}" for k, (u, a) in r["over"].items())
             raw = r["util_raw"]
