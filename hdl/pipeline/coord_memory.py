@@ -1,4 +1,4 @@
-"""The coordinate memory of the Sentron core: a set-associative store in block RAM, pipelined over four stages.
+"""The coordinate memory of the pipelined Sentron core: a set-associative store in block RAM, over four stages.
 
 Why this structure
 ------------------

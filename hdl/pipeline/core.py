@@ -1,18 +1,18 @@
-"""The Sentron core: the units of one SIW's journey, fetch to commit, wired in stage order; the debug unit beside.
+"""The pipelined Sentron core: the units of one SIW's journey, fetch to commit, wired in stage order; the debug unit beside.
 
 One SIW's journey, in the order this file wires it (the stages are the issue
-unit's, :class:`hdl.issue.IssueUnit`; docs/isa.md section 7 gives their timing):
+unit's, :class:`hdl.pipeline.issue.IssueUnit`; docs/isa.md section 7 gives their timing):
 
 1. **F** — the issue unit presents ``f_addr`` to program memory (synchronous read).
 2. **D** — the word is decoded (:class:`hdl.decoder.Decoder`); LOOP and JUMP are
    predicted taken.
 3. **R** — the data and coordinate registers are read, and the operand network
-   (:mod:`hdl.operands`) chooses, for each operand, the register file or one
+   (:mod:`hdl.pipeline.operands`) chooses, for each operand, the register file or one
    of the four SIWs ahead; the interlock may hold the SIW here.
 4. **X** — the three lanes compute from registered operands: the D lane
    (:class:`hdl.d_lane.lane.DLane`: the integer result, or an issue to the float
    unit), the C lane (:class:`hdl.c_lane.CLane`: coordinates, COORD_RANGE, the
-   branch), the S lane (:class:`hdl.s_lane.SLane`: the key, into the coordinate
+   branch), the S lane (:class:`hdl.pipeline.s_lane.SLane`: the key, into the coordinate
    memory's pipeline).
 5. **M, N** — the memory reads the set; a LOOP that falls through redirects the
    fetch in M.
@@ -78,8 +78,8 @@ _CW_DEBUG = _CW_X
 
 def implemented_timing(float_latency):
     """The timing table (docs/isa.md section 7) this pipeline implements, from its
-    structure: the stages of :data:`hdl.issue.STAGES` after F and D, the memory's
-    :data:`~hdl.coord_memory.MEMORY_STAGES`.  The configuration's table must be
+    structure: the stages of :data:`hdl.pipeline.issue.STAGES` after F and D, the memory's
+    :data:`~hdl.pipeline.coord_memory.MEMORY_STAGES`.  The configuration's table must be
     this one (:class:`Sentron` checks), so the golden model, the compiler and the
     hardware agree by construction, not by convention."""
     def from_fetch(stage):                           # F is 0, D 1, then STAGES
@@ -271,7 +271,7 @@ class Sentron(wiring.Component):
 
         # -------------------------------------------------------------- R: read, forward
         # Each X operand: the register file read in R with this cycle's writes
-        # laid over it, or the value of an SIW ahead (hdl/operands.py).
+        # laid over it, or the value of an SIW ahead (hdl/pipeline/operands.py).
         rd_ = r.dec
         late_data = [(en, addr, data) for _, en, addr, data in data_writes]
         late_coord = [coord_write]

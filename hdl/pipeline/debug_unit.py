@@ -1,4 +1,4 @@
-"""The Sentron core's debug unit: the core's end of the debug port, executing one host command at a time.
+"""The pipelined Sentron core's debug unit: the core's end of the debug port, executing one host command at a time.
 
 Why it looks like this
 ----------------------
@@ -8,7 +8,7 @@ Why it looks like this
   port group here, shaped and named like the port it is plugged into (a
   register-file read port, the memory's ports, the issue unit's run controls),
   so the signature says exactly what a host can touch, and the core plugs
-  each group in with one mechanism (``hdl/core.py``).  Grouped like that the
+  each group in with one mechanism (``hdl/pipeline/core.py``).  Grouped like that the
   list stays short (the debug port's ten request and answer members, ``idle``,
   ``prog_len`` and eight port groups), so a component it is, not named steps
   inside the core: it is read, and elaborated, on its own.
@@ -21,7 +21,7 @@ Why it looks like this
   a second copy of its placement logic.
 * **Memory commands take the memory's stages**, as a GATHER or SCATTER does:
   the key enters the memory in the cycle the command is accepted (its A
-  stage), and :data:`~hdl.coord_memory.MEMORY_STAGES` cycles later (W) the
+  stage), and :data:`~hdl.pipeline.coord_memory.MEMORY_STAGES` cycles later (W) the
   answer is in the memory's registers and MEM_WRITE and MEM_ERASE commit
   their write.  READ_PROG waits a cycle for the
   program memory's synchronous read in the same way.

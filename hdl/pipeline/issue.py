@@ -1,4 +1,4 @@
-"""The issue unit of the Sentron core: which SIW is in which stage, interlock, squashes, faults, status and counters.
+"""The issue unit of the pipelined Sentron core: which SIW is in which stage, interlock, squashes, faults, status and counters.
 
 It decides, every cycle, which SIW is where, and so it is what makes the timing
 model of docs/isa.md section 7 hold.  Everything that computes a value (the
@@ -27,7 +27,7 @@ Why each rule, against the timing model ``t_{k+1} = max(t_k + 1 + p_k, ready(r))
 * **Latencies count from X to X**, which is the retire-to-retire distance,
   since X to W is the same four cycles for every SIW.  Integer and CGET/KEY
   results are passed from M, N, T and W back to X by the operand network
-  (``hdl/operands.py``): latency 1.  A GATHER's value exists only from T on, in
+  (``hdl/pipeline/operands.py``): latency 1.  A GATHER's value exists only from T on, in
   W's register: latency 4 (``gather``).  A float result is written into the
   register file F-1 cycles after X and passed to R in that cycle: latency F.
 * **Interlock in R.**  The SIW in R would be in X next cycle; it waits (F, D and

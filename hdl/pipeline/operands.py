@@ -1,4 +1,4 @@
-"""The operand network of the Sentron core: each X-stage operand from the register file or from an older SIW still on its way to W.
+"""The operand network of the pipelined Sentron core: each X-stage operand from the register file or from an older SIW still on its way to W.
 
 Why it looks like this
 ----------------------

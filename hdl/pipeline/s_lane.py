@@ -1,17 +1,17 @@
-"""The S lane of the Sentron core: one SIW's GATHER, SCATTER or ERASE, from its key in X to its write in W.
+"""The S lane of the pipelined Sentron core: one SIW's GATHER, SCATTER or ERASE, from its key in X to its write in W.
 
 Why it looks like this
 ----------------------
 * **The coordinate memory sits beside the S lane, not inside it.**  The memory
   is state, like the register files, and it has two users: the S lane while the
-  core runs, and the debug unit (``hdl/debug_unit.py``) while it is idle, whose
+  core runs, and the debug unit (``hdl/pipeline/debug_unit.py``) while it is idle, whose
   MEM_* and SLOT_READ commands go through the same ports, so that the host goes
   through exactly the placement logic a SCATTER does.  The core hands the
   memory's ports (``mem``, named as the memory's own) to one user or the other,
   as it does with the register-file ports it shares with the host.
 * **The key is made in X** from ``ck`` as the operand network delivers it (the
   value before the SIW, whatever the SIWs ahead of it did to it), and enters
-  the memory's pipeline there (``hdl/coord_memory.py``): the answer comes back
+  the memory's pipeline there (``hdl/pipeline/coord_memory.py``): the answer comes back
   in W, MEM_FULL to the issue unit, the GATHER value to the register file.
 * **The lane decides nothing.**  A bubble asks the memory for NOP; the memory
   writes only with ``w_commit``, which is the issue unit's.
@@ -61,7 +61,7 @@ class SLane(wiring.Component):
         The SIWs behind W are squashed this cycle (the run ends): their memory
         ops are dropped.
     mem : Out(coord_memory_signature)
-        The memory's ports, as :class:`hdl.coord_memory.CoordinateMemory` names them.
+        The memory's ports, as :class:`hdl.pipeline.coord_memory.CoordinateMemory` names them.
     """
 
     def __init__(self, dim_bits=DEFAULT_DIM_BITS, ways=4):
