@@ -540,7 +540,7 @@ def test_pipelined_core():
                                s_halt_command, s_random])
 
 
-@pytest.mark.parametrize("latency", [5, 6])      # the shortest the pipeline allows
+@pytest.mark.parametrize("latency", [5, pytest.param(6, marks=pytest.mark.slow)])  # the shortest
 def test_pipelined_core_short_float_latencies(latency):
     cfg = CoreConfig(set_bits=2, ways=2, float_latency=latency).with_timing(
         Timing.pipelined(latency))
