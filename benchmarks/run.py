@@ -96,6 +96,9 @@ def main(argv=None):
     parser.add_argument("--only-gpt", action="store_true",
                         help="the GPT section only (prints it; docs/benchmarks.md left as it is)")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--no-timing", action="store_true",
+                        help="skip the Timing tables section (every example and kernel on "
+                             "each core's table; also skipped for a run on chosen programs)")
     parser.add_argument("--engine-program", default=ENGINE_PROGRAM, metavar="FILE",
                         help="the program every engine runs (default: examples/reduction.vasm)")
     parser.add_argument("--boards", action="store_true",
@@ -152,17 +155,19 @@ def main(argv=None):
                   gpt_table(bench_gpt())]
 
     # Every program on each core's table, and what the ULX3S's core makes of it.
-    from boards.ulx3s import CONFIG as ULX3S, DEFAULT_FREQ as ULX3S_FREQ
-    ulx3s_f = ULX3S.float_latency
-    timing = bench_timing([ulx3s_f, 12])
-    routed = [r for r in read.get("ulx3s", []) if r["status"] == "routed"]
-    fmax = min((min(a for a, _ in r["clocks"].values()) for r in routed), default=None)
-    parts += ["", "### Timing tables (golden model; the hardware equals it cycle for cycle)", "",
-              timing_table(timing), "",
-              f"On the ULX3S (its core: pipelined, F = {ulx3s_f}; its clock "
-              f"{ULX3S_FREQ / 1e6:g} MHz" + (f"; the lowest Fmax of its builds here {fmax:.1f} MHz"
-                                            if fmax else "") + "):", "",
-              ops_per_second_table(timing, f"pipelined F={ulx3s_f}", ULX3S_FREQ / 1e6, fmax)]
+    timing = None
+    if not (args.no_timing or args.examples):
+        from boards.ulx3s import CONFIG as ULX3S, DEFAULT_FREQ as ULX3S_FREQ
+        ulx3s_f = ULX3S.float_latency
+        timing = bench_timing([ulx3s_f, 12])
+        routed = [r for r in read.get("ulx3s", []) if r["status"] == "routed"]
+        fmax = min((min(a for a, _ in r["clocks"].values()) for r in routed), default=None)
+        parts += ["", "### Timing tables (golden model; the hardware equals it cycle for cycle)", "",
+                  timing_table(timing), "",
+                  f"On the ULX3S (its core: pipelined, F = {ulx3s_f}; its clock "
+                  f"{ULX3S_FREQ / 1e6:g} MHz" + (f"; the lowest Fmax of its builds here "
+                                                f"{fmax:.1f} MHz" if fmax else "") + "):", "",
+                  ops_per_second_table(timing, f"pipelined F={ulx3s_f}", ULX3S_FREQ / 1e6, fmax)]
     boards, breakdown, fp_rows = [], None, None
     if not args.no_synth:
         from sim.isa.encoding import CoreConfig
@@ -200,7 +205,8 @@ def main(argv=None):
     text = "\n".join(parts)
     print(text)
     if not args.no_write:
-        if (args.no_synth or args.no_engines or args.no_gpt or args.examples) and os.path.exists(DOC):
+        if (args.no_synth or args.no_engines or args.no_gpt or args.no_timing or args.examples) \
+                and os.path.exists(DOC):
             print("(a partial run: docs/benchmarks.md left as it is)", file=sys.stderr)
         else:
             write_doc(text)

@@ -534,10 +534,15 @@ def test_step_halt_and_random():
 
 
 def test_pipelined_core():
-    """The pipelined core, a 4x2 memory: directed programs, hazards, faults, resume,
-    the debug port, STEP, HALT and random programs."""
-    Bench(PIPELINE_SMALL).run([s_directed, s_faults, s_resume, s_debug_port, s_step,
-                               s_halt_command, s_random])
+    """The pipelined core, a 4x2 memory: directed programs, hazards, faults, the debug
+    port, STEP and HALT (random programs run on it in lockstep, tests/test_lockstep.py;
+    resume and the rest in the slow run)."""
+    Bench(PIPELINE_SMALL).run([s_directed, s_faults, s_debug_port, s_step, s_halt_command])
+
+
+@pytest.mark.slow
+def test_pipelined_core_resume_and_random():
+    Bench(PIPELINE_SMALL).run([s_resume, s_random])
 
 
 @pytest.mark.parametrize("latency", [5, pytest.param(6, marks=pytest.mark.slow)])  # the shortest
