@@ -292,6 +292,13 @@ def test_seeded_random_programs_in_lockstep_on_the_pipelined_core(sessions):
     ls.compare_full_state()
 
 
+@pytest.mark.slow
+def test_the_other_seeded_random_programs_in_lockstep_on_the_pipelined_core(sessions):
+    ls = sessions(PIPELINED)
+    for seed in range(SEEDED_PROGRAMS // 2, SEEDED_PROGRAMS):
+        ls.check_program(generate(seed, PIPELINED))
+
+
 @settings(max_examples=HYPOTHESIS_PROGRAMS, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large])
