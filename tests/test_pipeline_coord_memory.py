@@ -28,6 +28,7 @@ from hdl.pipeline.coord_memory import MEMORY_STAGES, CoordinateMemory
 from sim.isa.encoding import NDIMS, SOp
 from sim.golden.memory import CoordinateMemory as GoldenMemory
 from tests.support.placement import key_in_set
+from tests.test_hdl_coord_memory import op_sequences   # the same random streams
 
 NOP, GATHER, SCATTER, ERASE = SOp.NOP, SOp.GATHER, SOp.SCATTER, SOp.ERASE
 
@@ -197,38 +198,21 @@ def test_init_is_placed_by_the_rule():
     check(CoordinateMemory(**SMALL, init=init), ops, init)
 
 
-def test_bad_init_and_parameters_are_named():
+def test_init_and_parameters_are_checked_by_the_shared_placement():
+    """The pipelined memory places and checks its initial contents with the three-stage
+    memory's code (hdl.coord_memory.SetAssociative, whose errors
+    tests/test_hdl_coord_memory.py checks one by one)."""
+    from hdl.coord_memory import SetAssociative
+    assert issubclass(CoordinateMemory, SetAssociative)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnusedElaboratable)
-        init = [(k(1), 1), (k(2), 2), (k(3), 3), (k(3), 33), (k(4), 4)]
-        with pytest.raises(ValueError, match=rf"init entry 4 \(key {k(4):#x}\): set 0 is full"):
+        init = [(k(1), 1), (k(2), 2), (k(3), 3), (k(4), 4)]
+        with pytest.raises(ValueError, match=rf"init entry 3 \(key {k(4):#x}\): set 0 is full"):
             CoordinateMemory(**SMALL, init=init)
-        with pytest.raises(ValueError, match="init entry 1: key 0x40000 does not fit in 18 bits"):
-            CoordinateMemory(**SMALL, init=[(0, 0), (1 << 18, 0)])
-        with pytest.raises(ValueError, match="init entry 0 .*value -1"):
-            CoordinateMemory(**SMALL, init=[(0, -1)])
-        with pytest.raises(ValueError, match="init entry 0 is 7"):
-            CoordinateMemory(**SMALL, init=[7])
-        with pytest.raises(ValueError, match="ways must be a positive integer, not 0"):
-            CoordinateMemory(2, 1, 0)
-        with pytest.raises(ValueError, match="set_bits must be an integer in 0..18, not 19"):
-            CoordinateMemory(2, 19, 1)
         gc.collect()
 
 
 # -- random op sequences against the golden model
-
-def op_sequences(dim_bits, set_bits, ways, max_size=60):
-    key_bits = NDIMS * dim_bits
-    sets = 1 << set_bits
-    # Mostly a few tags per set, so sets fill up and keys repeat; sometimes any key.
-    crowded = st.builds(lambda s, t: key_in_set(s, t, set_bits, key_bits),
-                        st.integers(0, sets - 1), st.integers(0, ways + 1))
-    keys = st.one_of(crowded, crowded, crowded, st.integers(0, (1 << key_bits) - 1))
-    op = st.tuples(st.sampled_from([NOP, GATHER, SCATTER, SCATTER, ERASE]), keys,
-                   st.integers(0, (1 << 32) - 1), st.sampled_from([1, 1, 1, 0]))
-    return st.lists(op, min_size=1, max_size=max_size)
-
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
