@@ -28,12 +28,16 @@ TARGET_FMAX = {"icebreaker": 36.0, "ulx3s": 100.0}   # MHz, full core
 #: 7 + 1,025 + 1 + 3 + 27 = 1,063 cycles at least.  Ops: 1,025 S; in D one for each
 #: value, 511 ADDs, the step and one ADD more for each of z accumulators started from 0;
 #: in C 1,021 cursor steps, the cursors' set-up, the loop's limit, the result's cursor
-#: and HALT: 3,075 + z.  2.9 in 1,063 cycles needs 3,083, z = 8; but with 28 cycles the
-#: Kraft sum is 1 to within the slack of the loop's exit: the last levels of the sum
-#: are 4 chains, each taking one new value every 8 cycles (the 4 values gathered last,
-#: one under each ADD of the tree's third level), and an ADD of two partial sums fits
-#: only where that slack or the first cycles allow, not 4 of them; a longer tail costs
-#: more cycles than the ops it makes room for (z = 8 in 1,064 cycles is 2.898).
+#: and HALT (a step per SCATTER and per GATHER leaves no C slot before the first LOOP
+#: for a second set-up and the limit, so one GATHER goes through the store cursor and
+#: saves the load cursor's first step): 3,075 + z.  2.9 in 1,063 cycles needs 3,083, z = 8; but with 28 cycles
+#: the Kraft sum is within 1/16 (the loop exit's slack) of 1: the last levels of the
+#: sum are 4 chains, each taking one new value every 8 cycles (the 4 values gathered
+#: last, one under each ADD of the tree's third level), and each further accumulator
+#: needs an ADD of two partial sums, which fits only where that slack (one, in the last
+#: pass) or the D slots left while the first values are made (two or three) allow:
+#: z = 7 at most, 2.899; a longer tail costs more cycles than the ops it makes room for
+#: (z = 8 in 1,064 cycles is 2.898).
 #: examples/reduction.vasm: 8 accumulators, 6 filled straight from a GATHER (z = 2),
 #: 3,077 ops in 1,065 cycles.
 _REDUCTION_BOUND = ("a bound on the work, not the schedule: its 1,025 S operations (512 SCATTERs, "
