@@ -15,17 +15,39 @@ __all__ = ["TARGET_OPC", "TARGET_FMAX", "TARGET_FAST_CPS", "targets"]
 #: The targets of issue #5 (name -> threshold).
 TARGET_OPC = 2.9                 # ops/cycle on the scheduled kernel (reduction.vasm)
 TARGET_FMAX = {"icebreaker": 36.0, "ulx3s": 100.0}   # MHz, full core
-#: Why reduction.vasm cannot reach the target on the pipelined core's table at F = 8
-#: (counted from the program, not measured): 1,055 of its SIWs have a D operation
-#: (16 set-up, 512 fill, 512 adds, 15 to combine), at most one retires a cycle; the
-#: first retires in cycle 7, each of the two LOOP exits costs 3, and the SCATTER of
-#: the total waits 8 cycles for the last ADD: at least 1,076 cycles for its 3,112
-#: ops, 2.89 ops/cycle at most.
-_REDUCTION_BOUND = ("a bound, not the schedule: its 1,055 D operations (16 set-up, 512 fill, "
-                    "512 adds, 15 to combine) retire one a cycle, from cycle 7, with 2 LOOP "
-                    "exits of 3 and the total's SCATTER 8 after the last ADD: at least 1,076 "
-                    "cycles for 3,112 ops, 2.89 ops/cycle at most; the program's op mix, not "
-                    "its schedule, is what misses")
+#: Why reduction.vasm cannot reach the target on the pipelined core's table at F = 8,
+#: counted from the timing table (docs/isa.md section 7) for the work the example
+#: documents, whatever its schedule.  Cycles: the 1,025 S operations (512 SCATTERs, 512
+#: GATHERs, the total's SCATTER) retire one a cycle from cycle 7 on; the first SIW has
+#: nothing to store yet; program memory (1,024 SIWs) needs a loop, whose exit costs 3
+#: cycles before the last 4 SCATTERs (a float value is made 8 cycles before its
+#: SCATTER: a loop running to the last GATHER would make values it never stores); and
+#: the last GATHER's value is ready 4 cycles later and 8 more for each level of ADDs
+#: above it, so by Kraft's inequality over the GATHER cycles (one every other cycle at
+#: best) the total's SCATTER comes at least 28 cycles after the last GATHER:
+#: 7 + 1,025 + 1 + 3 + 27 = 1,063 cycles at least.  Ops: 1,025 S; in D one for each
+#: value, 511 ADDs, the step and one ADD more for each of z accumulators started from 0;
+#: in C 1,021 cursor steps, the cursors' set-up, the loop's limit, the result's cursor
+#: and HALT (a step per SCATTER and per GATHER leaves no C slot before the first LOOP
+#: for a second set-up and the limit, so one GATHER goes through the store cursor and
+#: saves the load cursor's first step): 3,075 + z.  2.9 in 1,063 cycles needs 3,083, z = 8; but with 28 cycles
+#: the Kraft sum is within 1/16 (the loop exit's slack) of 1: the last levels of the
+#: sum are 4 chains, each taking one new value every 8 cycles (the 4 values gathered
+#: last, one under each ADD of the tree's third level), and each further accumulator
+#: needs an ADD of two partial sums, which fits only where that slack (one, in the last
+#: pass) or the D slots left while the first values are made (two or three) allow:
+#: z = 7 at most, 2.899; a longer tail costs more cycles than the ops it makes room for
+#: (z = 8 in 1,064 cycles is 2.898).
+#: examples/reduction.vasm: 8 accumulators, 6 filled straight from a GATHER (z = 2),
+#: 3,077 ops in 1,065 cycles.
+_REDUCTION_BOUND = ("a bound on the work, not the schedule: its 1,025 S operations (512 SCATTERs, "
+                    "512 GATHERs, the total's) retire one a cycle from cycle 7, the first SIW "
+                    "has nothing to store, the LOOP's exit costs 3 before the last 4 SCATTERs "
+                    "(values are made 8 cycles ahead), and the total's SCATTER comes at least "
+                    "28 cycles after the last GATHER (4 to its value, 8 for each level of "
+                    "ADDs): at least 1,063 cycles; 2.9 would then take 3,083 ops, 8 "
+                    "accumulators started from 0, and those 28 cycles leave room to combine "
+                    "only 4 partial sums")
 TARGET_FAST_CPS = 1_000_000      # simulated cycles/s, fast engine
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from boards.icebreaker import CONFIG as ICEBREAKER
+from boards.ulx3s import CONFIG as ULX3S
 from sim.asm.assembler import assemble_file
 from sim.isa.encoding import CoreConfig, Fault, Timing
 from sim.engines.interface import make_engine
@@ -116,8 +117,8 @@ def test_saxpy():
     assert s.cycles < 5000
 
 
-def test_reduction():
-    program, s = run("reduction.vasm")
+def _reduction_result(s):
+    """The documented result of examples/reduction.vasm, worked out from its comment."""
     assert_clean_halt(s)
     n = 512
     total = n * (n + 1) // 2
@@ -126,57 +127,91 @@ def test_reduction():
     expected = {key(lb=1, sc=k): f32(float(k + 1)) for k in range(n)}
     expected[key(lb=2)] = f32(float(total))
     assert s.entries() == expected
+
+
+def test_reduction():
+    program, s = run("reduction.vasm")
+    _reduction_result(s)
     # The row fills every one of the 256 sets with exactly 2 entries.
     sets = {}
-    for k in range(n):
+    for k in range(512):
         sets[set_of(key(lb=1, sc=k))] = sets.get(set_of(key(lb=1, sc=k)), 0) + 1
     assert len(sets) == 256 and set(sets.values()) == {2}
     # The point of the example: all three lanes busy nearly every cycle, for the whole
-    # program.  By its comment: 16 setup SIWs (16 LIH, 8 CSET, KEY), the fill loop's 16
-    # and its last pass's 16 (3 ops each, no CADD after the last SCATTER), 4 SIWs of
-    # GATHER | CADD, the kernel loop's 16, 16 straight SIWs (the last 12 GATHERs, 11
-    # with their CADD, and the 16 last ADDs), 15 combining ADDs, SCATTER | HALT.
-    assert len(program.words) == 16 + 16 + 16 + 4 + 16 + 16 + 15 + 1
-    assert s.siws == 16 + 31 * 16 + 16 + 4 + 31 * 16 + 16 + 15 + 1
-    assert s.ops == (16 + 8 + 1) + 3 * 496 + (3 * 16 - 1) + 2 * 4 + 3 * 496 + \
-        (3 * 11 + 2 + 4) + 15 + 2 == 3112
-    # By the timing model (docs/isa.md 7), default core: the first SIW retires in cycle
-    # 2; setup and fill never stall (each fill register is rewritten 16 SIWs later,
-    # F = 4), so the loop's last SIW retires in 2 + 16 + 496 - 1 = 513; the
-    # fall-through costs 1: the last pass in 515..530, the kernel's first GATHERs in
-    # 531..534, its loop in 535..1030 (an ADD reads a value gathered 4 SIWs earlier),
-    # +1, the straight SIWs in 1032..1047.  Chain r's last ADD is in 1032 + r, ready
-    # 4 later: the tree's pairs in 1048..1055, pairs of pairs in 1056..1059, then
-    # r1 += r5 waits for r5 (1057 + 4 = 1061), r9 += r13 for r13 (1063), r1 += r9
-    # for r9 (1067), SCATTER | HALT for r1 (1071): 1072 cycles.
-    assert s.cycles == 1072
+    # program.  By its comment: the first pass's 17 SIWs (the first LIH | CSET, then 16
+    # of three), the loop's 16 (62 passes, three each), the last pass's 16 (SCATTER or
+    # GATHER and a cursor in each, 11 with an ADD), the combine's 6 ADDs and
+    # SCATTER | HALT.
+    assert len(program.words) == 17 + 16 + 16 + 6 + 1
+    assert s.siws == 17 + 62 * 16 + 16 + 6 + 1 == 1032
+    assert s.ops == (2 + 3 * 16) + 3 * 62 * 16 + (2 * 16 + 11) + 6 + 2 == 3077
+    # By the timing model (docs/isa.md 7), default core (first retirement in cycle 2,
+    # float latency 4, GATHER 1, a LOOP exit 1): nothing waits in the first pass or the
+    # loop (a value register and an accumulator are read or rewritten 14 or more SIWs
+    # after their ADD, a gathered value 4 SIWs after its GATHER): the first pass in 2..18,
+    # the loop in 19..1010; +1 for the exit: the last pass in 1012..1027 (its ADDs read
+    # sums written 4 or more cycles and values gathered 1 or more before: r14 += r15 in
+    # 1016, r15 written in 1010).  The combine: r16 += v[510] in 1028, r10 += v[511] in
+    # 1029 (v[511] gathered in 1027), r13 += r14 in 1030 (r14 written in 1025), then
+    # each waits for a sum 4 cycles old: r18 += r16 for r16 (1028 + 4 = 1032), r10 += r13
+    # for r13 (1034), r1 = r18 + r10 for r10 (1038), SCATTER | HALT for r1 (1042): 1043
+    # cycles.
+    assert s.cycles == 1043
     assert s.ops / s.cycles >= 2.9, s.ops / s.cycles
 
 
 @pytest.mark.parametrize("set_bits", [8, 11])
 def test_reduction_on_the_pipelined_core(set_bits):
-    """The same program and result on the pipelined core (Timing.pipelined(12)), with
-    the default memory and the GPT's 8192 entries; its cycles by the pipelined table."""
-    config = CoreConfig(set_bits=set_bits, float_latency=12, timing=Timing.pipelined(12))
+    """The same program and result on the ULX3S's core, the pipelined one with float
+    latency 8 (Timing.pipelined(8)), with the default memory and the ULX3S's 8192 entries
+    (boards/ulx3s.py); its cycles by that table."""
+    config = CoreConfig(set_bits=set_bits).with_timing(Timing.pipelined(8))
+    assert set_bits == 8 or config == ULX3S
     program = assemble_file(EXAMPLES / "reduction.vasm")
     engine = make_engine("golden", config)
     engine.load_program(program.words)
     s = engine.run(1_000_000)
-    assert_clean_halt(s)
-    total = 512 * 513 // 2
-    assert s.regs[1] == f32(float(total))
-    expected = {key(lb=1, sc=k): f32(float(k + 1)) for k in range(512)}
-    expected[key(lb=2)] = f32(float(total))
-    assert s.entries() == expected and s.siws == 1060 and s.ops == 3112
-    # First retirement in cycle 7; setup 7..22, the fill loop 23..518 (16 SIWs apart
-    # >= F = 12); a fall-through costs 3: the last pass in 522..537, the kernel's first
-    # GATHERs 538..541, its loop 542..1037 (GATHER's latency 4 is exactly the 4 SIWs
-    # between a GATHER and its ADD), +3, the straight SIWs in 1041..1056.  Chain r's
-    # last ADD is in 1041 + r, ready 12 later (1053 + r): pair i of the tree waits for
-    # chain 2i + 1, so the pairs retire in 1057, 1058, 1059, 1060, 1062, 1064, 1066,
-    # 1068; each later ADD waits for its second operand (12 after it): 1070, 1072,
-    # 1076, 1080; 1084, 1092; 1104; SCATTER | HALT in 1116: 1117 cycles.
-    assert s.cycles == 1117
+    _reduction_result(s)
+    assert s.siws == 1032 and s.ops == 3077
+    # First retirement in cycle 7; the first pass 7..23 and the loop 24..1015 wait for
+    # nothing: a gathered value is read exactly 4 cycles (GATHER's latency) after its
+    # GATHER, a value register and an accumulator 14 or more (>= F = 8) after their ADD.
+    # The LOOP's exit costs 3: the last pass in 1019..1034 (the last GATHER), still
+    # without a wait, several ADDs exactly on time: r14 += r15 in 1023 (r15 written in
+    # 1015), r18 = v[504] + v[505] in 1026 (v[505] gathered in 1022), r10 += r12 in 1029
+    # (r12 written in 1021), r18 += v[509] in 1034 (r18 written in 1026, v[509] gathered
+    # in 1030).  The combine waits for 4-cycle GATHERs and 8-cycle sums: r16 += v[510] in
+    # 1036 (v[510] gathered in 1032; r16 written in 1028), r10 += v[511] in 1038 (v[511]
+    # gathered in 1034), r13 += r14 in 1040 (r14 written in 1032), r18 += r16 in 1044
+    # (r16: 1036 + 8), r10 += r13 in 1048 (r13: 1040 + 8), r1 = r18 + r10 in 1056
+    # (r10: 1048 + 8), SCATTER | HALT in 1064 (r1: 1056 + 8): 1065 cycles.
+    assert s.cycles == 1065
+    # 2.89 ops/cycle, short of issue 12's 2.9, which no schedule of this work reaches
+    # on this table (benchmarks/targets.py, _REDUCTION_BOUND).
+    assert 2.88 < s.ops / s.cycles < 2.9, s.ops / s.cycles
+
+
+def test_reduction_with_a_deeper_float_unit():
+    """The same program on the pipelined table with float latency 12 (no board has it):
+    the loop still waits for nothing, the last pass and the combine wait for 12-cycle
+    sums."""
+    config = CoreConfig(float_latency=12, timing=Timing.pipelined(12))
+    program = assemble_file(EXAMPLES / "reduction.vasm")
+    engine = make_engine("golden", config)
+    engine.load_program(program.words)
+    s = engine.run(1_000_000)
+    _reduction_result(s)
+    # As at F = 8 up to the last pass in 1019 (16 cycles between an ADD and its reader in
+    # the loop; 14 or more in the first pass, from the ADD of SIW 2j + 3 to the SCATTER of
+    # SIW 2j + 17).  Then each wait is for a sum 12 cycles old or a value gathered 4
+    # before: r12 += r18 in 1021 (r12 written in 1009, on time), r13 += r19 in 1023 (r13
+    # written in 1011), r14 += r15 in 1027 (r15: 1015), the next SIWs in 1028..1031,
+    # r16 += v[506] in 1032 (v[506] gathered in 1028), r10 += r12 in 1033 (r12: 1021),
+    # r13 += v[507] in 1035 (r13: 1023), 1036, r14 += v[508] in 1039 (r14: 1027), 1040,
+    # r18 += v[509] in 1042 (r18: 1030); the combine: 1044 (r16: 1032), 1046 (v[511]
+    # gathered in 1042), 1051 (r14: 1039), 1056 (r16: 1044), 1063 (r13: 1051), 1075
+    # (r10: 1063), SCATTER | HALT in 1087 (r1: 1075): 1088 cycles.
+    assert s.cycles == 1088
 
 
 def test_memory_full():
