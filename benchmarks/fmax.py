@@ -219,16 +219,8 @@ def _main(argv=None):
                         help="measure the ULX3S core's units alone (all if none named)")
     args = parser.parse_args(argv)
     if args.units is not None:
-        print("| unit (ULX3S core, alone between registers, ECP5-85F) | LUT4s | FFs | "
-              "block RAMs | DSPs | Fmax |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for name in args.units or UNITS():
-            r = measure_unit(name, args.seed, args.keep)
-            c = r["cells"]
-            ffs = sum(n for cell, n in c.items() if cell.startswith("TRELLIS_FF"))
-            fmax = f"{r['fmax']:.1f} MHz" if r["fmax"] else "no clock path"
-            print(f"| {name} | {c.get('LUT4', 0)} | {ffs} | {c.get('DP16KD', 0)} | "
-                  f"{c.get('MULT18X18D', 0)} | {fmax} |", flush=True)
+        from benchmarks.synthesis import bench_unit_fmax, unit_table
+        print(unit_table(bench_unit_fmax(args.units or None, args.seed)))
         return 0
     if args.steps:
         from hdl.d_lane.float_unit import STEP_NAMES

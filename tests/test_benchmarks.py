@@ -197,6 +197,33 @@ def test_module_breakdown_sums_children():
     assert "| **total** | **460** |" in table
 
 
+def test_units_table_puts_the_slowest_first_and_the_target_names_those_below_it():
+    rows = [{"unit": "decoder", "fmax": 151.7, "luts": 209, "ffs": 78, "brams": 0, "dsps": 0},
+            {"unit": "coordinate memory", "fmax": 72.3, "luts": 5335, "ffs": 2448,
+             "brams": 56, "dsps": 0},
+            {"unit": "C lane", "fmax": 93.0, "luts": 707, "ffs": 434, "brams": 0, "dsps": 0}]
+    lines = synthesis.unit_table(rows).splitlines()
+    assert lines[2] == "| coordinate memory | 5335 | 2448 | 56 | 0 | 72.3 MHz |"
+    assert [l.split("|")[1].strip() for l in lines[2:]] == ["coordinate memory", "C lane", "decoder"]
+    line = next(l for l in targets([], None, [], None, None, units=rows).splitlines()
+                if "LFE5U-85F" in l)
+    assert "below it: coordinate memory 72.3 MHz, C lane 93.0 MHz |" in line
+    assert "decoder" not in line
+
+
+def test_the_units_measured_alone_are_the_ulx3s_cores():
+    """`python -m benchmarks.fmax --units` builds each unit as the ULX3S's core does."""
+    from amaranth.lib import wiring
+    from benchmarks.fmax import UNITS
+    from boards.ulx3s import CONFIG
+    made = {name: make() for name, make in UNITS().items()}
+    assert all(isinstance(unit, wiring.Component) for unit in made.values())
+    assert made["issue"].float_latency == CONFIG.float_latency == 8
+    memory = made["coordinate memory"]
+    assert (memory.set_bits, memory.ways) == (CONFIG.set_bits, CONFIG.ways) == (11, 4)
+    assert type(memory).__module__ == "hdl.pipeline.coord_memory"
+
+
 def test_quick_run_on_one_example(run, capsys):
     from sim.isa.encoding import CoreConfig
     from sim.golden.machine import Machine
