@@ -119,15 +119,17 @@ def test_memory_proof_fails_for_a_broken_memory(mutant):
 
 #: Broken variants of hdl/pipeline/coord_memory.py (the pipelined core's memory).
 PIPELINE_MUTANTS = {
-    "no_patch": ("pasts = (h2, h1, w_write)", "pasts = ()"),
+    "no_patch": ("for i, past in enumerate((h2, h1, w_write)):",
+                 "for i, past in enumerate(()):"),
     "write_without_commit": ("done.en.eq(w_write.en & self.w_commit)", "done.en.eq(w_write.en)"),
-    "patch_oldest_wins": ("for i in reversed(range(len(pasts))):", "for i in range(len(pasts)):"),
+    "patch_oldest_wins": ("for i, past in enumerate((h2, h1, w_write)):",
+                          "for i, past in reversed(list(enumerate((h2, h1, w_write)))):"),
     "full_on_any_op": ("self.w_full.eq(scatter & ~hit & valid.all())",
                        "self.w_full.eq(~hit & valid.all())"),
     "highest_free_way": ("first_free = Cat(~valid[w] & valid[:w].all() if w else ~valid[0]",
                          "first_free = Cat(~valid[w] & valid[w+1:].all() "
                          "if w < self.ways - 1 else ~valid[w]"),
-    "patch_ignores_way": ("hits = pasts[i].en & pasts[i].ways[w] &", "hits = pasts[i].en &"),
+    "patch_ignores_way": ("hits = past.en & past.ways[w] &", "hits = past.en &"),
 }
 _SLOW_PIPELINE_MUTANTS = {"full_on_any_op", "highest_free_way", "patch_ignores_way"}
 

@@ -181,35 +181,19 @@ class CoordinateMemory(SetAssociative, wiring.Component):
         # behind a write that is dropped is never used (the core squashes it when
         # the SIW in W faults; the debug unit has one op at a time), and leaving
         # the commit out keeps the run state off this stage's paths.
-        # Each way's row comes from the newest of those writes to its set and way,
-        # else from the block RAM: a one-hot choice made from registers alone.  The
-        # tags are compared with the op's at every source at once (four rows, three
-        # writes), and the choice picks a comparison, not a tag to compare: the
-        # compare is not behind the patch.
-        t_tag = tt.key[sb:]
-        pasts = (h2, h1, w_write)                       # oldest first
-        past_eq = [past.row.tag == t_tag for past in pasts]
-        patched, match_bits = [], []
+        patched = []
         for w, row in enumerate(rows):
-            takes, newer = [None] * len(pasts), Const(0, 1)
-            for i in reversed(range(len(pasts))):       # the newest wins
-                hits = pasts[i].en & pasts[i].ways[w] & same_set[i]
-                takes[i] = hits & ~newer
-                newer = newer | hits
-            from_ram = ~newer
+            value = row
+            for i, past in enumerate((h2, h1, w_write)):   # oldest first: the newest wins
+                hits = past.en & past.ways[w] & same_set[i]
+                value = Mux(hits, past.row, value)
             p = Signal(self.row_layout, name=f"t_patched{w}")
-            width = len(p.as_value())
-            value = row.as_value() & from_ram.replicate(width)
-            match_w = from_ram & row.valid & (row.tag == t_tag)
-            for i, past in enumerate(pasts):
-                value = value | (past.row.as_value() & takes[i].replicate(width))
-                match_w = match_w | (takes[i] & past.row.valid & past_eq[i])
             m.d.comb += p.eq(value)
             patched.append(p)
-            match_bits.append(match_w)
 
+        t_tag = tt.key[sb:]
         valid = Cat(row.valid for row in patched)
-        match = Cat(*match_bits)
+        match = Cat(row.valid & (row.tag == t_tag) for row in patched)
         hit = match.any()
         # first_free[w]: way w is free and every lower way is valid.
         first_free = Cat(~valid[w] & valid[:w].all() if w else ~valid[0] for w in range(ways))
@@ -225,19 +209,13 @@ class CoordinateMemory(SetAssociative, wiring.Component):
             self.w_hit.eq(hit),
             self.w_full.eq(scatter & ~hit & valid.all()),
         ]
-        # The slots' keys are rebuilt in W from the registered tags (an XOR tree
-        # over each tag): only the debug dump and the observers read them.
-        w_set = Signal.like(t_set, name="w_set")
-        m.d.sync += w_set.eq(t_set)
         for w, row in enumerate(patched):
-            w_tag = Signal.like(row.tag, name=f"w_tag{w}")
             m.d.sync += [
                 self.w_slots[w].valid.eq(row.valid),
-                w_tag.eq(row.tag),
+                self.w_slots[w].key.eq(Cat(t_set ^ set_index(row.tag, self.columns[sb:], sb),
+                                           row.tag) if sb else row.tag),
                 self.w_slots[w].value.eq(row.value),
             ]
-            m.d.comb += self.w_slots[w].key.eq(
-                Cat(w_set ^ set_index(w_tag, self.columns[sb:], sb), w_tag) if sb else w_tag)
         # T -> W: the write this op makes if it commits.
         target = Mux(hit, match, first_free)
         m.d.sync += [
