@@ -70,7 +70,8 @@ from benchmarks.gpt import bench_gpt, gpt_table  # noqa: E402
 from benchmarks.page import DOC, write_doc  # noqa: E402
 from benchmarks.programs import bench_program, program_table  # noqa: E402
 from benchmarks.synthesis import (bench_breakdown, bench_fp_fmax, bench_synth,  # noqa: E402
-                                  breakdown_table, config_text, fp_table, synth_table)
+                                  bench_unit_fmax, breakdown_table, config_text, fp_table,
+                                  synth_table, unit_table)
 from benchmarks.targets import targets  # noqa: E402
 from benchmarks.timing import bench_timing, ops_per_second_table, timing_table  # noqa: E402
 
@@ -168,7 +169,7 @@ def main(argv=None):
                   f"{ULX3S_FREQ / 1e6:g} MHz" + (f"; the lowest Fmax of its builds here "
                                                 f"{fmax:.1f} MHz" if fmax else "") + "):", "",
                   ops_per_second_table(timing, f"pipelined F={ulx3s_f}", ULX3S_FREQ / 1e6, fmax)]
-    boards, breakdown, fp_rows = [], None, None
+    boards, breakdown, fp_rows, unit_rows = [], None, None, None
     if not args.no_synth:
         from sim.isa.encoding import CoreConfig
         from boards.icebreaker import CONFIG as ICE, REGFILE as ICE_REGFILE
@@ -188,6 +189,14 @@ def main(argv=None):
         latency = CoreConfig().float_latency
         fp_rows = bench_fp_fmax(latency)
         parts += ["", "### Float unit alone, placed and routed", "", fp_table(fp_rows, latency)]
+        say("the ULX3S core's units, each placed and routed alone ...")
+        unit_rows = bench_unit_fmax()
+        parts += ["", "### The ULX3S core's units alone, placed and routed", "",
+                  "Each unit of the pipelined core as the ULX3S builds it, between registers "
+                  "(every input from a register, every output into one), on the LFE5U-85F, "
+                  "placed for 100 MHz, nextpnr seed 1 (`python -m benchmarks.fmax --units`): "
+                  "the clock its own paths allow, before any wiring between units. Register "
+                  "counts include the wrapper's.", "", unit_table(unit_rows)]
         boards.append(icebreaker_synth_row(synth_rows))
 
     if args.boards:
@@ -201,7 +210,7 @@ def main(argv=None):
         parts += ["", "### Boards (full core)", "", board_table(boards)]
 
     parts += ["", "### Targets", "", targets(programs, engines, boards, breakdown, fp_rows,
-                                             timing=timing)]
+                                             timing=timing, units=unit_rows)]
     text = "\n".join(parts)
     print(text)
     if not args.no_write:

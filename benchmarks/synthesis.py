@@ -218,6 +218,35 @@ def bench_fp_fmax(latency):
     return rows
 
 
+def bench_unit_fmax(names=None, seed=1):
+    """Each unit of the ULX3S's core alone between registers, placed and routed on
+    the ECP5-85F for 100 MHz (:func:`benchmarks.fmax.measure_unit`): the clock each
+    unit allows by its own paths, before any wiring between units."""
+    from benchmarks.fmax import UNITS, measure_unit
+    rows = []
+    for name in names or UNITS():
+        start = time.perf_counter()
+        r = measure_unit(name, seed)
+        c = r["cells"]
+        rows.append({"unit": name, "fmax": r["fmax"], "luts": c.get("LUT4", 0),
+                     "ffs": sum(n for cell, n in c.items() if cell.startswith("TRELLIS_FF")),
+                     "brams": c.get("DP16KD", 0), "dsps": c.get("MULT18X18D", 0),
+                     "seconds": time.perf_counter() - start})
+        say(f"  {name}: {r['fmax']} MHz ({rows[-1]['seconds']:.0f} s)")
+    return rows
+
+
+def unit_table(rows):
+    """The rows of :func:`bench_unit_fmax`, slowest unit first."""
+    out = ["| unit | LUT4s | flip-flops | block RAMs | DSPs | Fmax alone |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: r["fmax"] or 0):
+        fmax = f"{r['fmax']:.1f} MHz" if r["fmax"] else "no clocked path"
+        out.append(f"| {r['unit']} | {r['luts']} | {r['ffs']} | {r['brams']} | {r['dsps']} | "
+                   f"{fmax} |")
+    return "\n".join(out)
+
+
 def fp_table(rows, latency):
     out = [f"FloatUnit (F={latency}) with registers on every input and output (the way the "
            "core drives it), `python -m benchmarks.fmax`, nextpnr seed 1:", "",

@@ -51,10 +51,11 @@ _REDUCTION_BOUND = ("a bound on the work, not the schedule: its 1,025 S operatio
 TARGET_FAST_CPS = 1_000_000      # simulated cycles/s, fast engine
 
 
-def targets(programs, engines, boards, breakdown, fp_rows, timing=None):
+def targets(programs, engines, boards, breakdown, fp_rows, timing=None, units=None):
     """The Targets table from the other sections' rows (None or empty: not run);
     ``timing``: the Timing tables section's figures (bench_timing), for the
-    ULX3S's core's table."""
+    ULX3S's core's table; ``units``: the ULX3S core's units alone
+    (bench_unit_fmax), which say what bounds its clock unit by unit."""
     out = ["| target | measured | verdict | what limits it (measured) |", "|---|---|---|---|"]
     red = next((p for p in programs if p["name"] == "reduction.vasm"), None)
     if red:
@@ -88,6 +89,12 @@ def targets(programs, engines, boards, breakdown, fp_rows, timing=None):
         r = next((b for b in boards if b["board"] == board), None)
         fp_note = (f"; the float unit alone reaches {fp[family]['fmax']:.1f} MHz on {family}"
                    if family in fp and fp[family]["fmax"] else "")
+        if board == "ulx3s" and units:
+            slow = sorted((u for u in units if u["fmax"] and u["fmax"] < want),
+                          key=lambda u: u["fmax"])
+            fp_note = ("; alone between registers (units table), " + (
+                "below it: " + ", ".join(f"{u['unit']} {u['fmax']:.1f} MHz" for u in slow)
+                if slow else f"every unit reaches {want:g} MHz"))
         if r is None:
             out.append(f"| Fmax >= {want:g} MHz, {part}, the board's core | not measured in this run "
                        f"(`--boards` or `--board-report {board}=DIR`) | — | —{fp_note} |")

@@ -12,13 +12,14 @@ Why it looks like this
   (CSET, CADD, CPUT, LOOP, CGET) selects ``ck.dim`` with a word select, computes
   the new value, and writes it back into a copy of ``ck`` with only that
   dimension replaced.  The range check of section 3 ("a coordinate never wraps")
-  is one comparison on that value, made wide enough that it cannot itself wrap.
+  is each operation's own test, exact in a width just large enough for it
+  (CPUT's: the 32-bit source's bits above ``B``; LOOP's: the carry of ``+ 1``).
 * **Branches resolve here.**  LOOP and JUMP are predicted taken in D; the C lane
   reports ``x_loop_not_taken`` so the issue unit can squash the wrongly fetched SIW
   (the ``p_k = 1`` term of the timing model, docs/isa.md section 7).
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -77,6 +78,9 @@ class CLane(wiring.Component):
         The operation is HALT.
     x_loop_not_taken : Out(1)
         A LOOP that falls through (its predicted-taken fetch must be squashed).
+    x_branch : Out(1)
+        The next SIW is ``x_target`` (JUMP, or a LOOP that branches), not ``pc + 1``:
+        ``x_next_pc``'s select alone, for a core that makes the address a stage later.
     x_next_pc : Out(PC_BITS + 1)
         The address of the next SIW: the target for JUMP and a taken LOOP,
         else ``pc + 1``.  One bit wider than an address so that falling through
@@ -108,6 +112,7 @@ class CLane(wiring.Component):
             "x_reg_data": Out(32),
             "x_halt": Out(1),
             "x_loop_not_taken": Out(1),
+            "x_branch": Out(1),
             "x_next_pc": Out(PC_BITS + 1),
         })
 
@@ -115,8 +120,6 @@ class CLane(wiring.Component):
         m = Module()
         B = self.dim_bits
         max_value = (1 << B) - 1
-        # Wide enough for every candidate: a 32-bit rs, dim + 1, dim + simm12.
-        wide = signed(max(B, 33) + 2)
 
         def dim_of(coord, index):
             # Dimensions 9..15 select nothing: the result is 0 (the SIW is illegal).
@@ -125,20 +128,29 @@ class CLane(wiring.Component):
         ck_dim = dim_of(self.x_ck, self.x_dim)
         cj_dim2 = dim_of(self.x_cj, self.x_dim2)
 
-        # The dimension's candidate new value, exact (no wrap) in a wide signed signal.
-        new_dim = Signal(wide)
+        # Each operation's candidate for the dimension, exact in a signal just wide
+        # enough for it, and its own range check: no arithmetic wider than B + 3 bits
+        # sits on the path from ``ck`` to the branch decision (a 35-bit adder and
+        # compare did, and was the pipelined core's critical path).
+        added = Signal(signed(max(B, 12) + 2))           # CADD: dim + simm12
+        stepped = Signal(B + 1)                          # LOOP: dim + 1
+        m.d.comb += [added.eq(ck_dim + self.x_imm12), stepped.eq(ck_dim + 1)]
+        imm_high = self.x_imm11[B:] if B < 11 else Const(0, 1)
+        rs_high = self.x_rs[B:] if B < 32 else Const(0, 1)
+        new_dim = Signal(B)
+        out_of_range = Signal()
         with m.Switch(self.x_op):
             with m.Case(COp.CSET):
-                m.d.comb += new_dim.eq(self.x_imm11)
+                m.d.comb += [new_dim.eq(self.x_imm11), out_of_range.eq(imm_high.any())]
             with m.Case(COp.CADD):
-                m.d.comb += new_dim.eq(ck_dim + self.x_imm12)
+                m.d.comb += [new_dim.eq(added),
+                             out_of_range.eq((added < 0) | (added > max_value))]
             with m.Case(COp.CPUT):
-                m.d.comb += new_dim.eq(self.x_rs)
+                m.d.comb += [new_dim.eq(self.x_rs), out_of_range.eq(rs_high.any())]
             with m.Case(COp.LOOP):
-                m.d.comb += new_dim.eq(ck_dim + 1)
-        out_of_range = (new_dim < 0) | (new_dim > max_value)
+                m.d.comb += [new_dim.eq(stepped), out_of_range.eq(stepped[B])]
 
-        one_dim = Cat(*(Mux(self.x_dim == d, new_dim[:B], self.x_ck.word_select(d, B))
+        one_dim = Cat(*(Mux(self.x_dim == d, new_dim, self.x_ck.word_select(d, B))
                         for d in range(NDIMS)))
         with m.Switch(self.x_op):
             with m.Case(COp.CSET, COp.CADD, COp.CPUT, COp.LOOP):
@@ -160,10 +172,11 @@ class CLane(wiring.Component):
                 m.d.comb += self.x_halt.eq(1)
 
         is_loop = self.x_op == COp.LOOP
-        loop_taken = is_loop & (new_dim < cj_dim2)
+        loop_taken = is_loop & (stepped < cj_dim2)
         branch = (self.x_op == COp.JUMP) | loop_taken
         m.d.comb += [
             self.x_loop_not_taken.eq(is_loop & ~loop_taken),
+            self.x_branch.eq(branch),
             self.x_next_pc.eq(Mux(branch, self.x_target, self.x_pc + 1)),
         ]
         return m

@@ -197,6 +197,33 @@ def test_module_breakdown_sums_children():
     assert "| **total** | **460** |" in table
 
 
+def test_units_table_puts_the_slowest_first_and_the_target_names_those_below_it():
+    rows = [{"unit": "decoder", "fmax": 151.7, "luts": 209, "ffs": 78, "brams": 0, "dsps": 0},
+            {"unit": "coordinate memory", "fmax": 72.3, "luts": 5335, "ffs": 2448,
+             "brams": 56, "dsps": 0},
+            {"unit": "C lane", "fmax": 93.0, "luts": 707, "ffs": 434, "brams": 0, "dsps": 0}]
+    lines = synthesis.unit_table(rows).splitlines()
+    assert lines[2] == "| coordinate memory | 5335 | 2448 | 56 | 0 | 72.3 MHz |"
+    assert [l.split("|")[1].strip() for l in lines[2:]] == ["coordinate memory", "C lane", "decoder"]
+    line = next(l for l in targets([], None, [], None, None, units=rows).splitlines()
+                if "LFE5U-85F" in l)
+    assert "below it: coordinate memory 72.3 MHz, C lane 93.0 MHz |" in line
+    assert "decoder" not in line
+
+
+def test_the_units_measured_alone_are_the_ulx3s_cores():
+    """`python -m benchmarks.fmax --units` builds each unit as the ULX3S's core does."""
+    from amaranth.lib import wiring
+    from benchmarks.fmax import UNITS
+    from boards.ulx3s import CONFIG
+    made = {name: make() for name, make in UNITS().items()}
+    assert all(isinstance(unit, wiring.Component) for unit in made.values())
+    assert made["issue"].float_latency == CONFIG.float_latency == 8
+    memory = made["coordinate memory"]
+    assert (memory.set_bits, memory.ways) == (CONFIG.set_bits, CONFIG.ways) == (11, 4)
+    assert type(memory).__module__ == "hdl.pipeline.coord_memory"
+
+
 def test_quick_run_on_one_example(run, capsys):
     from sim.isa.encoding import CoreConfig
     from sim.golden.machine import Machine
@@ -206,14 +233,38 @@ def test_quick_run_on_one_example(run, capsys):
     m.load_program(load_program_file(path).words)
     g = m.run(100_000)
     before = open(DOC).read()
-    assert run.main(["--no-synth", "--no-engines", "--no-write", path]) == 0
+    # The GPT section is left out: its runs are the full benchmark's, its RTL run the
+    # one tests/test_gpt_core.py checks, and its table is checked on its own below.
+    assert run.main(["--no-synth", "--no-engines", "--no-gpt", "--no-write", path]) == 0
     out = capsys.readouterr().out
     row = next(l for l in out.splitlines() if l.startswith("| micro_vtpu.vasm |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:5] == [str(g.cycles), str(g.siws), str(g.ops), f"{g.ops / g.cycles:.2f}"]
     assert cells[6].startswith("equal")
-    assert "### Targets" in out
+    assert "### Targets" in out and "### GPT" not in out
     assert open(DOC).read() == before
+
+
+def test_gpt_table_from_its_measurements():
+    """Per token from golden's cycles; each engine's tokens/s against plain Python; the
+    boards' projections at their cycle rates."""
+    from benchmarks.gpt import gpt_table
+    result = {"rows": [
+        {"engine": "golden", "names": ["ann", "bo"], "tokens": 10, "cycles": 100_000,
+         "ops": 170_000, "seconds": 2.0, "same": True},
+        {"engine": "fast", "names": ["ann", "bo"], "tokens": 10, "cycles": 100_000,
+         "ops": 170_000, "seconds": 0.5, "same": True},
+        {"engine": "rtl", "cycles_run": 400, "seconds": 4.0, "same": False}],
+        "python_tokens_per_second": 50.0, "boards": {"ulx3s": 40e6, "icebreaker": 2.4e6},
+        "siws": 819, "samples": 2, "seed": 1}
+    lines = gpt_table(result).splitlines()
+    assert lines[0] == "2 names sampled (seed 1, temperature 0.5) by the 819-SIW program: ann, bo; 10 tokens."
+    assert "| golden | 10,000 | 1.70 | 5.0 | 0.1x | yes |" in lines
+    assert "| fast | 10,000 | 1.70 | 20.0 | 0.4x | yes |" in lines
+    # 400 cycles in 4 s at 10,000 cycles a token: 0.01 tokens/s; its state differed.
+    assert "| rtl (first 400 cycles) | 10,000 | | 0.010 | 0.0002x | NO |" in lines
+    assert "| ulx3s, 40 M | 4,000 | 80x |" in lines
+    assert lines[-1] == "Plain Python (sim/gpt/reference.py, float64, the same tokens): 50 tokens/s."
 
 
 def test_entry_point_runs_as_a_script():

@@ -333,14 +333,11 @@ class Sentron(wiring.Component):
             c_lane.x_imm11.eq(xd.c_imm11),
             c_lane.x_imm12.eq(xd.c_imm12),
             c_lane.x_rs.eq(creg),
-            c_lane.x_pc.eq(x.pc[:PC_BITS]),
             c_lane.x_target.eq(xd.c_target),
             iu.x_range_fault.eq(c_lane.x_range_fault),
             iu.x_loop_not_taken.eq(c_lane.x_loop_not_taken),
             iu.x_halt.eq(c_lane.x_halt),
-            # A PC_RANGE SIW at 1024 has x.pc[:PC_BITS] = 0; it faults, so its
-            # next_pc is never used.
-            iu.x_next_pc.eq(c_lane.x_next_pc),
+            iu.x_branch.eq(c_lane.x_branch),
         ]
         m.d.sync += [
             res["m"].d.eq(d_lane.x_result),

@@ -76,7 +76,8 @@ siw_layout = data.StructLayout({
     "range_fault": 1,       # X: the C lane's COORD_RANGE
     "halt": 1,              # X: the C lane's HALT
     "loop_exit": 1,         # X: a LOOP that falls through (acted on in M)
-    "next_pc": ADDR_BITS,   # X: the pc after this SIW if it commits
+    "branch": 1,            # X: the next SIW is the target (JUMP, a LOOP that branches)
+    "next_pc": ADDR_BITS,   # M: the pc after this SIW if it commits, from ``branch``
     "dec": decoded_layout,
 })
 
@@ -115,8 +116,9 @@ class IssueUnit(wiring.Component):
         The SIW in each stage (``valid`` low for a bubble).
     r_stall : Out(1)
         The R SIW waits (interlock); X gets a bubble next cycle.
-    x_range_fault, x_loop_not_taken, x_halt, x_next_pc : In
-        From the C lane, for the X SIW.
+    x_range_fault, x_loop_not_taken, x_halt, x_branch : In
+        From the C lane, for the X SIW.  The next pc is made from ``x_branch`` a
+        stage later, in M, so that the C lane's compare ends in one flip-flop.
     x_float : Out(1)
         Issue the X SIW's D operation to the float unit (it is a float op and is
         not squashed this cycle).
@@ -170,7 +172,7 @@ class IssueUnit(wiring.Component):
             "x_range_fault": In(1),
             "x_loop_not_taken": In(1),
             "x_halt": In(1),
-            "x_next_pc": In(ADDR_BITS),
+            "x_branch": In(1),
             "x_float": Out(1),
             "x_squash": Out(1),
             "squash": Out(1),
@@ -251,21 +253,39 @@ class IssueUnit(wiring.Component):
         # The R SIW would be in X next cycle: a value it reads or writes must be
         # ready by then.  A GATHER now in X, M or N is not (latency 4); a float op
         # of age a (0 = in X now) is not while a + 1 < F.
-        d = r.dec
-        uses = [
-            (d.rd_rs1, d.d_rs1), (d.rd_rs2, d.d_rs2), (d.rd_drd | d.wr_drd, d.d_rd),
-            (d.rd_sreg | d.wr_sreg, d.s_reg), (d.rd_creg | d.wr_creg, d.c_reg),
-        ]
-        in_flight = [(stage.valid & stage.dec.wr_sreg, stage.dec.s_reg) for stage in (x, mm, n)]
+        #
+        # The test is made a cycle ahead and registered (``hazard``), so that the
+        # hold of F, D and R starts from a flip-flop: in each cycle, for the SIW that
+        # will be in R next (R's own if it holds, else D's), against what will be
+        # in flight then.  Squashes are left out: after one, R is empty.
+        def uses(dec):
+            return [(dec.rd_rs1, dec.d_rs1), (dec.rd_rs2, dec.d_rs2),
+                    (dec.rd_drd | dec.wr_drd, dec.d_rd),
+                    (dec.rd_sreg | dec.wr_sreg, dec.s_reg),
+                    (dec.rd_creg | dec.wr_creg, dec.c_reg)]
+
+        def conflict(dec, in_flight):
+            out = Const(0, 1)
+            for busy, tag in in_flight:
+                for used, reg in uses(dec):
+                    out = out | (busy & used & (reg == tag))
+            return out
+
+        # In flight next cycle, whatever R does: the GATHERs then in M and N, the
+        # float ops then of age 1 .. F-2 ...
+        later = [(stage.valid & stage.dec.wr_sreg, stage.dec.s_reg) for stage in (x, mm)]
         if F:
-            in_flight.append((x.valid & x.dec.d_float, x.dec.d_rd))
-            in_flight += [(sb_valid[a], sb_tag[a]) for a in range(1, F - 1)]
-        hazard = Const(0, 1)
-        for busy, tag in in_flight:
-            for used, reg in uses:
-                hazard = hazard | (busy & used & (reg == tag))
+            later.append((x.valid & x.dec.d_float, x.dec.d_rd))
+            later += [(sb_valid[a], sb_tag[a]) for a in range(1, F - 2)]
+        # ... and, if R moves on, its SIW in X.
+        from_r = [(r.valid & r.dec.wr_sreg, r.dec.s_reg)]
+        if F:
+            from_r.append((r.valid & r.dec.d_float, r.dec.d_rd))
+        hazard = Signal()
         squash_r = stop | redirect
         stall = run & r.valid & ~r.pc_range & ~squash_r & hazard
+        m.d.sync += hazard.eq(Mux(stall, conflict(r.dec, later),
+                                  conflict(self.d_dec, later + from_r)))
         m.d.comb += self.r_stall.eq(stall)
 
         # ---------------------------------------------------------- D: prediction
@@ -295,7 +315,7 @@ class IssueUnit(wiring.Component):
                     r.pc.eq(d_pc),
                     r.pc_range.eq(d_pc >= self.prog_len),
                     r.range_fault.eq(0), r.halt.eq(0), r.loop_exit.eq(0),
-                    r.next_pc.eq(0),
+                    r.branch.eq(0), r.next_pc.eq(0),
                     r.dec.eq(dd),
                 ]
             with m.If(fetch & step_mode):
@@ -306,9 +326,10 @@ class IssueUnit(wiring.Component):
                 mm.range_fault.eq(self.x_range_fault),
                 mm.halt.eq(self.x_halt),
                 mm.loop_exit.eq(self.x_loop_not_taken),
-                mm.next_pc.eq(self.x_next_pc),
+                mm.branch.eq(self.x_branch),
             ]
             m.d.sync += advance(n, mm, ~stop)
+            m.d.sync += n.next_pc.eq(Mux(mm.branch, mm.dec.c_target, mm.pc + 1))
             m.d.sync += advance(t, n, ~stop)
             m.d.sync += advance(w, t, ~stop)
             m.d.sync += self.cycles.eq(self.cycles + 1)
