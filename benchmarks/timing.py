@@ -1,7 +1,7 @@
 """Section "Timing tables": the examples, the compiled kernels and the GPT on the golden model, one column per timing table.
 
 Why: the two cores (docs/isa.md section 7: the three-stage core's table, and
-``Timing.pipelined(F)``, the pipelined core's, the ULX3S's at F = 8) give every
+``Timing.pipelined(F)``, the pipelined core's, the ULX3S's at F = 7) give every
 program other cycle counts; these figures are the golden model's, predicted from
 each table (the hardware equals them cycle for cycle: the lockstep tests), side
 by side, with the ops per second each makes at the ULX3S's clock.  Each example

@@ -5,8 +5,12 @@ The 25 MHz oscillator feeds an ``EHXPLLL`` that makes :data:`DEFAULT_FREQ`.  The
 core keeps the ISA's defaults except for a coordinate memory eight times the
 default's (:data:`CONFIG`): 2048 sets of 4 ways, 8192 entries, enough for the
 GPT's weights (docs/gpt.md), in 56 of the block RAMs (docs/boards.md).  It is
-the pipelined core (``hdl/pipeline/``, eight stages, float latency 8: the
-timing table ``Timing.pipelined(8)``), the one built for this fabric's clock.  The host link is on
+the pipelined core (``hdl/pipeline/``, eight stages, float latency 7: the
+timing table ``Timing.pipelined(7)``), the one built for this fabric's clock: its
+float unit is no deeper than 40 MHz needs, since the clock is bounded by the
+coordinate memory and the register read, not by the float unit (docs/boards.md),
+and every stage more costs cycles (reduction.vasm: 2.90 ops/cycle at 7, 2.89 at
+8; the GPT: docs/gpt.md).  The host link is on
 the FTDI USB UART (``/dev/ttyUSB0`` on the host), at the fastest of the FT231X's
 rates (:data:`BRIDGE_RATES`) that the system clock divides cleanly.
 
@@ -26,8 +30,8 @@ __all__ = ["ULX3STop", "CONFIG", "REGFILE", "DEFAULT_FREQ", "BRIDGE_RATES", "sys
            "link_rate", "platform"]
 
 #: The core on the 85F: the ISA's defaults, with 2048 sets x 4 ways of coordinate
-#: memory, on the pipelined core (float latency 8).
-CONFIG = CoreConfig(set_bits=11, ways=4).with_timing(Timing.pipelined(8))
+#: memory, on the pipelined core (float latency 7).
+CONFIG = CoreConfig(set_bits=11, ways=4).with_timing(Timing.pipelined(7))
 #: The data register file in the slices' distributed RAM (hdl/regfile.py): in
 #: flip-flops it is half the core's logic and a routing knot.
 REGFILE = "lutram"

@@ -218,7 +218,7 @@ def test_the_units_measured_alone_are_the_ulx3s_cores():
     from boards.ulx3s import CONFIG
     made = {name: make() for name, make in UNITS().items()}
     assert all(isinstance(unit, wiring.Component) for unit in made.values())
-    assert made["issue"].float_latency == CONFIG.float_latency == 8
+    assert made["issue"].float_latency == CONFIG.float_latency == 7
     memory = made["coordinate memory"]
     assert (memory.set_bits, memory.ways) == (CONFIG.set_bits, CONFIG.ways) == (11, 4)
     assert type(memory).__module__ == "hdl.pipeline.coord_memory"
@@ -329,7 +329,7 @@ def test_every_unit_of_the_synthesis_table_can_be_built():
         del made, units
         gc.collect()
     assert module == "hdl.pipeline.core"
-    assert "float latency 8" in ulx3s
+    assert "float latency 7" in ulx3s
 
 
 def test_targets_take_the_slowest_seed_and_the_ulx3s_table(tmp_path):
@@ -345,12 +345,15 @@ def test_targets_take_the_slowest_seed_and_the_ulx3s_table(tmp_path):
         (d / "top.il").write_text(TOP_IL)
         (d / "build_top.sh").write_text(f'"$NEXTPNR_ECP5" --seed {seed} --85k\n')
         rows.append(board_builds.read_board_dir("ulx3s", d))
-    timing = {"titles": ["three-stage F=4", "pipelined F=8"],
+    timing = {"titles": ["three-stage F=4", "pipelined F=7"],
               "examples": {"reduction.vasm": [2.90, 2.84]}, "kernels": {}}
     text = targets([], None, rows, None, None, timing=timing)
     line = next(l for l in text.splitlines() if "LFE5U-85F" in l)
     assert "42.7 MHz (the lowest of 48.4 MHz at seed 1, 42.7 MHz at seed 2)" in line
     assert "NOT met" in line
-    red = next(l for l in text.splitlines() if "ULX3S's core (pipelined F=8)" in l)
-    assert "| 2.84 | NOT met |" in red and "1,063 cycles" in red
+    red = next(l for l in text.splitlines() if "ULX3S's core (pipelined F=7)" in l)
+    assert "| 2.84 | NOT met | no bound worked out for this table |" in red
+    # At F = 8 the reason is the bound on the work (benchmarks/targets.py).
+    from benchmarks import targets as targets_module
+    assert "1,063 cycles" in targets_module._REDUCTION_BOUNDS[8]
     assert "seed 2" in board_builds.board_table(rows)

@@ -163,10 +163,33 @@ def test_reduction():
 @pytest.mark.parametrize("set_bits", [8, 11])
 def test_reduction_on_the_pipelined_core(set_bits):
     """The same program and result on the ULX3S's core, the pipelined one with float
-    latency 8 (Timing.pipelined(8)), with the default memory and the ULX3S's 8192 entries
+    latency 7 (Timing.pipelined(7)), with the default memory and the ULX3S's 8192 entries
     (boards/ulx3s.py); its cycles by that table."""
-    config = CoreConfig(set_bits=set_bits).with_timing(Timing.pipelined(8))
+    config = CoreConfig(set_bits=set_bits).with_timing(Timing.pipelined(7))
     assert set_bits == 8 or config == ULX3S
+    program = assemble_file(EXAMPLES / "reduction.vasm")
+    engine = make_engine("golden", config)
+    engine.load_program(program.words)
+    s = engine.run(1_000_000)
+    _reduction_result(s)
+    assert s.siws == 1032 and s.ops == 3077
+    # As at F = 8 (below) up to the last GATHER in 1034: nothing waits there, where at
+    # F = 8 some ADDs were exactly on time, so with 7-cycle sums they are early.  The
+    # combine waits for 4-cycle GATHERs and 7-cycle sums: r16 += v[510] in 1036 (v[510]
+    # gathered in 1032), r10 += v[511] in 1038 (v[511] gathered in 1034), r13 += r14 in
+    # 1039 (r14 written in 1032, ready in 1039), r18 += r16 in 1043 (r16: 1036 + 7),
+    # r10 += r13 in 1046 (r13: 1039 + 7), r1 = r18 + r10 in 1053 (r10: 1046 + 7),
+    # SCATTER | HALT in 1060 (r1: 1053 + 7): 1061 cycles.
+    assert s.cycles == 1061
+    # 3077 / 1061 = 2.9001: issue 12's 2.9, on the table the ULX3S builds.
+    assert s.ops / s.cycles >= 2.9, s.ops / s.cycles
+
+
+def test_reduction_at_float_latency_8():
+    """The same program on the pipelined table with float latency 8 (the ULX3S's
+    before: its clock needs no deeper float unit): 2.89, short of 2.9, which no
+    schedule of this work reaches there (benchmarks/targets.py, _REDUCTION_BOUND_F8)."""
+    config = CoreConfig().with_timing(Timing.pipelined(8))
     program = assemble_file(EXAMPLES / "reduction.vasm")
     engine = make_engine("golden", config)
     engine.load_program(program.words)
@@ -187,7 +210,7 @@ def test_reduction_on_the_pipelined_core(set_bits):
     # (r10: 1048 + 8), SCATTER | HALT in 1064 (r1: 1056 + 8): 1065 cycles.
     assert s.cycles == 1065
     # 2.89 ops/cycle, short of issue 12's 2.9, which no schedule of this work reaches
-    # on this table (benchmarks/targets.py, _REDUCTION_BOUND).
+    # on this table (benchmarks/targets.py, _REDUCTION_BOUND_F8).
     assert 2.88 < s.ops / s.cycles < 2.9, s.ops / s.cycles
 
 

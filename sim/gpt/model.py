@@ -97,7 +97,7 @@ SET_BITS = 11
 WAYS = 4
 #: The float latency of the ULX3S's pipelined core, which the GPT's program is
 #: scheduled for.
-FLOAT_LATENCY = 8
+FLOAT_LATENCY = 7
 #: The dimension of storage rows (library) and of columns (scroll).
 ROW_DIM = 0
 COLUMN_DIM = NDIMS - 1
