@@ -129,6 +129,15 @@ def _reduction_result(s):
     assert s.entries() == expected
 
 
+def _reduction_on(config):
+    """examples/reduction.vasm run by the golden model on ``config``, its result checked."""
+    engine = make_engine("golden", config)
+    engine.load_program(assemble_file(EXAMPLES / "reduction.vasm").words)
+    s = engine.run(1_000_000)
+    _reduction_result(s)
+    return s
+
+
 def test_reduction():
     program, s = run("reduction.vasm")
     _reduction_result(s)
@@ -167,11 +176,7 @@ def test_reduction_on_the_pipelined_core(set_bits):
     (boards/ulx3s.py); its cycles by that table."""
     config = CoreConfig(set_bits=set_bits).with_timing(Timing.pipelined(7))
     assert set_bits == 8 or config == ULX3S
-    program = assemble_file(EXAMPLES / "reduction.vasm")
-    engine = make_engine("golden", config)
-    engine.load_program(program.words)
-    s = engine.run(1_000_000)
-    _reduction_result(s)
+    s = _reduction_on(config)
     assert s.siws == 1032 and s.ops == 3077
     # As at F = 8 (below) up to the last GATHER in 1034: nothing waits there, where at
     # F = 8 some ADDs were exactly on time, so with 7-cycle sums they are early.  The
@@ -190,11 +195,7 @@ def test_reduction_at_float_latency_8():
     before: its clock needs no deeper float unit): 2.89, short of 2.9, which no
     schedule of this work reaches there (benchmarks/targets.py, _REDUCTION_BOUND_F8)."""
     config = CoreConfig().with_timing(Timing.pipelined(8))
-    program = assemble_file(EXAMPLES / "reduction.vasm")
-    engine = make_engine("golden", config)
-    engine.load_program(program.words)
-    s = engine.run(1_000_000)
-    _reduction_result(s)
+    s = _reduction_on(config)
     assert s.siws == 1032 and s.ops == 3077
     # First retirement in cycle 7; the first pass 7..23 and the loop 24..1015 wait for
     # nothing: a gathered value is read exactly 4 cycles (GATHER's latency) after its
@@ -219,11 +220,7 @@ def test_reduction_with_a_deeper_float_unit():
     the loop still waits for nothing, the last pass and the combine wait for 12-cycle
     sums."""
     config = CoreConfig(float_latency=12, timing=Timing.pipelined(12))
-    program = assemble_file(EXAMPLES / "reduction.vasm")
-    engine = make_engine("golden", config)
-    engine.load_program(program.words)
-    s = engine.run(1_000_000)
-    _reduction_result(s)
+    s = _reduction_on(config)
     # As at F = 8 up to the last pass in 1019 (16 cycles between an ADD and its reader in
     # the loop; 14 or more in the first pass, from the ADD of SIW 2j + 3 to the SCATTER of
     # SIW 2j + 17).  Then each wait is for a sum 12 cycles old or a value gathered 4
