@@ -101,29 +101,17 @@ class RegisteredUnit(wiring.Component):
         return m
 
 
-class RegisteredFloatUnit(wiring.Component):
-    """A FloatUnit between registers: ``sin`` shifts into the input registers,
-    ``sout`` is the XOR of the registered outputs."""
+class RegisteredFloatUnit(RegisteredUnit):
+    """A FloatUnit between registers (:class:`RegisteredUnit`), the way the core
+    drives it."""
 
     def __init__(self, latency):
         self.latency = latency
-        super().__init__({"sin": In(1), "sout": Out(1)})
 
-    def elaborate(self, platform):
-        from hdl.d_lane.float_unit import FloatUnit
-        m = Module()
-        m.submodules.fpu = fpu = FloatUnit(self.latency)
-        inputs = [fpu.x_valid, fpu.x_op, fpu.x_a, fpu.x_b, fpu.x_c, fpu.x_tag]
-        width = sum(len(s) for s in inputs)
-        chain = Signal(width)
-        m.d.sync += chain.eq(Cat(self.sin, chain[:-1]))
-        m.d.comb += Cat(*inputs).eq(chain)
-        out = Signal(32 + 5 + 1)
-        m.d.sync += out.eq(Cat(fpu.w_result, fpu.w_tag, fpu.w_valid))
-        fold = Signal()
-        m.d.sync += fold.eq(out.xor())
-        m.d.comb += self.sout.eq(fold)
-        return m
+        def make():
+            from hdl.d_lane.float_unit import FloatUnit
+            return FloatUnit(latency)
+        super().__init__(make)
 
 
 class RegisteredStep(wiring.Component):
