@@ -32,7 +32,10 @@ Sections of the output, every figure measured by this script, one module each:
 4. **Synthesis** (``synthesis.py``): Yosys cell counts of every unit after
    ``synth_ice40`` and ``synth_ecp5`` (boards/synth.py); the per-module iCE40 LUTs
    of the core at the iCEBreaker configuration (``synth_ice40 -noflatten -dsp``);
-   the float unit alone placed and routed on both families (benchmarks/fmax.py).
+   the float unit alone placed and routed on both families (benchmarks/fmax.py);
+   the iCEBreaker's budget for the whole machine (``ice40_budget.py``: its board top
+   per module with and without the float unit, the register files and the SPRAM
+   memory each way they could be built).
 5. **Boards** (``board_builds.py``): the full-core builds' nextpnr reports
    (``--boards`` or ``--board-report BOARD=DIR``, read by boards/nextpnr_report.py):
    Fmax against the board clock, cells, BRAM, DSP, the critical path's ends; the
@@ -67,6 +70,8 @@ from benchmarks.board_builds import (BOARD_PARTS, board_table, icebreaker_synth_
 from benchmarks.engines import ENGINE_PROGRAM, bench_engines, engine_table  # noqa: E402
 from benchmarks.environment import environment, say  # noqa: E402
 from benchmarks.gpt import bench_gpt, gpt_table  # noqa: E402
+from benchmarks.ice40_budget import (bench_logic, bench_regfiles, budget_text,  # noqa: E402
+                                     memory_rows)
 from benchmarks.page import DOC, write_doc  # noqa: E402
 from benchmarks.programs import bench_program, program_table  # noqa: E402
 from benchmarks.synthesis import (bench_breakdown, bench_fp_fmax, bench_synth,  # noqa: E402
@@ -198,6 +203,12 @@ def main(argv=None):
                   "the clock its own paths allow, before any wiring between units. Register "
                   "counts include the wrapper's.", "", unit_table(unit_rows)]
         boards.append(icebreaker_synth_row(synth_rows))
+        say("the iCEBreaker's budget for the whole machine ...")
+        ice_builds = [r for r in read.get("icebreaker", []) if r["status"] == "routed"]
+        parts += ["", "### The whole machine on the iCEBreaker: the budget "
+                  "(`python -m benchmarks.ice40_budget`)", "",
+                  budget_text(bench_logic(), bench_regfiles(), memory_rows(),
+                              ice_builds[0] if ice_builds else None)]
 
     if args.boards:
         for board in BOARD_PARTS:

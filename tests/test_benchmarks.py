@@ -197,6 +197,56 @@ def test_module_breakdown_sums_children():
     assert "| **total** | **460** |" in table
 
 
+def test_ice40_budget_groups_the_board_top_by_unit():
+    from benchmarks import ice40_budget
+    stat = {"modules": {
+        "\\top": {"num_cells_by_type": {"SB_LUT4": 2}},
+        "\\top.link": {"num_cells_by_type": {"SB_LUT4": 900, "SB_DFFESR": 400}},
+        "\\top.uart_rx": {"num_cells_by_type": {"SB_LUT4": 20}},
+        "\\top.uart_rx.sync": {"num_cells_by_type": {"SB_LUT4": 2}},
+        "\\top.uart_tx": {"num_cells_by_type": {"SB_LUT4": 25}},
+        "\\top.core": {"num_cells_by_type": {"SB_LUT4": 7}},
+        "\\top.core.arch": {"num_cells_by_type": {"SB_LUT4": 300}},
+        "\\top.core.arch.d_lane": {"num_cells_by_type": {"top.core.arch.d_lane.int_alu": 1}},
+        "\\top.core.arch.d_lane.int_alu": {"num_cells_by_type": {"SB_LUT4": 480}},
+        "\\top.core.arch.d_lane.float_unit.sum": {"num_cells_by_type": {"SB_LUT4": 50}},
+        "\\top.core.arch.d_lane.float_unit.product": {"num_cells_by_type": {"SB_LUT4": 200,
+                                                                            "SB_MAC16": 4}},
+        "\\top.core.regs": {"num_cells_by_type": {"SB_LUT4": 440, "SB_RAM40_4K": 4}},
+    }}
+    groups = ice40_budget.logic_groups(stat)
+    assert groups["glue"]["luts"] == 2 + 7 + 300        # the top, core and arch levels
+    assert groups["float_unit"] == {"luts": 250, "ffs": 0, "carries": 0, "brams": 0, "dsps": 4}
+    assert groups["d_lane"]["luts"] == 480              # the integer ALU, not the float unit
+    assert groups["uart"]["luts"] == 47 and groups["link"]["ffs"] == 400
+    assert groups["regs"]["brams"] == 4
+
+
+def test_ice40_budget_memory_and_register_file_arithmetic():
+    from benchmarks import ice40_budget
+    rows = {r["dim_bits"]: r for r in ice40_budget.memory_rows((5, 6, 11))}
+    # An entry: 32 value bits, a valid bit, the 9B-bit key less 14 set bits.
+    assert rows[5]["entry_bits"] == 64 and rows[5]["fits"]           # exactly 2**20 bits
+    assert rows[6]["entry_bits"] == 73 and not rows[6]["fits"]
+    assert rows[6]["bits"] == 16384 * 73
+    # At B = 11: 8192 entries of 32 + 1 + 99 - 13 = 119 bits fit 2**20, 16384 of 118 do not.
+    assert rows[11]["most_entries"] == 8192 and rows[5]["most_entries"] == 16384
+    assert [r["rate"] for r in ice40_budget.clock_rows(15.0, (1, 5))] == [15e6, 3e6]
+
+
+def test_ice40_budget_table_totals_against_the_part():
+    from benchmarks import ice40_budget
+    logic = {"a": {"link": {"luts": 1000}, "core": {"luts": 4280}},
+             "b": {"link": {"luts": 1000}, "core": {"luts": 4280}, "float_unit": {"luts": 2640}}}
+    regfiles = {"ff": {"luts": 8000, "ffs": 1024},
+                "ebr": [{"clocks": 1, "data": 40, "cregs": 12, "prog": 16, "total": 68}]}
+    text = ice40_budget.budget_text(logic, regfiles, ice40_budget.memory_rows((6,)))
+    assert "| **total** | **5,280** (100 % of the part) | **7,920** (150 % of the part) |" in text
+    assert "| float_unit | — | 2640 |" in text
+    assert "| 1 | 40 | 12 | 16 | **68** | 30 |" in text
+    assert "| 6 | 54 | 73 | 1,196,032 | no | 8,192 |" in text
+
+
 def test_units_table_puts_the_slowest_first_and_the_target_names_those_below_it():
     rows = [{"unit": "decoder", "fmax": 151.7, "luts": 209, "ffs": 78, "brams": 0, "dsps": 0},
             {"unit": "coordinate memory", "fmax": 72.3, "luts": 5335, "ffs": 2448,
