@@ -307,7 +307,7 @@ def test_hypothesis_programs_in_lockstep_on_the_pipelined_core(sessions, program
     sessions(program.config).check_program(program)
 
 
-@pytest.mark.parametrize("config", PIPELINED_OTHERS, ids=["F5", "F6_one_way", "B6_F7", "no_float"])
+@pytest.mark.parametrize("config", PIPELINED_OTHERS, ids=["F5", "F6_one_way", "B6_F8", "no_float"])
 def test_other_configurations_of_the_pipelined_core_in_lockstep(config):
     with Lockstep(config) as ls:
         for seed in range(4):
