@@ -265,43 +265,32 @@ class HostLink(wiring.Component):
 
     def _step_request(self, m, v):
         """The debug request's operands, at fixed places of the right-aligned payload.
-        Every command that carries a coordinate has it last, so it is always frame[:144].
-
-        The address goes out of the ``slot`` register, which CHECK loads from the
-        command's address field (and DUMP_NEXT and the block reads count on from
-        there); the data is the payload's last 64 bits, but for MEM_WRITE, whose
-        value sits before its coordinate.  The debug port reads only the data bits
-        a command uses (``data[:32]``, all 64 for WRITE_PROG), so one 32-bit choice
-        serves every command."""
+        Every command that carries a coordinate has it last, so it is always frame[:144]."""
         dbg, frame, cmd = self.debug, v.frame, v.cmd
         req_coord, coord_too_big = _wire_coord(frame[:_COORD_BITS], self.config.dim_bits)
-        req_addr = Signal(16)                   # the address field, for CHECK to load
+        req_addr = Signal(16)
+        req_data = Signal(64)
         with m.Switch(cmd):
             with m.Case(Cmd.WRITE_PROG):
-                m.d.comb += req_addr.eq(frame[64:80])
+                m.d.comb += [req_addr.eq(frame[64:80]), req_data.eq(frame[:64])]
             with m.Case(Cmd.WRITE_REG):
-                m.d.comb += req_addr.eq(frame[32:40])
+                m.d.comb += [req_addr.eq(frame[32:40]), req_data.eq(frame[:32])]
             with m.Case(Cmd.WRITE_CREG):
                 m.d.comb += req_addr.eq(frame[_COORD_BITS:_COORD_BITS + 8])
-            with m.Case(Cmd.READ_REG, Cmd.READ_CREG):
-                m.d.comb += req_addr.eq(frame[:8])
-            with m.Case(*_BLOCKS):
-                m.d.comb += req_addr.eq(0)
+            with m.Case(Cmd.MEM_WRITE):
+                m.d.comb += req_data.eq(frame[_COORD_BITS:_COORD_BITS + 32])
+            with m.Case(Cmd.DUMP_NEXT, *_BLOCKS):
+                m.d.comb += req_addr.eq(v.slot)
             with m.Default():
                 m.d.comb += req_addr.eq(frame[:16])
-        mem_write = Signal()
-        m.d.comb += mem_write.eq(cmd == Cmd.MEM_WRITE)
-        # The command goes out registered (it comes through the decode multiplexer);
-        # so a request is raised one cycle after it is chosen (states ISSUE and
-        # NEXT_SLOT).  Data and coordinate are frame slices already.
-        m.d.sync += dbg.req_cmd.eq(v.dcmd)
-        m.d.comb += [dbg.req_addr.eq(v.slot),
-                     dbg.req_data.eq(Cat(Mux(mem_write, frame[_COORD_BITS:_COORD_BITS + 32],
-                                             frame[:32]), frame[32:64])),
-                     dbg.req_coord.eq(req_coord)]
+        # The command and address go out registered (they come through decode
+        # multiplexers); so a request is raised one cycle after its address is chosen
+        # (states ISSUE and NEXT_SLOT).  Data and coordinate are frame slices already.
+        m.d.sync += [dbg.req_cmd.eq(v.dcmd), dbg.req_addr.eq(req_addr)]
+        m.d.comb += [dbg.req_data.eq(req_data), dbg.req_coord.eq(req_coord)]
         resent = v.last_valid & (v.last_seq == v.seq) & (v.last_cmd == cmd) & \
             ((cmd == Cmd.RUN) | (cmd == Cmd.STEP))
-        return dict(coord_too_big=coord_too_big, resent=resent, req_addr=req_addr)
+        return dict(coord_too_big=coord_too_big, resent=resent)
 
     def _step_replies(self, m, v):
         """The replies' contents, as values of the frame register."""
@@ -458,7 +447,7 @@ class HostLink(wiring.Component):
             with m.Elif(past_end):
                 v.answer(v.dump_none)
             with m.Elif(v.uses_debug):
-                m.d.sync += v.slot.eq(v.req_addr)
+                m.d.sync += v.slot.eq(Mux(block_r, 0, frame[:16]))
                 m.next = "NEXT_SLOT"
             with m.Elif(cmd == Cmd.CONFIG):
                 v.answer(v.config_reply)         # served by the link itself
