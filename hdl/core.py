@@ -31,18 +31,15 @@ placement logic a SCATTER does, and the host needs no ports of its own.
 """
 
 from amaranth.hdl import EnableInserter, Module, Mux, Signal
-from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, CoreConfig, Timing
+from sim.isa.encoding import NDIMS, PC_BITS, Timing
 
 from .c_lane import CLane
 from .coord_memory import CoordinateMemory
+from .core_base import SentronBase
 from .d_lane.lane import DLane
-from .debug import DebugSignature
 from .debug_unit import DebugUnit
-from .decoder import Decoder
 from .issue import IssueUnit, RunState
 from .regfile import BlockRamRegisterFile, RegisterFile, make_register_file
 from .s_lane import SLane
@@ -89,7 +86,7 @@ def block_ram_register_files(dim_bits):
                  copies=1))
 
 
-class Sentron(wiring.Component):
+class Sentron(SentronBase):
     """One Sentron core behind its debug port.
 
     Parameters
@@ -154,22 +151,9 @@ class Sentron(wiring.Component):
     """
 
     def __init__(self, config=None, memory_init=(), regfile="ff"):
-        config = config if config is not None else CoreConfig()
-        if not isinstance(config, CoreConfig):
-            raise TypeError(f"config must be a CoreConfig, not {config!r}")
-        implemented = implemented_timing(config.float_latency)
-        if config.timing != implemented:
-            raise ValueError(f"the three-stage core has the timing table {implemented}; the "
-                             f"configuration asks for {config.timing} (hdl.cores.core_class "
-                             f"finds the core that has it)")
-        self.config = config
-        self.regfile_kind = regfile
+        super().__init__(config, regfile, implemented_timing, "the three-stage core")
+        config = self.config
         B = config.dim_bits
-        self.coord_bits = NDIMS * B
-        super().__init__({"debug": Out(DebugSignature(B))})
-
-        self._prog = Memory(shape=SIW_BITS, depth=config.prog_depth, init=[])
-        self._decoder = Decoder(has_float=config.has_float)
         if regfile == "bram":
             self.micro_cycles = BRAM_STEPS
             data, coord = block_ram_register_files(B)
@@ -186,27 +170,11 @@ class Sentron(wiring.Component):
         # float_latency 0: no float unit; the decoder makes float operations illegal.
         self._d_lane = DLane(config.float_latency)
         self._c_lane = CLane(B)
-        self.coord_memory = CoordinateMemory(B, config.set_bits, config.ways, init=memory_init)
-        mem = self.coord_memory
-        self.retire_mem_key, self.retire_mem_op, self.retire_mem_slots = (
-            mem.x_key, mem.x_op, mem.x_slots)
+        self.coord_memory = mem = CoordinateMemory(B, config.set_bits, config.ways,
+                                                   init=memory_init)
         self._debug_unit = DebugUnit(config)
-
         iu = self._issue
-        self.retire = iu.retire
-        self.retire_pc = iu.x.pc
-        self.retire_fault = iu.x_fault
-        self.retire_ops = iu.x.dec.ops
-        self.commit = iu.x_commit
-        self.regs = self._regs.storage
-        self.cregs = self._cregs.storage
-        self.cycles = iu.cycles
-        self.siws = iu.siws
-        self.ops = iu.ops
-        self.pc_full = iu.pc
-        self.fault_pc_full = iu.fault_pc
-        self.stall = iu.d_stall
-        self.run_state = iu.state
+        self._observe(iu.x, iu.x_fault, iu.x_commit, iu.d_stall, (mem.x_key, mem.x_op, mem.x_slots))
 
     def elaborate(self, platform):
         m = Module()
@@ -215,14 +183,7 @@ class Sentron(wiring.Component):
         iu, dec, regs, cregs, mem = (self._issue, self._decoder, self._regs, self._cregs,
                                      self.coord_memory)
         s_lane, d_lane, c_lane, du = self._s_lane, self._d_lane, self._c_lane, self._debug_unit
-        m.submodules.prog = self._prog
-        m.submodules.decoder = dec
-        m.submodules.issue = iu
-        m.submodules.s_lane = s_lane
-        m.submodules.d_lane = d_lane
-        m.submodules.c_lane = c_lane
-        m.submodules.coord_memory = mem
-        m.submodules.debug_unit = du
+        self._add_units(m)
         x = iu.x
         xd = x.dec
 

@@ -38,17 +38,14 @@ of its own.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import Out
+from amaranth.lib import data
 
-from sim.isa.encoding import NDIMS, PC_BITS, SIW_BITS, COp, CoreConfig, Timing
+from sim.isa.encoding import COp, Timing
 
 from ..c_lane import CLane
 from ..core import plug
+from ..core_base import SentronBase
 from ..d_lane.lane import DLane
-from ..debug import DebugSignature
-from ..decoder import Decoder
 from ..regfile import RegisterFile, make_register_file
 from .coord_memory import MEMORY_STAGES, CoordinateMemory
 from .debug_unit import DebugUnit
@@ -96,7 +93,7 @@ def implemented_timing(float_latency):
         commit_depth=from_fetch("w") - from_fetch("x"))
 
 
-class Sentron(wiring.Component):
+class Sentron(SentronBase):
     """One Sentron core behind its debug port.
 
     Parameters
@@ -159,24 +156,12 @@ class Sentron(wiring.Component):
     """
 
     def __init__(self, config=None, memory_init=(), regfile="ff"):
-        config = config if config is not None else CoreConfig()
-        if not isinstance(config, CoreConfig):
-            raise TypeError(f"config must be a CoreConfig, not {config!r}")
-        implemented = implemented_timing(config.float_latency)
-        if config.timing != implemented:
-            raise ValueError(f"this core's pipeline has the timing table {implemented}; "
-                             f"the configuration asks for {config.timing}")
         if regfile not in ("ff", "lutram"):
             raise ValueError(f"regfile must be 'ff' or 'lutram', not {regfile!r} (block RAM "
                              f"register files are the three-stage core's, hdl.core.Sentron)")
-        self.config = config
-        self.regfile_kind = regfile
+        super().__init__(config, regfile, implemented_timing, "the pipelined core")
+        config = self.config
         B = config.dim_bits
-        self.coord_bits = NDIMS * B
-        super().__init__({"debug": Out(DebugSignature(B))})
-
-        self._prog = Memory(shape=SIW_BITS, depth=config.prog_depth, init=[])
-        self._decoder = Decoder(has_float=config.has_float)
         self.micro_cycles = 1
         self._regs = make_register_file(regfile, 32, 32, read_ports=5, write_ports=4)
         self._cregs = RegisterFile(self.coord_bits, 8, read_ports=3, write_ports=1)
@@ -187,27 +172,11 @@ class Sentron(wiring.Component):
         self._d_lane = DLane(config.float_latency,          # float_wb below: one cycle
                              writeback_delay=1 if config.float_latency else 0)
         self._c_lane = CLane(B)
-        self.coord_memory = CoordinateMemory(B, config.set_bits, config.ways, init=memory_init)
-        mem = self.coord_memory
-        self.retire_mem_key, self.retire_mem_op, self.retire_mem_slots = (
-            mem.w_key, mem.w_op, mem.w_slots)
+        self.coord_memory = mem = CoordinateMemory(B, config.set_bits, config.ways,
+                                                   init=memory_init)
         self._debug_unit = DebugUnit(config)
-
         iu = self._issue
-        self.retire = iu.retire
-        self.retire_pc = iu.w.pc
-        self.retire_fault = iu.w_fault
-        self.retire_ops = iu.w.dec.ops
-        self.commit = iu.w_commit
-        self.regs = self._regs.storage
-        self.cregs = self._cregs.storage
-        self.cycles = iu.cycles
-        self.siws = iu.siws
-        self.ops = iu.ops
-        self.pc_full = iu.pc
-        self.fault_pc_full = iu.fault_pc
-        self.stall = iu.r_stall
-        self.run_state = iu.state
+        self._observe(iu.w, iu.w_fault, iu.w_commit, iu.r_stall, (mem.w_key, mem.w_op, mem.w_slots))
 
     def elaborate(self, platform):
         m = Module()
@@ -216,14 +185,7 @@ class Sentron(wiring.Component):
         iu, dec, regs, cregs, mem = (self._issue, self._decoder, self._regs, self._cregs,
                                      self.coord_memory)
         s_lane, d_lane, c_lane, du = self._s_lane, self._d_lane, self._c_lane, self._debug_unit
-        m.submodules.prog = self._prog
-        m.submodules.decoder = dec
-        m.submodules.issue = iu
-        m.submodules.s_lane = s_lane
-        m.submodules.d_lane = d_lane
-        m.submodules.c_lane = c_lane
-        m.submodules.coord_memory = mem
-        m.submodules.debug_unit = du
+        self._add_units(m)
         r, x, mm, n, t, w = iu.r, iu.x, iu.m, iu.n, iu.t, iu.w
 
         # -------------------------------------------------------------- F: fetch
