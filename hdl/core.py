@@ -31,20 +31,19 @@ placement logic a SCATTER does, and the host needs no ports of its own.
 """
 
 from amaranth.hdl import EnableInserter, Module, Mux, Signal
-from amaranth.lib.wiring import Out
 
 from sim.isa.encoding import NDIMS, PC_BITS, Timing
 
 from .c_lane import CLane
 from .coord_memory import CoordinateMemory
-from .core_base import SentronBase
+from .core_base import SentronBase, plug
 from .d_lane.lane import DLane
 from .debug_unit import DebugUnit
 from .issue import IssueUnit, RunState
 from .regfile import BlockRamRegisterFile, RegisterFile, make_register_file
 from .s_lane import SLane
 
-__all__ = ["Sentron", "BRAM_STEPS", "block_ram_register_files", "implemented_timing", "plug"]
+__all__ = ["Sentron", "BRAM_STEPS", "block_ram_register_files", "implemented_timing"]
 
 # Read and write ports of the data register file, by role.
 # The debug unit reads through the rs1 and ck ports: it reads only while the core
@@ -296,36 +295,11 @@ class Sentron(SentronBase):
 
         # -------------------------------------------------------------- the debug unit
         # The request, the answer, the status the port always shows.
-        m.d.comb += [
-            du.req_valid.eq(self._request_valid),
-            du.req_cmd.eq(dbg.req_cmd),
-            du.req_addr.eq(dbg.req_addr),
-            du.req_data.eq(dbg.req_data),
-            du.req_coord.eq(dbg.req_coord),
-            dbg.resp_error.eq(du.resp_error),
-            dbg.resp_data.eq(du.resp_data),
-            dbg.resp_coord.eq(du.resp_coord),
-            dbg.resp_hit.eq(du.resp_hit),
-            dbg.running.eq(iu.running),
-            dbg.fault.eq(iu.fault),
-            dbg.fault_pc.eq(iu.fault_pc),
-            dbg.pc.eq(iu.pc),
-            dbg.prog_len.eq(du.prog_len),
-            dbg.cycles.eq(iu.cycles),
-            dbg.siws.eq(iu.siws),
-            dbg.ops.eq(iu.ops),
-        ]
-        # While the core is idle, X is empty and the ports the lanes use there
-        # (and the memory's D port, and the fetch) are the debug unit's.
-        idle = iu.state == RunState.IDLE
-        m.d.comb += du.idle.eq(idle)
-        for port, view in ((prog_rd, du.prog_read), (regs.read[_R_DEBUG], du.reg_read),
-                           (regs.write[_W_DEBUG], du.reg_write),
-                           (cregs.read[_C_DEBUG], du.creg_read),
-                           (cregs.write[_CW_DEBUG], du.creg_write), (mem, du.mem)):
-            plug(m, port, view, when=idle)
-        plug(m, self._prog.write_port(), du.prog_write)
-        plug(m, iu, du.run)
+        m.d.comb += du.req_valid.eq(self._request_valid)
+        self._plug_debug_unit(m, iu.state == RunState.IDLE, (
+            (prog_rd, du.prog_read), (regs.read[_R_DEBUG], du.reg_read),
+            (regs.write[_W_DEBUG], du.reg_write), (cregs.read[_C_DEBUG], du.creg_read),
+            (cregs.write[_CW_DEBUG], du.creg_write), (mem, du.mem)))
         return self._clocking(m)
 
     def _clocking(self, arch):
@@ -365,28 +339,3 @@ class Sentron(SentronBase):
         m.d.sync += valid_so_far.eq(Mux(edge, 1, valid_so_far & self.debug.req_valid))
         m.d.comb += self._request_valid.eq(valid_so_far & self.debug.req_valid)
         return m
-
-
-def plug(m, port, user, when=None):
-    """Connect ``user``, an interface holding some of ``port``'s members flipped, to ``port``.
-
-    Each member ``user`` drives goes into ``port`` (with ``when``: only while it
-    holds, overriding what was assigned before); each member ``port`` drives
-    reaches ``user`` always.  So a port shared by a lane and the debug unit is
-    plugged into the lane first and into the debug unit with ``when=idle``.
-    """
-    inputs, outputs = [], []
-    for name, member in user.signature.members.items():
-        if not member.is_port:
-            raise TypeError(f"{name}: only plain port members can be plugged, not {member!r}")
-        mine, theirs = getattr(user, name), getattr(port, name)
-        if member.flow == Out:
-            inputs.append(theirs.eq(mine))
-        else:
-            outputs.append(mine.eq(theirs))
-    m.d.comb += outputs
-    if when is None:
-        m.d.comb += inputs
-    else:
-        with m.If(when):
-            m.d.comb += inputs

@@ -19,7 +19,7 @@ from sim.isa.encoding import NDIMS, SIW_BITS, CoreConfig
 from .debug import DebugSignature
 from .decoder import Decoder
 
-__all__ = ["SentronBase"]
+__all__ = ["SentronBase", "plug"]
 
 
 class SentronBase(wiring.Component):
@@ -71,6 +71,38 @@ class SentronBase(wiring.Component):
         self.stall = stall
         self.run_state = iu.state
 
+    def _plug_debug_unit(self, m, idle, shared):
+        """Wire the debug unit (its request valid and answer valid are the core's
+        own): the request, the answer and the status the port always shows; and,
+        while ``idle``, the ports in ``shared``, (port, the unit's view of it) pairs:
+        the fetch, and the ports the lanes use in execute, empty while the core is
+        idle.  The program memory's write port and the run controls are the unit's
+        always."""
+        du, dbg, iu = self._debug_unit, self.debug, self._issue
+        m.d.comb += [
+            du.req_cmd.eq(dbg.req_cmd),
+            du.req_addr.eq(dbg.req_addr),
+            du.req_data.eq(dbg.req_data),
+            du.req_coord.eq(dbg.req_coord),
+            dbg.resp_error.eq(du.resp_error),
+            dbg.resp_data.eq(du.resp_data),
+            dbg.resp_coord.eq(du.resp_coord),
+            dbg.resp_hit.eq(du.resp_hit),
+            dbg.running.eq(iu.running),
+            dbg.fault.eq(iu.fault),
+            dbg.fault_pc.eq(iu.fault_pc),
+            dbg.pc.eq(iu.pc),
+            dbg.prog_len.eq(du.prog_len),
+            dbg.cycles.eq(iu.cycles),
+            dbg.siws.eq(iu.siws),
+            dbg.ops.eq(iu.ops),
+            du.idle.eq(idle),
+        ]
+        for port, view in shared:
+            plug(m, port, view, when=idle)
+        plug(m, self._prog.write_port(), du.prog_write)
+        plug(m, iu, du.run)
+
     def _add_units(self, m):
         """Add the units every core has to ``m``, under the names both cores share
         (the board tops, the synthesis breakdown and the tests find them so)."""
@@ -82,3 +114,28 @@ class SentronBase(wiring.Component):
         m.submodules.c_lane = self._c_lane
         m.submodules.coord_memory = self.coord_memory
         m.submodules.debug_unit = self._debug_unit
+
+
+def plug(m, port, user, when=None):
+    """Connect ``user``, an interface holding some of ``port``'s members flipped, to ``port``.
+
+    Each member ``user`` drives goes into ``port`` (with ``when``: only while it
+    holds, overriding what was assigned before); each member ``port`` drives
+    reaches ``user`` always.  So a port shared by a lane and the debug unit is
+    plugged into the lane first and into the debug unit with ``when=idle``.
+    """
+    inputs, outputs = [], []
+    for name, member in user.signature.members.items():
+        if not member.is_port:
+            raise TypeError(f"{name}: only plain port members can be plugged, not {member!r}")
+        mine, theirs = getattr(user, name), getattr(port, name)
+        if member.flow == Out:
+            inputs.append(theirs.eq(mine))
+        else:
+            outputs.append(mine.eq(theirs))
+    m.d.comb += outputs
+    if when is None:
+        m.d.comb += inputs
+    else:
+        with m.If(when):
+            m.d.comb += inputs

@@ -43,8 +43,7 @@ from amaranth.lib import data
 from sim.isa.encoding import COp, Timing
 
 from ..c_lane import CLane
-from ..core import plug
-from ..core_base import SentronBase
+from ..core_base import SentronBase, plug
 from ..d_lane.lane import DLane
 from ..regfile import RegisterFile, make_register_file
 from .coord_memory import MEMORY_STAGES, CoordinateMemory
@@ -321,37 +320,11 @@ class Sentron(SentronBase):
 
         # -------------------------------------------------------------- the debug unit
         # The request, the answer, the status the port always shows.
-        m.d.comb += [
-            du.req_valid.eq(dbg.req_valid),
-            dbg.resp_valid.eq(du.resp_valid),
-            du.req_cmd.eq(dbg.req_cmd),
-            du.req_addr.eq(dbg.req_addr),
-            du.req_data.eq(dbg.req_data),
-            du.req_coord.eq(dbg.req_coord),
-            dbg.resp_error.eq(du.resp_error),
-            dbg.resp_data.eq(du.resp_data),
-            dbg.resp_coord.eq(du.resp_coord),
-            dbg.resp_hit.eq(du.resp_hit),
-            dbg.running.eq(iu.running),
-            dbg.fault.eq(iu.fault),
-            dbg.fault_pc.eq(iu.fault_pc),
-            dbg.pc.eq(iu.pc),
-            dbg.prog_len.eq(du.prog_len),
-            dbg.cycles.eq(iu.cycles),
-            dbg.siws.eq(iu.siws),
-            dbg.ops.eq(iu.ops),
-        ]
-        # While the core is idle, X is empty and the ports the lanes use there
-        # (and the memory's D port, and the fetch) are the debug unit's.
-        idle = iu.state == RunState.IDLE
-        m.d.comb += du.idle.eq(idle)
-        for port, view in ((prog_rd, du.prog_read), (regs.read[_R_DEBUG], du.reg_read),
-                           (regs.write[_W_DEBUG], du.reg_write),
-                           (cregs.read[_C_DEBUG], du.creg_read),
-                           (cregs.write[_CW_DEBUG], du.creg_write), (mem, du.mem)):
-            plug(m, port, view, when=idle)
-        plug(m, self._prog.write_port(), du.prog_write)
-        plug(m, iu, du.run)
+        m.d.comb += [du.req_valid.eq(dbg.req_valid), dbg.resp_valid.eq(du.resp_valid)]
+        self._plug_debug_unit(m, iu.state == RunState.IDLE, (
+            (prog_rd, du.prog_read), (regs.read[_R_DEBUG], du.reg_read),
+            (regs.write[_W_DEBUG], du.reg_write), (cregs.read[_C_DEBUG], du.creg_read),
+            (cregs.write[_CW_DEBUG], du.creg_write), (mem, du.mem)))
         m.submodules.regs = self._regs
         m.submodules.cregs = self._cregs
         return m
