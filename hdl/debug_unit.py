@@ -121,44 +121,17 @@ class DebugUnit(wiring.Component):
         cfg = self.config
         B = cfg.dim_bits
         mem = self.mem
-        idle = self.idle
-        cmd, addr = self.req_cmd, self.req_addr
+        cmd = self.req_cmd
 
         phase = Signal(_Phase)
         accept = self.req_valid & ~self.resp_valid & (phase == _Phase.ACCEPT)
         m.d.sync += self.resp_valid.eq(0)
+        answer = self._answer
 
-        def answer(error=DebugError.NONE, **fields):
-            stmts = [self.resp_valid.eq(1), self.resp_error.eq(error)]
-            for name, value in fields.items():
-                stmts.append(getattr(self, f"resp_{name}").eq(value))
-            return stmts
-
-        # The shared ports as the request in hand wants them (heard only while idle).
-        # The memory gets the coordinate's key, or for SLOT_READ the set index
-        # alone, in D (accepting) and in X (the second cycle) alike.
-        slot_set = Signal(range(max(cfg.sets, 2)))
-        slot_way = Signal(range(max(cfg.ways, 2)))
-        mem_key = Mux(cmd == DebugCmd.SLOT_READ, slot_set,
-                      morton_key_value(self.req_coord, NDIMS, B))
-        m.d.comb += [
-            slot_set.eq(addr // cfg.ways),
-            slot_way.eq(addr % cfg.ways),
-            self.reg_read.addr.eq(addr[:5]),
-            self.creg_read.addr.eq(addr[:3]),
-            self.reg_write.addr.eq(addr[:5]),
-            self.reg_write.data.eq(self.req_data[:32]),
-            self.creg_write.addr.eq(addr[:3]),
-            self.creg_write.data.eq(self.req_coord),
-            self.prog_read.addr.eq(addr),
-            self.prog_read.en.eq(1),
-            self.prog_write.addr.eq(addr),
-            self.prog_write.data.eq(self.req_data),
-            self.run.pc_wdata.eq(addr),
-            mem.d_key.eq(mem_key),
-            mem.x_key.eq(mem_key),
-            mem.x_wdata.eq(self.req_data[:32]),
-        ]
+        # The memory gets the key in D (accepting) and in X (the second cycle) alike.
+        mem_key, slot_way = self._shared_ports(m)
+        m.d.comb += [mem.d_key.eq(mem_key), mem.x_key.eq(mem_key),
+                     mem.x_wdata.eq(self.req_data[:32])]
 
         with m.If(phase == _Phase.SECOND):
             m.d.sync += phase.eq(_Phase.ACCEPT)
@@ -180,20 +153,62 @@ class DebugUnit(wiring.Component):
                     m.d.sync += answer(hit=slot.valid, data=slot.value,
                                        coord=morton_coord_value(slot.key, NDIMS, B))
 
-        with m.If(accept & ~idle):
+        self._serve(m, accept, phase.eq(_Phase.SECOND))
+        return m
+
+    def _answer(self, error=DebugError.NONE, **fields):
+        """The statements of an answer: ``resp_valid`` (for one cycle), ``error`` and
+        the ``resp_*`` members named in ``fields``."""
+        stmts = [self.resp_valid.eq(1), self.resp_error.eq(error)]
+        for name, value in fields.items():
+            stmts.append(getattr(self, f"resp_{name}").eq(value))
+        return stmts
+
+    def _shared_ports(self, m):
+        """Drive the shared ports as the request in hand wants them (they are heard
+        only while the core is idle); return the memory key it wants, the
+        coordinate's or, for SLOT_READ, the set index alone, and SLOT_READ's way.
+        Each core's unit gives the key to its memory's ports."""
+        cfg = self.config
+        cmd, addr = self.req_cmd, self.req_addr
+        slot_set = Signal(range(max(cfg.sets, 2)))
+        slot_way = Signal(range(max(cfg.ways, 2)))
+        mem_key = Mux(cmd == DebugCmd.SLOT_READ, slot_set,
+                      morton_key_value(self.req_coord, NDIMS, cfg.dim_bits))
+        m.d.comb += [
+            slot_set.eq(addr // cfg.ways),
+            slot_way.eq(addr % cfg.ways),
+            self.reg_read.addr.eq(addr[:5]),
+            self.creg_read.addr.eq(addr[:3]),
+            self.reg_write.addr.eq(addr[:5]),
+            self.reg_write.data.eq(self.req_data[:32]),
+            self.creg_write.addr.eq(addr[:3]),
+            self.creg_write.data.eq(self.req_coord),
+            self.prog_read.addr.eq(addr),
+            self.prog_read.en.eq(1),
+            self.prog_write.addr.eq(addr),
+            self.prog_write.data.eq(self.req_data),
+            self.run.pc_wdata.eq(addr),
+        ]
+        return mem_key, slot_way
+
+    def _serve(self, m, accept, wait):
+        """An ``accept``-ed request: while the core runs, HALT or BUSY; while it is
+        idle, the command, done now or, for those that wait for a port, started
+        with the statement ``wait`` and answered by the caller's phases."""
+        answer, cmd = self._answer, self.req_cmd
+        with m.If(accept & ~self.idle):
             with m.If(cmd == DebugCmd.HALT):
                 m.d.comb += self.run.halt_req.eq(1)
                 m.d.sync += answer()
             with m.Else():
                 m.d.sync += answer(DebugError.BUSY)
+        with m.If(accept & self.idle):
+            self._command(m, wait)
 
-        with m.If(accept & idle):
-            self._command(m, phase, answer)
-        return m
-
-    def _command(self, m, phase, answer):
-        """An accepted request while the core is idle: done now, or in the next cycle."""
-        cfg = self.config
+    def _command(self, m, wait):
+        """An accepted request while the core is idle: done now, or waiting (``wait``)."""
+        answer, cfg = self._answer, self.config
         cmd, addr = self.req_cmd, self.req_addr
 
         @contextmanager
@@ -214,7 +229,7 @@ class DebugUnit(wiring.Component):
                 m.d.comb += [self.run.pc_we.eq(1), self.run.pc_wdata.eq(0)]
                 m.d.sync += [self.prog_len.eq(addr)] + answer()
             with m.Case(DebugCmd.READ_PROG), below(cfg.prog_depth):
-                m.d.sync += phase.eq(_Phase.SECOND)
+                m.d.sync += wait
             with m.Case(DebugCmd.READ_REG), below(32):
                 m.d.sync += answer(data=self.reg_read.data)
             with m.Case(DebugCmd.WRITE_REG), below(32):
@@ -229,9 +244,9 @@ class DebugUnit(wiring.Component):
                 m.d.comb += self.run.pc_we.eq(1)
                 m.d.sync += answer()
             with m.Case(DebugCmd.MEM_READ, DebugCmd.MEM_WRITE, DebugCmd.MEM_ERASE):
-                m.d.sync += phase.eq(_Phase.SECOND)
+                m.d.sync += wait
             with m.Case(DebugCmd.SLOT_READ), below(cfg.sets * cfg.ways):
-                m.d.sync += phase.eq(_Phase.SECOND)
+                m.d.sync += wait
             with m.Case(DebugCmd.RUN, DebugCmd.STEP):
                 m.d.comb += [self.run.start.eq(1), self.run.step.eq(cmd == DebugCmd.STEP)]
                 m.d.sync += answer()

@@ -32,15 +32,13 @@ Why it looks like this
   everything else gets BUSY, so nothing a host does can tear an SIW apart.
 """
 
-from contextlib import contextmanager
-
 from amaranth.hdl import Array, Module, Mux, Signal
 
-from sim.isa.encoding import NDIMS, PC_BITS, SOp
+from sim.isa.encoding import NDIMS, SOp
 
 from .. import debug_unit as three_stage
 from ..debug import DebugCmd, DebugError
-from ..morton import morton_coord_value, morton_key_value
+from ..morton import morton_coord_value
 from .coord_memory import MEMORY_STAGES, coord_memory_signature
 
 __all__ = ["DebugUnit"]
@@ -66,45 +64,19 @@ class DebugUnit(three_stage.DebugUnit):
         cfg = self.config
         B = cfg.dim_bits
         mem = self.mem
-        idle = self.idle
-        cmd, addr = self.req_cmd, self.req_addr
+        cmd = self.req_cmd
 
         # Cycles since a waiting command was accepted (0: none in hand).
         phase = Signal(range(_MEMORY_PHASE + 2))
         accept = self.req_valid & ~self.resp_valid & (phase == 0)
         m.d.sync += self.resp_valid.eq(0)
 
-        def answer(error=DebugError.NONE, **fields):
-            stmts = [self.resp_valid.eq(1), self.resp_error.eq(error)]
-            for name, value in fields.items():
-                stmts.append(getattr(self, f"resp_{name}").eq(value))
-            return stmts
+        answer = self._answer
 
-        # The shared ports as the request in hand wants them (heard only while idle).
-        # The memory gets the coordinate's key, or for SLOT_READ the set index
-        # alone, in every cycle, and the command's operation with acceptance; it is
-        # answered and committed in W.
-        slot_set = Signal(range(max(cfg.sets, 2)))
-        slot_way = Signal(range(max(cfg.ways, 2)))
-        mem_key = Mux(cmd == DebugCmd.SLOT_READ, slot_set,
-                      morton_key_value(self.req_coord, NDIMS, B))
-        m.d.comb += [
-            slot_set.eq(addr // cfg.ways),
-            slot_way.eq(addr % cfg.ways),
-            self.reg_read.addr.eq(addr[:5]),
-            self.creg_read.addr.eq(addr[:3]),
-            self.reg_write.addr.eq(addr[:5]),
-            self.reg_write.data.eq(self.req_data[:32]),
-            self.creg_write.addr.eq(addr[:3]),
-            self.creg_write.data.eq(self.req_coord),
-            self.prog_read.addr.eq(addr),
-            self.prog_read.en.eq(1),
-            self.prog_write.addr.eq(addr),
-            self.prog_write.data.eq(self.req_data),
-            self.run.pc_wdata.eq(addr),
-            mem.a_key.eq(mem_key),
-            mem.a_wdata.eq(self.req_data[:32]),
-        ]
+        # The memory gets the key in every cycle and the command's operation with
+        # acceptance; it is answered and committed in W.
+        mem_key, slot_way = self._shared_ports(m)
+        m.d.comb += [mem.a_key.eq(mem_key), mem.a_wdata.eq(self.req_data[:32])]
         # The op enters only with acceptance: every other cycle is a NOP, so the
         # memory never holds a copy of the command that would not be committed.
         with m.If(accept):
@@ -144,58 +116,5 @@ class DebugUnit(three_stage.DebugUnit):
                     m.d.sync += answer(hit=slot.valid, data=slot.value,
                                        coord=morton_coord_value(slot.key, NDIMS, B))
 
-        with m.If(accept & ~idle):
-            with m.If(cmd == DebugCmd.HALT):
-                m.d.comb += self.run.halt_req.eq(1)
-                m.d.sync += answer()
-            with m.Else():
-                m.d.sync += answer(DebugError.BUSY)
-
-        with m.If(accept & idle):
-            self._command(m, phase, answer)
+        self._serve(m, accept, phase.eq(1))
         return m
-
-    def _command(self, m, phase, answer):
-        """An accepted request while the core is idle: done now, or in the next cycle."""
-        cfg = self.config
-        cmd, addr = self.req_cmd, self.req_addr
-
-        @contextmanager
-        def below(limit):
-            """The body runs if ``addr < limit``; otherwise the answer is RANGE."""
-            with m.If(addr < limit):
-                yield
-            with m.Else():
-                m.d.sync += answer(DebugError.RANGE)
-
-        with m.Switch(cmd):
-            with m.Case(DebugCmd.NOP, DebugCmd.HALT):
-                m.d.sync += answer()
-            with m.Case(DebugCmd.WRITE_PROG), below(cfg.prog_depth):
-                m.d.comb += self.prog_write.en.eq(1)
-                m.d.sync += answer()
-            with m.Case(DebugCmd.SET_LEN), below(cfg.prog_depth + 1):
-                m.d.comb += [self.run.pc_we.eq(1), self.run.pc_wdata.eq(0)]
-                m.d.sync += [self.prog_len.eq(addr)] + answer()
-            with m.Case(DebugCmd.READ_PROG), below(cfg.prog_depth):
-                m.d.sync += phase.eq(1)
-            with m.Case(DebugCmd.READ_REG), below(32):
-                m.d.sync += answer(data=self.reg_read.data)
-            with m.Case(DebugCmd.WRITE_REG), below(32):
-                m.d.comb += self.reg_write.en.eq(1)
-                m.d.sync += answer()
-            with m.Case(DebugCmd.READ_CREG), below(8):
-                m.d.sync += answer(coord=self.creg_read.data)
-            with m.Case(DebugCmd.WRITE_CREG), below(8):
-                m.d.comb += self.creg_write.en.eq(1)
-                m.d.sync += answer()
-            with m.Case(DebugCmd.WRITE_PC), below(1 << PC_BITS):
-                m.d.comb += self.run.pc_we.eq(1)
-                m.d.sync += answer()
-            with m.Case(DebugCmd.MEM_READ, DebugCmd.MEM_WRITE, DebugCmd.MEM_ERASE):
-                m.d.sync += phase.eq(1)
-            with m.Case(DebugCmd.SLOT_READ), below(cfg.sets * cfg.ways):
-                m.d.sync += phase.eq(1)
-            with m.Case(DebugCmd.RUN, DebugCmd.STEP):
-                m.d.comb += [self.run.start.eq(1), self.run.step.eq(cmd == DebugCmd.STEP)]
-                m.d.sync += answer()
