@@ -51,7 +51,7 @@ from sim.isa.encoding import PC_BITS, COp, Fault
 from .debug import COUNTER_BITS
 from .decoder import decoded_layout
 
-__all__ = ["IssueUnit", "dx_layout", "RunState", "ADDR_BITS"]
+__all__ = ["IssueUnit", "dx_layout", "RunState", "ADDR_BITS", "CONTROL_MEMBERS", "STATUS_MEMBERS"]
 
 #: Width of an SIW address inside the core: one more than ``PC_BITS`` so that the
 #: address after 1023 is 1024 (PC_RANGE), never 0.
@@ -73,6 +73,35 @@ class RunState(enum.Enum, shape=2):
     IDLE = 0
     RUN = 1
     DRAIN = 2
+
+
+#: The members every core's issue unit begins its signature with: the host's run
+#: controls (the debug unit's ``run`` port group), the program length, the fetch
+#: and the decode of the SIW in D.
+CONTROL_MEMBERS = {
+    "start": In(1),
+    "step": In(1),
+    "halt_req": In(1),
+    "prog_len": In(PC_BITS + 1),
+    "pc_we": In(1),
+    "pc_wdata": In(ADDR_BITS),
+    "f_addr": Out(ADDR_BITS),
+    "f_en": Out(1),
+    "d_dec": In(decoded_layout),
+    "d_valid": Out(1),
+    "d_pc": Out(ADDR_BITS),
+}
+#: ... and ends it with: the run state, the architectural pc and fault, the counters.
+STATUS_MEMBERS = {
+    "running": Out(1),
+    "state": Out(RunState),
+    "pc": Out(ADDR_BITS),
+    "fault": Out(4),
+    "fault_pc": Out(ADDR_BITS),
+    "cycles": Out(COUNTER_BITS),
+    "siws": Out(COUNTER_BITS),
+    "ops": Out(COUNTER_BITS),
+}
 
 
 class IssueUnit(wiring.Component):
@@ -138,17 +167,7 @@ class IssueUnit(wiring.Component):
             raise ValueError(f"float_latency must be an integer >= 1, not {float_latency!r}")
         self.float_latency = float_latency
         super().__init__({
-            "start": In(1),
-            "step": In(1),
-            "halt_req": In(1),
-            "prog_len": In(PC_BITS + 1),
-            "pc_we": In(1),
-            "pc_wdata": In(ADDR_BITS),
-            "f_addr": Out(ADDR_BITS),
-            "f_en": Out(1),
-            "d_dec": In(decoded_layout),
-            "d_valid": Out(1),
-            "d_pc": Out(ADDR_BITS),
+            **CONTROL_MEMBERS,
             "d_stall": Out(1),
             "x": Out(dx_layout),
             "x_range_fault": In(1),
@@ -160,14 +179,7 @@ class IssueUnit(wiring.Component):
             "x_float": Out(1),
             "x_fault": Out(Fault),
             "retire": Out(1),
-            "running": Out(1),
-            "state": Out(RunState),
-            "pc": Out(ADDR_BITS),
-            "fault": Out(4),
-            "fault_pc": Out(ADDR_BITS),
-            "cycles": Out(COUNTER_BITS),
-            "siws": Out(COUNTER_BITS),
-            "ops": Out(COUNTER_BITS),
+            **STATUS_MEMBERS,
         })
 
     def elaborate(self, platform):

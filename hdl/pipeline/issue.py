@@ -54,11 +54,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.isa.encoding import PC_BITS, COp, Fault
+from sim.isa.encoding import COp, Fault
 
-from ..debug import COUNTER_BITS
 from ..decoder import decoded_layout
-from ..issue import ADDR_BITS, RunState
+from ..issue import ADDR_BITS, CONTROL_MEMBERS, STATUS_MEMBERS, RunState
 
 __all__ = ["IssueUnit", "siw_layout", "RunState", "ADDR_BITS", "STAGES", "X_TO_W"]
 
@@ -156,17 +155,7 @@ class IssueUnit(wiring.Component):
                              f"lands no earlier than its SIW's W, {X_TO_W} cycles later")
         self.float_latency = float_latency
         super().__init__({
-            "start": In(1),
-            "step": In(1),
-            "halt_req": In(1),
-            "prog_len": In(PC_BITS + 1),
-            "pc_we": In(1),
-            "pc_wdata": In(ADDR_BITS),
-            "f_addr": Out(ADDR_BITS),
-            "f_en": Out(1),
-            "d_dec": In(decoded_layout),
-            "d_valid": Out(1),
-            "d_pc": Out(ADDR_BITS),
+            **CONTROL_MEMBERS,
             **{stage: Out(siw_layout) for stage in STAGES},
             "r_stall": Out(1),
             "x_range_fault": In(1),
@@ -182,14 +171,7 @@ class IssueUnit(wiring.Component):
             "retire": Out(1),
             "float_we": Out(1),
             "float_rd": Out(5),
-            "running": Out(1),
-            "state": Out(RunState),
-            "pc": Out(ADDR_BITS),
-            "fault": Out(4),
-            "fault_pc": Out(ADDR_BITS),
-            "cycles": Out(COUNTER_BITS),
-            "siws": Out(COUNTER_BITS),
-            "ops": Out(COUNTER_BITS),
+            **STATUS_MEMBERS,
         })
 
     def elaborate(self, platform):
