@@ -176,8 +176,9 @@ def budget_text(logic, regfiles, memory, build=None):
     if build and build.get("status") == "routed":
         used = build["util"].get("logic cells", (None,))[0]
         if used is not None:
-            out += ["", f"Placed and routed as built (`{build['dir']}`): {used:,} of {lcs:,} "
-                    f"logic cells ({100 * used / lcs:.0f} %), {lcs - used:,} free."]
+            out += ["", f"Placed and routed as built (nextpnr report of `vtpu build --board "
+                    f"icebreaker`, {build['date']}): {used:,} of {lcs:,} logic cells "
+                    f"({100 * used / lcs:.0f} %), {lcs - used:,} free."]
     ff = regfiles["ff"]
     out += ["", f"The data register file for one core cycle per clock ({_DATA_READS} reads, "
             f"{_DATA_WRITES} writes): in flip-flops, `synth_ice40` makes {ff['luts']:,} LUT4s and "
