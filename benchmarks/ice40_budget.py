@@ -27,11 +27,7 @@ here rather than estimated:
 """
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
 
 __all__ = ["UP5K", "bench_logic", "bench_regfiles", "memory_rows", "clock_rows", "budget_text",
            "logic_groups"]
@@ -45,7 +41,6 @@ UP5K = {"lcs": 5280, "ebr": 30, "ebr_depth": 256, "ebr_width": 16, "spram": 4,
 TARGET_ENTRIES = 16384
 TARGET_SIWS = 1024
 TARGET_RATE = 12e6
-TARGET_DIM_BITS = 11
 
 _DATA_READS, _DATA_WRITES = 5, 4          # docs/isa.md section 3 (above)
 _CREG_READS, _CREG_WRITES = 3, 1          # ck, cj and the key's register; the C lane's write
@@ -57,7 +52,7 @@ def logic_groups(stat):
     The core's units by name (its ``core`` and ``arch`` levels skipped), the float
     unit's steps summed as ``float_unit``, the host link, the UART halves; what
     sits in the levels themselves is ``glue``."""
-    from benchmarks.synthesis import _ICE40_CLASSES
+    from benchmarks.synthesis import add_cells, empty_counts
     groups = {}
     for module, data in stat["modules"].items():
         path = [p for p in module.lstrip("\\").split(".")[1:] if p not in ("core", "arch")]
@@ -67,34 +62,15 @@ def logic_groups(stat):
             name = "uart"
         else:
             name = path[0] if path else "glue"
-        g = groups.setdefault(name, {c: 0 for c in _ICE40_CLASSES})
-        for cell, n in data.get("num_cells_by_type", {}).items():
-            for cls, prefixes in _ICE40_CLASSES.items():
-                if any(cell.startswith(p) for p in prefixes):
-                    g[cls] += n
+        add_cells(groups.setdefault(name, empty_counts()), data)
     # d_lane's own level holds only wiring once the float unit is counted apart.
     return {k: v for k, v in groups.items() if any(v.values())}
-
-
-def _synth_noflatten(component):
-    from amaranth.back import rtlil
-    from boards.synth import yosys_command
-    from boards.toolchain import prepare
-    prepare(["yosys"])
-    with tempfile.TemporaryDirectory(prefix="vtpu-budget-") as tmp:
-        with open(os.path.join(tmp, "design.il"), "w") as f:
-            f.write(rtlil.convert(component, name="top"))
-        subprocess.run([yosys_command(), "-q", "-l", "yosys.log", "-p",
-                        "read_rtlil design.il; synth_ice40 -noflatten -dsp -top top; "
-                        "tee -q -o stat.json stat -json"], cwd=tmp, check=True,
-                       capture_output=True, timeout=3600)
-        with open(os.path.join(tmp, "stat.json")) as f:
-            return json.load(f)
 
 
 def bench_logic():
     """{label: groups} for the iCEBreaker's board top as built, and with the float
     unit of the default core (its float latency) in the same configuration."""
+    from benchmarks.synthesis import noflatten_stat
     from boards.icebreaker import CONFIG, ICEBreakerTop
     from sim.isa.encoding import CoreConfig
     with_float = CoreConfig(dim_bits=CONFIG.dim_bits, set_bits=CONFIG.set_bits, ways=CONFIG.ways,
@@ -105,7 +81,7 @@ def bench_logic():
                           (f"with the float unit (F = {with_float.float_latency})", with_float)):
         # The board-independent top as the iCEBreaker builds it (its UART divisor,
         # link timeout and register files), without the clock and pin wrapper.
-        rows[label] = logic_groups(_synth_noflatten(ICEBreakerTop(config).top))
+        rows[label] = logic_groups(noflatten_stat(ICEBreakerTop(config).top))
     return rows
 
 
@@ -134,16 +110,18 @@ def memory_rows(dim_bits=(4, 5, 6, 8, 11)):
     """Per dimension width: bits per entry at 16,384 entries (one way, 14 set bits:
     the smallest tag), whether the four SPRAMs hold them, and the most entries (a
     power of two, one way) they hold at that width."""
+    from sim.isa.encoding import NDIMS
     spram_bits = UP5K["spram"] * UP5K["spram_depth"] * UP5K["spram_width"]
+    one_way = (TARGET_ENTRIES - 1).bit_length()      # set bits of the target at one way
     rows = []
     for b in dim_bits:
-        key = 9 * b
+        key = NDIMS * b
 
         def entry(sets_log2):
             return 32 + 1 + max(0, key - sets_log2)
-        need = TARGET_ENTRIES * entry(14)
+        need = TARGET_ENTRIES * entry(one_way)
         most = max(n for n in range(0, 21) if (1 << n) * entry(n) <= spram_bits)
-        rows.append({"dim_bits": b, "key_bits": key, "entry_bits": entry(14), "bits": need,
+        rows.append({"dim_bits": b, "key_bits": key, "entry_bits": entry(one_way), "bits": need,
                      "fits": need <= spram_bits, "most_entries": 1 << most,
                      "spram_bits": spram_bits})
     return rows

@@ -14,7 +14,8 @@ import warnings
 from benchmarks.environment import say
 
 __all__ = ["components", "config_text", "bench_synth", "synth_table", "module_breakdown",
-           "bench_breakdown", "breakdown_table", "bench_fp_fmax", "fp_table"]
+           "add_cells", "empty_counts", "noflatten_stat", "bench_breakdown", "breakdown_table",
+           "bench_fp_fmax", "fp_table"]
 
 
 def components():
@@ -154,34 +155,51 @@ def module_breakdown(stat, top="top"):
                 "top glue" if path == ["arch"] else path[0])
         else:
             group = name
-        g = groups.setdefault(group, {c: 0 for c in _ICE40_CLASSES} | {"modules": 0})
+        g = groups.setdefault(group, empty_counts() | {"modules": 0})
         g["modules"] += 1
-        for cell, n in data.get("num_cells_by_type", {}).items():
-            for cls, prefixes in _ICE40_CLASSES.items():
-                if any(cell.startswith(p) for p in prefixes):
-                    g[cls] += n
+        add_cells(g, data)
     return groups
 
 
-def bench_breakdown(config, regfile="ff"):
-    """``synth_ice40 -noflatten -dsp`` of the core at ``config``, then ``stat``: per module."""
+def add_cells(counts, module):
+    """Add the iCE40 primitives of ``module`` (one entry of Yosys ``stat -json``'s
+    "modules") to ``counts``, a {class: count} dict of every class."""
+    for cell, n in module.get("num_cells_by_type", {}).items():
+        for cls, prefixes in _ICE40_CLASSES.items():
+            if any(cell.startswith(p) for p in prefixes):
+                counts[cls] += n
+
+
+def empty_counts():
+    """A {class: 0} dict of every iCE40 primitive class :func:`add_cells` counts."""
+    return {c: 0 for c in _ICE40_CLASSES}
+
+
+def noflatten_stat(component):
+    """Yosys ``stat -json`` of ``component`` after ``synth_ice40 -noflatten -dsp``:
+    each module's own cells, for a per-module breakdown."""
     import subprocess
     import tempfile
     from amaranth.back import rtlil
-    from hdl.cores import core_class
     from boards.synth import yosys_command
     from boards.toolchain import prepare
     prepare(["yosys"])                                 # its first run once, under a lock
     with tempfile.TemporaryDirectory(prefix="vtpu-bench-") as tmp:
         with open(os.path.join(tmp, "design.il"), "w") as f:
-            f.write(rtlil.convert(core_class(config)(config, regfile=regfile), name="top"))
-        start = time.perf_counter()
+            f.write(rtlil.convert(component, name="top"))
         subprocess.run([yosys_command(), "-q", "-l", "yosys.log", "-p",
                         "read_rtlil design.il; synth_ice40 -noflatten -dsp -top top; "
                         "tee -q -o stat.json stat -json"], cwd=tmp, check=True,
                        capture_output=True, timeout=3600)
         with open(os.path.join(tmp, "stat.json")) as f:
-            stat = json.load(f)
+            return json.load(f)
+
+
+def bench_breakdown(config, regfile="ff"):
+    """``synth_ice40 -noflatten -dsp`` of the core at ``config``, then ``stat``: per module."""
+    from hdl.cores import core_class
+    start = time.perf_counter()
+    stat = noflatten_stat(core_class(config)(config, regfile=regfile))
     say(f"  breakdown: {time.perf_counter() - start:.0f} s")
     return module_breakdown(stat)
 
